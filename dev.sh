@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The project's two entry points (see README.md):
+#   ./dev.sh demo   set up, then inspect the bundled demo file and open the inspect notebook in JupyterLab
+#   ./dev.sh test   set up (including Debian's nginx and chromium for the server and browser tests), then run every test
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+
+need_python() {
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+    || { echo "Python 3.10 or newer is needed (found: $("$PY" --version 2>&1))." >&2; exit 2; }
+}
+
+setup_venv() {  # $1: the extras to install
+  need_python
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$1]"
+}
+
+apt_install() {  # install Debian packages when their command is missing
+  local missing=()
+  command -v /usr/sbin/nginx >/dev/null 2>&1 || missing+=(nginx-light)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+case "${1:-}" in
+  demo)
+    setup_venv notebooks
+    "$VENV/bin/python" -m ometiff_helpers --demo
+    exec "$VENV/bin/jupyter" lab notebooks/inspect_remote_ometiff.ipynb
+    ;;
+  test)
+    apt_install
+    setup_venv test
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    exec "$VENV/bin/python" -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
+    ;;
+  *)
+    echo "usage: ./dev.sh demo | ./dev.sh test" >&2
+    exit 2
+    ;;
+esac
