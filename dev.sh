@@ -8,8 +8,8 @@ VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 
 need_python() {
-  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-    || { echo "Python 3.10 or newer is needed (found: $("$PY" --version 2>&1))." >&2; exit 2; }
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "Python 3.11 or newer is needed (found: $("$PY" --version 2>&1))." >&2; exit 2; }
 }
 
 setup_venv() {  # $1: the extras to install

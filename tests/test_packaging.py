@@ -44,7 +44,9 @@ def test_core_depends_only_on_requests() -> None:
 
 
 def test_core_modules_do_not_import_display_libraries() -> None:
-    heavy = re.compile(r"^\s*(import|from)\s+(pandas|matplotlib|ipywidgets|IPython|numpy|tifffile)\b", re.MULTILINE)
+    heavy = re.compile(
+        r"^\s*(import|from)\s+(pandas|matplotlib|ipywidgets|IPython|numpy|tifffile)\b", re.MULTILINE
+    )
     offenders = [
         p.name
         for p in (ROOT / "ometiff_helpers").glob("*.py")

@@ -63,12 +63,13 @@ def _ome_xml() -> str:
         f'EmissionWavelength="{em}" EmissionWavelengthUnit="nm" IlluminationType="Epifluorescence" '
         f'AcquisitionMode="WideField" ContrastMethod="Fluorescence">\n'
         f'        <DetectorSettings ID="Detector:0:0" Binning="1x1"/>\n'
-        f'        <LightPath/>\n'
+        f"        <LightPath/>\n"
         f"      </Channel>"
         for i, (name, fluor, color, ex, em) in enumerate(CHANNELS)
     )
     tiffdata = "\n".join(
-        f'      <TiffData FirstC="{i}" FirstT="0" FirstZ="0" IFD="{i}" PlaneCount="1"/>' for i in range(len(CHANNELS))
+        f'      <TiffData FirstC="{i}" FirstT="0" FirstZ="0" IFD="{i}" PlaneCount="1"/>'
+        for i in range(len(CHANNELS))
     )
     planes = "\n".join(
         f'      <Plane TheC="{i}" TheT="0" TheZ="0" DeltaT="0.0" DeltaTUnit="s" ExposureTime="{e}" '
@@ -182,7 +183,9 @@ def main() -> int:
                 "software": "ometiff-inspect demo",
                 "datetime": False,
             }
-            tif.write(levels[0], subifds=LEVELS - 1, description=xml.encode("utf-8") if c == 0 else None, **options)
+            tif.write(
+                levels[0], subifds=LEVELS - 1, description=xml.encode("utf-8") if c == 0 else None, **options
+            )
             for level in levels[1:]:
                 tif.write(level, subfiletype=1, **options)
     print(f"wrote {OUT} ({OUT.stat().st_size:,} bytes)")
