@@ -26,8 +26,8 @@ def test_environment_yml_follows_pyproject() -> None:
     assert pip_lines == ["-e .[notebooks]"]
     extras = re.search(r"\[(.+)\]", pip_lines[0]).group(1).split(",")
     assert set(extras) <= set(project["optional-dependencies"])
-    conda_deps = re.findall(r"^\s{2}-\s*([A-Za-z][\w.-]*)", env.split("dependencies:")[1], re.MULTILINE)
-    assert conda_deps == ["python", "pip"]
+    conda_deps = re.findall(r"^\s{2}-\s*([A-Za-z][\w.-]*)(:?)", env.split("dependencies:")[1], re.MULTILINE)
+    assert conda_deps == [("python", ""), ("pip", ""), ("pip", ":")]
 
 
 def test_ci_runs_the_readme_test_command() -> None:
