@@ -1,0 +1,389 @@
+"""inspect(url): source -> TIFF structure -> OME-XML -> checks, gathered in one JSON-able Report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+from .errors import OmeTiffError
+from .findings import Finding, Severity
+from .omexml import OmeDocument, OmeXmlParser, parse_ome_xml
+from .progress import Progress, ProgressCallback
+from .source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
+from .tiff import IFD, ReadOptions, TiffStructure, read_tiff
+from .units import length_to_um
+
+
+@dataclass(frozen=True)
+class Level:
+    """One pyramid level of the first image."""
+
+    index: int
+    width: int
+    height: int
+    downsample: float  # width of level 0 / width of this level
+    tile_width: int | None
+    tile_height: int | None
+    tile_count: int | None
+    compression: str
+    path: str
+
+
+@dataclass
+class Report:
+    """Everything read about one file. ``display_name`` is the redacted URL or the file name."""
+
+    display_name: str
+    source_info: SourceInfo
+    tiff: TiffStructure
+    ledger: Ledger
+    ome: OmeDocument | None = None
+    ome_error: str | None = None  # why there is no OME document (not OME, invalid XML, ...)
+    ome_error_kind: str | None = None
+    xml_text: str | None = None  # IFD 0's ImageDescription as text (the raw OME-XML)
+    findings: list[Finding] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # probes, viewer estimates (diagnostics)
+
+    # --- derived views ---------------------------------------------------------------------------------------------
+
+    def levels(self) -> list[Level]:
+        """The pyramid of the first image: IFD 0 and its SubIFDs, or IFD 0 and the reduced IFDs after it (legacy)."""
+        if not self.tiff.ifds:
+            return []
+        first = self.tiff.ifds[0]
+        chain: list[IFD] = [first]
+        if first.subifds:
+            chain += list(first.subifds)
+        else:
+            for ifd in self.tiff.ifds[1:]:
+                if not ifd.is_reduced:
+                    break
+                chain.append(ifd)
+        base = first.width or 0
+        levels = []
+        for i, ifd in enumerate(chain):
+            width, height = ifd.width or 0, ifd.height or 0
+            levels.append(
+                Level(
+                    index=i,
+                    width=width,
+                    height=height,
+                    downsample=round(base / width, 3) if width else 0.0,
+                    tile_width=ifd.tile_width,
+                    tile_height=ifd.tile_height,
+                    tile_count=ifd.tile_count,
+                    compression=ifd.compression_name,
+                    path=ifd.path,
+                )
+            )
+        return levels
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    def verdict(self) -> str:
+        """One line: what the viewer will make of this file."""
+        counts = {s: sum(f.severity is s for f in self.findings) for s in Severity}
+        if counts[Severity.ERROR]:
+            first = self.errors[0]
+            return f"will not render: {counts[Severity.ERROR]} error(s), first {first.code}"
+        if counts[Severity.WARNING]:
+            return f"renders, with {counts[Severity.WARNING]} warning(s)"
+        return "no problems found"
+
+    def summary(self) -> dict[str, str]:
+        """Label -> value, in reading order, for the Summary tab and the CLI."""
+        t = self.tiff
+        out: dict[str, str] = {"File": self.display_name}
+        kind = "BigTIFF" if t.bigtiff else "classic TIFF"
+        endian = "little-endian" if t.byteorder == "<" else "big-endian"
+        ome = (
+            f"OME-TIFF (schema {self.ome.schema_version})" if self.ome else f"not OME-TIFF: {self.ome_error}"
+        )
+        out["Format"] = f"{kind}, {endian}; {ome}"
+        out["File size"] = f"{human_bytes(t.size)} ({t.size:,} bytes)"
+        pixels = _first_pixels(self.ome)
+        ifd0 = t.ifds[0] if t.ifds else None
+        if pixels is not None:
+            out["Dimensions"] = (
+                f"X {pixels.size_x} × Y {pixels.size_y} × Z {pixels.size_z} × C {pixels.size_c} × T {pixels.size_t}"
+                f" ({pixels.type}, {pixels.dimension_order})"
+            )
+        elif ifd0 is not None:
+            out["Dimensions"] = (
+                f"{ifd0.width} × {ifd0.height} px, {ifd0.samples_per_pixel} sample(s) per pixel"
+            )
+        channels = list(pixels.channels) if pixels is not None else []
+        if channels:
+            names = ", ".join(ch.name or ch.id or f"#{ch.index}" for ch in channels)
+            out["Channels"] = f"{len(channels)}: {names}"
+        levels = self.levels()
+        if levels:
+            how = (
+                "SubIFDs"
+                if ifd0 is not None and ifd0.subifds
+                else ("legacy, in the main chain" if len(levels) > 1 else "no pyramid")
+            )
+            sizes = " → ".join(
+                f"{lv.width}×{lv.height}" for lv in (levels if len(levels) <= 3 else [levels[0], levels[-1]])
+            )
+            out["Pyramid levels"] = f"{len(levels)} ({how}): {sizes}"
+            lv0 = levels[0]
+            tiles = f"{lv0.tile_width}×{lv0.tile_height} tiles" if lv0.tile_width else "strips"
+            out["Tiles, compression"] = f"{tiles}, {lv0.compression}"
+        out["IFDs"] = f"{len(t.ifds)} top-level, {len(t.all_ifds())} with SubIFDs"
+        if pixels is not None:
+            px, py = pixels.physical_size_x, pixels.physical_size_y
+            if px is not None and py is not None:
+                out["Physical pixel size"] = f"{px.value:g} {px.unit} × {py.value:g} {py.unit}"
+                ext = physical_extent_um(pixels)
+                if ext is not None:
+                    out["Total extent"] = f"{ext[0]:,.1f} × {ext[1]:,.1f} µm"
+            else:
+                out["Physical pixel size"] = "not set"
+        writer = _writer(self)
+        if writer:
+            out["Writer"] = writer
+        out["Verdict"] = self.verdict()
+        return out
+
+    def fingerprint(self) -> str:
+        """One line that changes when the file changes: size, ETag/Last-Modified, first IFD, IFD count, XML hash."""
+        info = self.source_info
+        parts = [f"size={self.tiff.size}"]
+        if info.etag:
+            parts.append(f"etag={info.etag}")
+        if info.last_modified:
+            parts.append(f"last-modified={info.last_modified}")
+        parts.append(f"ifd0={self.tiff.first_ifd_offset}")
+        parts.append(f"ifds={len(self.tiff.ifds)}+{len(self.tiff.all_ifds()) - len(self.tiff.ifds)}")
+        if self.xml_text is not None:
+            digest = hashlib.sha256(self.xml_text.encode("utf-8")).hexdigest()[:16]
+            parts.append(f"xml-sha256={digest}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "tool_version": __version__,
+            "source": self.display_name,
+            "kind": self.source_info.kind,
+        }
+        data.update(self.tiff.to_dict())
+        data["levels"] = [lv.__dict__ for lv in self.levels()]
+        data["ome"] = _ome_summary(self.ome, self.ome_error, self.ome_error_kind)
+        data["findings"] = [f.as_dict() for f in self.findings]
+        data["verdict"] = self.verdict()
+        data["requests"] = self.ledger.as_dict()
+        data["fingerprint"] = self.fingerprint()
+        data.update(self.extra)
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+
+# --- orchestration ---------------------------------------------------------------------------------------------------
+
+
+class _DescriptionSink:
+    """Receives IFD 0's ImageDescription while it downloads: feeds the OME-XML parser and keeps the text.
+
+    A description that is not OME-XML (ImageJ, plain text) must not abort the TIFF walk running beside it, so
+    parser errors are caught here and reported afterwards.
+    """
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self._on_progress = on_progress
+        self._chunks: list[bytes] = []
+        self._lock = threading.Lock()
+        self._parser: OmeXmlParser | None = None
+        self.error: OmeTiffError | None = None
+        self.received = 0
+
+    def __call__(self, chunk: bytes) -> None:
+        with self._lock:
+            self._chunks.append(chunk)
+            self.received += len(chunk)
+            if self.error is None:
+                try:
+                    if self._parser is None:
+                        self._parser = OmeXmlParser()
+                    self._parser.feed(chunk)
+                except OmeTiffError as exc:
+                    self.error = exc
+            if self._on_progress is not None:
+                self._on_progress(Progress("xml", self.received, None))
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def close(self) -> OmeDocument | None:
+        if self.error is not None or self._parser is None:
+            return None
+        try:
+            return self._parser.close()
+        except OmeTiffError as exc:
+            self.error = exc
+            return None
+
+
+def inspect(
+    url_or_path: str,
+    *,
+    token: str | None = None,
+    offsets: Sequence[int] | None = None,
+    probes: bool = True,
+    on_progress: ProgressCallback | None = None,
+    options: ReadOptions | None = None,
+    http_options: HttpOptions | None = None,
+    checks: bool = True,
+) -> Report:
+    """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
+
+    Raises an ``OmeTiffError`` only when nothing useful can be read (no file, not a TIFF, IFD 0 unreadable); a TIFF
+    without (valid) OME-XML still gives a Report, with ``ome_error`` saying why.
+    """
+    with open_source(url_or_path, token=token, options=http_options) as source:
+        return inspect_source(
+            source, offsets=offsets, probes=probes, on_progress=on_progress, options=options, checks=checks
+        )
+
+
+def inspect_source(
+    source: ByteSource,
+    *,
+    offsets: Sequence[int] | None = None,
+    probes: bool = True,
+    on_progress: ProgressCallback | None = None,
+    options: ReadOptions | None = None,
+    checks: bool = True,
+) -> Report:
+    """Like ``inspect`` on an open ByteSource (the caller closes it)."""
+    sink = _DescriptionSink(on_progress)
+    tiff = read_tiff(
+        source, options=options, offsets=offsets, description_consumer=sink, on_progress=on_progress
+    )
+    raw = (
+        tiff.image_description
+        if tiff.image_description is not None
+        else (sink.data if sink.received else None)
+    )
+    ome: OmeDocument | None = None
+    error: OmeTiffError | None = None
+    if tiff.image_description is not None:
+        try:
+            ome = parse_ome_xml(tiff.image_description)
+        except OmeTiffError as exc:
+            error = exc
+    elif sink.received:
+        ome = sink.close()
+        error = sink.error
+    report = Report(
+        display_name=source.display_name,
+        source_info=source.info,
+        tiff=tiff,
+        ledger=source.ledger,
+        ome=ome,
+        xml_text=_text(raw),
+    )
+    if ome is None:
+        report.ome_error, report.ome_error_kind = _ome_error(error, raw)
+    report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
+    if checks:
+        _run_diagnostics(report, source, probes=probes)
+    report.findings.sort(key=lambda f: f.severity.rank)
+    return report
+
+
+def _run_diagnostics(report: Report, source: ByteSource, *, probes: bool) -> None:
+    """Checks come from checks.py when present (diagnostics issue); until then only the reader's findings."""
+    try:
+        from . import checks as checks_module
+    except ImportError:
+        return
+    report.findings.extend(checks_module.run_checks(report, source=source if probes else None))
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------------
+
+
+def physical_extent_um(pixels: Any) -> tuple[float, float] | None:
+    """Width and height of the image in micrometres, or None when sizes or units are missing/unconvertible."""
+    px, py = pixels.physical_size_x, pixels.physical_size_y
+    if px is None or py is None or not pixels.size_x or not pixels.size_y:
+        return None
+    ux, uy = length_to_um(px.value, px.unit), length_to_um(py.value, py.unit)
+    if ux is None or uy is None:
+        return None
+    return pixels.size_x * ux, pixels.size_y * uy
+
+
+def _first_pixels(ome: OmeDocument | None) -> Any:
+    if ome is None or not ome.images:
+        return None
+    return ome.images[0].pixels
+
+
+def _writer(report: Report) -> str:
+    parts = []
+    ifd0 = report.tiff.ifds[0] if report.tiff.ifds else None
+    software = ifd0.tag(305) if ifd0 is not None else None
+    if software is not None and isinstance(software.value, str) and software.value:
+        parts.append(f"Software tag: {software.value}")
+    if report.ome is not None and report.ome.creator:
+        parts.append(f"OME Creator: {report.ome.creator}")
+    return "; ".join(parts)
+
+
+def _text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.rstrip(b"\0").decode("utf-8", errors="replace")
+
+
+def _ome_error(error: OmeTiffError | None, raw: bytes | None) -> tuple[str, str]:
+    if error is not None:
+        return str(error), getattr(error, "kind", type(error).__name__)
+    if raw is None:
+        return "IFD 0 has no ImageDescription, so there is no OME-XML", "no-description"
+    return "IFD 0's ImageDescription holds no OME-XML", "unknown"
+
+
+def _ome_summary(ome: OmeDocument | None, error: str | None, kind: str | None) -> dict[str, Any]:
+    if ome is None:
+        return {"present": False, "error": error, "kind": kind}
+    pixels = _first_pixels(ome)
+    out: dict[str, Any] = {
+        "present": True,
+        "namespace": ome.namespace,
+        "schema_version": ome.schema_version,
+        "creator": ome.creator,
+        "images": len(ome.images),
+        "xml_bytes": ome.xml_bytes,
+    }
+    if pixels is not None:
+        out["pixels"] = {
+            "size_x": pixels.size_x,
+            "size_y": pixels.size_y,
+            "size_z": pixels.size_z,
+            "size_c": pixels.size_c,
+            "size_t": pixels.size_t,
+            "type": pixels.type,
+            "dimension_order": pixels.dimension_order,
+            "physical_size_x": _quantity(pixels.physical_size_x),
+            "physical_size_y": _quantity(pixels.physical_size_y),
+            "physical_size_z": _quantity(pixels.physical_size_z),
+        }
+        out["channels"] = [ch.name for ch in pixels.channels]
+    return out
+
+
+def _quantity(q: Any) -> list[Any] | None:
+    return None if q is None else [q.value, q.unit]
