@@ -1,0 +1,290 @@
+"""Round trips, requests and bytes needed to read a remote OME-TIFF's structure and OME-XML, per reader.
+
+Serves generated files from the loopback `RangeServer` with an injected per-request latency and runs, one after the
+other, on each file:
+
+- ``ometiff_helpers``: ``read_tiff`` over an ``HttpSource`` with IFD 0's OME-XML streamed to a consumer;
+- ``seed notebook``: the starting notebook's reading logic (``seed_reader.py``);
+- ``tifffile+fsspec``: ``tifffile.TiffFile`` over ``fsspec.open(url, block_size=...)``, every page, SubIFD and tag,
+  with fsspec's default block size and with 64 KiB blocks.
+
+Requests, bytes and sequential rounds are counted by the server (`RangeServer.log`, `sequential_rounds`); our reader's
+own ledger is shown next to them. Prints one markdown table. Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fsspec
+import tifffile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: sibling modules
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # and the package from the checkout
+
+from bench_files import FileSpec, write_file
+from seed_reader import read_like_seed
+
+from ometiff_helpers.server import RangeServer, ServedRequest, sequential_rounds
+from ometiff_helpers.source import open_source
+from ometiff_helpers.tiff import read_tiff
+
+KIB = 1024
+OFFSET_ARRAYS = frozenset({273, 279, 324, 325})  # Strip/Tile offsets and byte counts: not "metadata bytes"
+DEMO = Path(__file__).resolve().parents[1] / "ometiff_helpers" / "data" / "demo.ome.tif"
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What tifffile (the oracle) says about a served file."""
+
+    name: str
+    size: int
+    ifds: int  # every IFD, SubIFDs included
+    ome_xml: int  # bytes of IFD 0's ImageDescription
+    metadata: int  # IFD spans + out-of-line values except offset arrays (the OME-XML included)
+
+    @property
+    def budget(self) -> int:
+        """The issue's byte budget: 2 x the metadata bytes + 256 KiB."""
+        return 2 * self.metadata + 256 * KIB
+
+
+@dataclass
+class Outcome:
+    """What a reader got, by its own account (the server counts the requests)."""
+
+    ifds: int = 0
+    xml_bytes: int = 0
+    error: str | None = None
+    ledger: dict[str, int | float] | None = None
+
+
+@dataclass
+class Row:
+    file: FileFacts
+    reader: str
+    requests: int
+    rounds: int
+    nbytes: int
+    seconds: float
+    outcome: Outcome
+    notes: list[str] = field(default_factory=list)
+
+
+def file_specs(scale: str = "full") -> list[FileSpec]:
+    """The benchmark files: the issue's 36-IFD tifffile layout, a raw2ometiff tail layout, a classic multi-page.
+
+    ``scale``: "full" (49152 x 65536 px, like the portal's files), "quick" (8192 px) or "tiny" (1024 px, tests).
+    """
+    (w, h), classic = {
+        "full": ((49152, 65536), 2048),
+        "quick": ((8192, 8192), 1024),
+        "tiny": ((1024, 1024), 256),
+    }[scale]
+    return [
+        FileSpec("scattered-36ifd.ome.tif", "scattered", w, h, channels=4, levels=8),
+        FileSpec("tail-36ifd.ome.tif", "tail", w, h, channels=4, levels=8),
+        FileSpec("classic-15page.ome.tif", "classic", classic, classic, 3, planes=5, byteorder="<"),
+    ]
+
+
+def file_facts(name: str, path: Path) -> FileFacts:
+    """IFD count, OME-XML size and metadata bytes, read locally with tifffile."""
+    with tifffile.TiffFile(path) as tif:
+        big = tif.is_bigtiff
+        count, entry, pointer = (8, 20, 8) if big else (2, 12, 4)
+        pages = []
+        for page in tif.pages:
+            assert isinstance(page, tifffile.TiffPage)
+            pages.append(page)
+            pages.extend(p for p in (page.pages or []) if isinstance(p, tifffile.TiffPage))
+        metadata = 0
+        for page in pages:
+            metadata += count + entry * len(page.tags) + pointer
+            for tag in page.tags.values():
+                if tag.valuebytecount > pointer and tag.code not in OFFSET_ARRAYS:
+                    metadata += tag.valuebytecount
+        desc = pages[0].tags.get(270)
+        xml = desc.valuebytecount if desc is not None else 0
+    return FileFacts(name, path.stat().st_size, len(pages), xml, metadata)
+
+
+# --- readers -------------------------------------------------------------------------------------------------------
+
+
+def run_ours(url: str) -> Outcome:
+    chunks: list[bytes] = []
+    with open_source(url) as source:
+        try:
+            tiff = read_tiff(source, description_consumer=chunks.append)
+        except NotImplementedError:
+            return Outcome(error="not implemented yet")
+        xml = tiff.image_description if tiff.image_description is not None else b"".join(chunks)
+        return Outcome(len(tiff.all_ifds()), len(xml), ledger=source.ledger.as_dict())
+
+
+def run_seed(url: str) -> Outcome:
+    result = read_like_seed(url)
+    return Outcome(result.ifds_covered, result.ome_xml_bytes, result.error)
+
+
+def run_tifffile(url: str, block_size: int | None) -> Outcome:
+    kwargs = {} if block_size is None else {"block_size": block_size}
+    ifds = 0
+    xml = 0
+    with fsspec.open(url, mode="rb", **kwargs) as fh, tifffile.TiffFile(fh) as tif:
+        for page in tif.pages:
+            assert isinstance(page, tifffile.TiffPage)
+            pages = [page, *(page.pages or [])]
+            for p in pages:
+                assert isinstance(p, tifffile.TiffPage)
+                for tag in p.tags.values():
+                    _ = tag.value
+                ifds += 1
+            desc = page.tags.get(270)
+            if ifds == len(pages) and desc is not None and desc.value:  # IFD 0: .value read the whole string
+                xml = desc.valuebytecount
+    return Outcome(ifds, xml)
+
+
+READERS: list[tuple[str, Callable[[str], Outcome]]] = [
+    ("ometiff_helpers read_tiff", run_ours),
+    ("seed notebook", run_seed),
+    ("tifffile+fsspec (default 5 MiB blocks)", lambda url: run_tifffile(url, None)),
+    ("tifffile+fsspec (64 KiB blocks)", lambda url: run_tifffile(url, 64 * KIB)),
+]
+
+
+def measure(server: RangeServer, facts: FileFacts, reader: str, run: Callable[[str], Outcome]) -> Row:
+    server.reset_log()
+    t0 = time.perf_counter()
+    try:
+        outcome = run(server.url(facts.name))
+    except Exception as exc:  # a reader that raises is a result, not a benchmark failure
+        outcome = Outcome(error=_error_name(exc))
+    seconds = time.perf_counter() - t0
+    log = _settled_log(server)
+    return Row(facts, reader, len(log), sequential_rounds(log), sum(r.nbytes for r in log), seconds, outcome)
+
+
+def _error_name(exc: BaseException) -> str:
+    kind = type(exc)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _settled_log(server: RangeServer) -> list[ServedRequest]:
+    """The server's log once it stops growing (a response is logged just after its last byte is sent)."""
+    log = server.log
+    for _ in range(50):
+        time.sleep(0.02)
+        again = server.log
+        if len(again) == len(log):
+            return again
+        log = again
+    return log
+
+
+# --- report --------------------------------------------------------------------------------------------------------
+
+
+def _targets(row: Row) -> str:
+    """The issue's targets for our reader: rounds and requests (scattered), rounds (tail), bytes (all)."""
+    if not row.reader.startswith("ometiff_helpers") or row.outcome.error:
+        return ""
+    checks = []
+    if row.file.name.startswith("scattered"):
+        checks.append(f"rounds<=4 {'yes' if row.rounds <= 4 else 'NO'}")
+        checks.append(f"requests<={row.file.ifds + 2} {'yes' if row.requests <= row.file.ifds + 2 else 'NO'}")
+    if row.file.name.startswith("tail"):
+        checks.append(f"rounds<=3 {'yes' if row.rounds <= 3 else 'NO'}")
+    return ", ".join(checks)
+
+
+def _kib(n: int) -> str:
+    return f"{n / KIB:,.1f}"
+
+
+def markdown(rows: list[Row], latency: float) -> str:
+    lines = [
+        f"Latency {latency * 1000:.0f} ms per request. Requests, rounds and bytes are counted by the server; "
+        "budget = 2 x metadata bytes + 256 KiB.",
+        *(
+            ["Without latency requests do not overlap: the rounds column then counts requests."]
+            if latency <= 0
+            else []
+        ),
+        "",
+        "| file | size | IFDs | OME-XML KiB | metadata KiB | budget KiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    seen = set()
+    for row in rows:
+        f = row.file
+        if f.name not in seen:
+            seen.add(f.name)
+            lines.append(
+                f"| {f.name} | {f.size / 2**30:,.2f} GiB | {f.ifds} | {_kib(f.ome_xml)} | {_kib(f.metadata)} "
+                f"| {_kib(f.budget)} |"
+            )
+    lines += [
+        "",
+        "| file | reader | requests | rounds | KiB | wall s | IFDs covered | OME-XML read | within budget "
+        "| our ledger (req / rounds / KiB) | targets |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---|---|",
+    ]
+    for row in rows:
+        o = row.outcome
+        covered = f"{o.ifds}/{row.file.ifds}"
+        xml_ok = (
+            "yes" if row.file.ome_xml and o.xml_bytes >= row.file.ome_xml - 1 else "no"
+        )  # NUL kept or not
+        status = f"crashed ({o.error})" if o.error else ""
+        ledger = (
+            f"{o.ledger['count']} / {o.ledger['rounds']} / {_kib(int(o.ledger['bytes']))}" if o.ledger else ""
+        )
+        within = "yes" if row.nbytes <= row.file.budget else "no"
+        lines.append(
+            f"| {row.file.name} | {row.reader} {status}".rstrip()
+            + f" | {row.requests} | {row.rounds} | {_kib(row.nbytes)} | {row.seconds:.2f} | {covered} | {xml_ok} "
+            f"| {within} | {ledger} | {_targets(row)} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every response (0.05)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller files (8192 px instead of 49152 x 65536)"
+    )
+    parser.add_argument("--tiny", action="store_true", help="1024 px files (the smoke test)")
+    parser.add_argument("--no-demo", action="store_true", help="leave out the bundled demo file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench_reader_") as tmp:
+        files: dict[str, Path] = {}
+        for spec in file_specs("tiny" if args.tiny else "quick" if args.quick else "full"):
+            files[spec.name] = write_file(spec, Path(tmp) / spec.name)
+        if not args.no_demo and DEMO.is_file():
+            files["demo.ome.tif"] = DEMO
+        facts = [file_facts(name, path) for name, path in files.items()]
+        rows = []
+        with RangeServer(files, latency=args.latency) as server:
+            for f in facts:
+                for reader, run in READERS:
+                    rows.append(measure(server, f, reader, run))
+    print(markdown(rows, args.latency))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
