@@ -1,0 +1,145 @@
+"""The reader benchmark runs end to end, its generated files are what they claim, its counts come from the server.
+
+No timing is asserted: only counts that follow from the readers' logic and the files' structure.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tifffile
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch):
+    """The benchmark's modules (a folder of scripts, not a package)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import bench_files
+    import bench_reader
+
+    return bench_files, bench_reader
+
+
+def _table(stdout: str) -> dict[tuple[str, str], list[str]]:
+    """Rows of the results table keyed by (file, reader); cells stripped."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 11 and cells[0].endswith(".tif"):
+            rows[cells[0], cells[1]] = cells
+    return rows
+
+
+def test_bench_reader_script_prints_its_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_reader.py"), "--tiny", "--latency", "0"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _table(proc.stdout)
+    files = {"scattered-36ifd.ome.tif", "tail-36ifd.ome.tif", "classic-15page.ome.tif", "demo.ome.tif"}
+    assert {f for f, _ in rows} == files
+    assert len(rows) == 4 * len(files)
+
+    # the seed notebook: 2 (HEAD, header) + IFD 0 (count, entries, SubIFDs array, next) + Software + OME-XML
+    # + 8 SubIFDs x 3 + 3 chain IFDs x 4 = 44 requests, counted by the server; it covers 12 of the 36 IFDs
+    seed = rows["scattered-36ifd.ome.tif", "seed notebook"]
+    assert seed[2] == "44"
+    assert seed[6] == "12/36"
+    assert seed[7] == "yes"
+    # on a classic TIFF it dies on the first ASCII tag, as the notebook did (HEAD, header, count, entries)
+    crashed = rows["classic-15page.ome.tif", "seed notebook crashed (struct.error)"]
+    assert crashed[2] == "4"
+
+    for name, total in (
+        ("scattered-36ifd.ome.tif", 36),
+        ("tail-36ifd.ome.tif", 36),
+        ("classic-15page.ome.tif", 15),
+    ):
+        ours = rows[name, "ometiff_helpers read_tiff"]
+        assert ours[6] == f"{total}/{total}"
+        assert ours[7] == "yes"
+        count, _rounds, _kib = (c.strip() for c in ours[9].split("/"))
+        assert count == ours[2]  # our ledger and the server agree on the number of requests
+        for reader in ("tifffile+fsspec (default 5 MiB blocks)", "tifffile+fsspec (64 KiB blocks)"):
+            assert rows[name, reader][6] == f"{total}/{total}"
+
+
+def test_scattered_layout_is_tifffiles(tmp_path: Path, bench) -> None:
+    """Same order of IFDs and pixel data as tifffile writes a 4-channel, 8-SubIFD pyramid."""
+    bench_files, _ = bench
+
+    def order(path: Path) -> list[tuple[str, int]]:
+        """(kind, channel) of every IFD and every image's first tile, in file order."""
+        items = []
+        with tifffile.TiffFile(path) as tif:
+            for c, page in enumerate(tif.pages):
+                for p in (page, *page.pages):
+                    items += [(p.offset, "ifd", c), (p.dataoffsets[0], "data", c)]
+        return [(kind, c) for _, kind, c in sorted(items)]
+
+    ours = bench_files.write_file(
+        bench_files.FileSpec("s.ome.tif", "scattered", 2048, 2048, channels=4, levels=8),
+        tmp_path / "s.ome.tif",
+    )
+    theirs = tmp_path / "t.ome.tif"
+    with tifffile.TiffWriter(theirs, bigtiff=True, byteorder=">") as w:
+        for _channel in range(4):
+            w.write(shape=(2048, 2048), dtype="uint16", tile=(512, 512), subifds=8, metadata=None)
+            for lvl in range(1, 9):
+                w.write(
+                    shape=(2048 >> lvl,) * 2, dtype="uint16", tile=(512, 512), subfiletype=1, metadata=None
+                )
+    assert order(ours) == order(theirs)
+    assert order(ours)[:2] == [("ifd", 0), ("data", 0)]
+
+
+def test_tail_layout_has_all_metadata_after_the_pixels(tmp_path: Path, bench) -> None:
+    bench_files, bench_reader = bench
+    spec = bench_files.FileSpec("t.ome.tif", "tail", 4096, 4096, channels=4, levels=8)
+    path = bench_files.write_file(spec, tmp_path / "t.ome.tif")
+    with tifffile.TiffFile(path) as tif:
+        pages = [p for top in tif.pages for p in (top, *top.pages)]
+        last_data = max(p.dataoffsets[-1] + p.databytecounts[-1] for p in pages)
+        first_ifd = min(p.offset for p in pages)
+        assert len(pages) == 36
+        assert tif.is_ome and tif.is_bigtiff and tif.byteorder == ">"
+        assert len(tif.series[0].levels) == 9
+        assert tif.pages[0].description.startswith("<?xml")
+        arrays = sum(t.valuebytecount for p in pages for t in p.tags.values() if t.code in (324, 325))
+    header_first = struct.unpack(">Q", path.read_bytes()[8:16])[0]
+    assert first_ifd >= last_data  # every IFD after every pixel
+    assert header_first == tif.pages[0].offset  # IFD 0 (with the OME-XML) heads the chain at the tail
+    # the tail is exactly IFDs + values: metadata bytes + offset arrays, up to even/16-byte alignment padding
+    facts = bench_reader.file_facts(path.name, path)
+    tail = path.stat().st_size - first_ifd
+    assert 0 <= tail - (facts.metadata + arrays) < 16 * 36
+    assert facts.budget == 2 * facts.metadata + 256 * 1024
+
+
+def test_classic_file_has_the_tags_the_seed_cannot_read(tmp_path: Path, bench) -> None:
+    bench_files, _ = bench
+    spec = bench_files.FileSpec("c.ome.tif", "classic", 256, 256, 3, planes=5, byteorder="<")
+    path = bench_files.write_file(spec, tmp_path / "c.ome.tif")
+    with tifffile.TiffFile(path) as tif:
+        assert not tif.is_bigtiff
+        assert len(tif.pages) == 15
+        tags = tif.pages[0].tags
+        assert tags[270].dtype == 2 and tags[282].dtype == 5  # ASCII and RATIONAL
+        assert tif.series[0].axes == "CZYX" and tif.series[0].shape == (
+            3,
+            5,
+            256,
+            256,
+        )  # the OME-XML's TiffData
