@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -189,7 +190,8 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
                 time.sleep(self.owner.latency)
             self.respond(head_only)
         except (ConnectionError, TimeoutError, OSError) as exc:
-            self._note = self._note or f"client gone: {type(exc).__name__}"
+            gone = f"client gone: {type(exc).__name__}"
+            self._note = f"{self._note}; {gone}" if self._note else gone
             self.close_connection = True
         finally:
             self._finish()
@@ -350,8 +352,11 @@ class RangeServer:
         latency: float = 0.0,
         require_token: str | None = None,
         cors: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.ssl_context = ssl_context
+        self.stopping = threading.Event()  # set by stop(): long-running fault handlers watch it
         self.port = port
         self.latency = float(latency)
         self.require_token = require_token
@@ -385,6 +390,9 @@ class RangeServer:
             return self
         httpd = _HTTPServer((self.host, self.port), self.handler_class)
         httpd.owner = self
+        if self.ssl_context is not None:
+            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
+        self.stopping.clear()
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
@@ -397,6 +405,7 @@ class RangeServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self.stopping.set()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -415,7 +424,8 @@ class RangeServer:
     def base_url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("RangeServer is not started")
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def url(self, name: str, token: str | None = None) -> str:
         """The URL of ``name`` (with ``?token=`` when given). Pass it to `urls.SecretURL` before printing it."""

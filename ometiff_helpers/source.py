@@ -684,6 +684,11 @@ class HttpSource(ByteSource):
         """Where the bytes come from after redirects (later ranges go straight there)."""
         return self._effective
 
+    @property
+    def session(self) -> requests.Session:
+        """The keep-alive session, for side requests (the diagnostics' probes), which keep their own count."""
+        return self._get_session()
+
     # --- session -------------------------------------------------------------------------------------------------
 
     def _get_session(self) -> requests.Session:
@@ -1026,8 +1031,11 @@ class HttpSource(ByteSource):
         self._read_body(response, span, expected, state, t0, status)
         self._effective = url
         data = bytes(state.buf)
-        if state.first:
-            self._after_first(headers, data, where)
+        failure = self._after_first(headers, data, where) if state.first else None
+        if failure is not None:
+            data = b""  # a web page may echo the token: keep it out of the traceback's locals
+            state.buf.clear()
+            raise failure
         return data
 
     def _error_snippet(self, response: requests.Response, state: _Attempt) -> str:
@@ -1228,8 +1236,10 @@ class HttpSource(ByteSource):
         self._size = len(body)
         self._effective = url
         self._cache.insert(0, body)
-        if state.first:
-            self._after_first(response.headers, body, where)
+        failure = self._after_first(response.headers, body, where) if state.first else None
+        if failure is not None:
+            data, body, chunk = bytearray(), b"", b""  # a web page may echo the token: keep it out of locals
+            raise failure
         piece = body[span[0] : min(span[1], len(body))]
         if state.consumer is not None:
             state.pending += piece
@@ -1237,25 +1247,26 @@ class HttpSource(ByteSource):
         state.buf = bytearray(piece)
         return piece
 
-    def _after_first(self, headers: Mapping[str, str], data: bytes, where: str) -> None:
-        """Keep the validators and refuse an obvious web page or JSON document."""
+    def _after_first(self, headers: Mapping[str, str], data: bytes, where: str) -> NotATiff | None:
+        """Keep the validators; the error to raise when the first bytes are a web page or a JSON document."""
         self._etag = headers.get("ETag")
         self._last_modified = headers.get("Last-Modified")
         self._content_type = headers.get("Content-Type")
         kind = _sniff_text_kind(self._content_type, data)
         if kind == "html":
-            raise NotATiff(
+            return NotATiff(
                 f"the server returned an HTML page (login or error page?), not a TIFF, for {where}: "
                 f"{sanitize_snippet(data, 120)}",
                 kind="html",
                 hint="Open the link in a browser: if it shows a login page, copy a direct download link with its token.",
             )
         if kind == "json":
-            raise NotATiff(
+            return NotATiff(
                 f"the server returned a JSON document, not a TIFF, for {where}: {sanitize_snippet(data, 200)}",
                 kind="json",
                 hint="The JSON usually says what went wrong (expired token, missing object).",
             )
+        return None
 
 
 def _tls_reason(exc: BaseException) -> str:

@@ -1,0 +1,449 @@
+"""A `RangeServer` whose misbehaviour is chosen per request: ``/<mode>/<file>?<params>``.
+
+Modes reproduce the rows of bad-inputs.md (H1-H31) on loopback with real sockets. Unknown modes and plain paths
+serve the file normally. Parameters (query): ``n`` (how many times a flaky mode fails), ``code`` (a status),
+``ra`` (a Retry-After value), ``to`` (a redirect target), ``size`` (a virtual body size).
+Also: helpers that check that a secret leaks nowhere.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import socket
+import struct
+import subprocess
+import threading
+import time
+import traceback
+from pathlib import Path
+from urllib.parse import quote
+
+from ometiff_helpers.server import RangeRequestHandler, RangeServer
+
+CANARY = "CANARY5ecret"
+VIRTUAL_SIZE = 5 * 1024**3  # 5 GiB, generated on the fly, never allocated
+SERVER_SEND_CAP = 64 * 1024 * 1024  # a fault handler never writes more than this, whatever the client does
+_ZEROS = b"\0" * 65536
+
+
+class FaultHandler(RangeRequestHandler):
+    """`RangeRequestHandler` plus fault modes selected by the first path segment."""
+
+    def respond(self, head_only: bool) -> None:
+        path = self.url_path.lstrip("/")
+        mode, _, rest = path.partition("/")
+        self.owner.seen.append((self.command, self.url_path, self.path, dict(self.headers.items())))
+        handler = getattr(self, f"mode_{mode}", None)
+        if handler is None or not rest:
+            super().respond(head_only)
+            return
+        after = int(self.param("after", "0"))  # the first `after` requests of this URL behave normally
+        if after and self.count(f"after:{self.url_path}") < after:
+            self.serve_entry(self.entry(rest), head_only)
+            return
+        self._note = mode
+        handler(rest)
+
+    # --- helpers -------------------------------------------------------------------------------------------------
+
+    def param(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def entry(self, name: str):
+        entry = self.owner._entry(name)
+        if entry is None:
+            raise KeyError(name)
+        return entry
+
+    def requested_span(self, size: int) -> tuple[int, int]:
+        from ometiff_helpers.server import parse_range_header
+
+        span = parse_range_header(self.headers.get("Range", ""), size)
+        return span if isinstance(span, tuple) else (0, size)
+
+    def count(self, key: str) -> int:
+        """How many times this key was hit before (thread-safe)."""
+        with self.owner.counter_lock:
+            n = self.owner.counters.get(key, 0)
+            self.owner.counters[key] = n + 1
+            return n
+
+    def stream_virtual(self, total: int) -> None:
+        """Write zeros until the client goes away, the total is reached or the cap is hit."""
+        sent = 0
+        limit = min(total, SERVER_SEND_CAP)
+        while sent < limit and not self.owner.stopping.is_set():
+            piece = _ZEROS[: min(len(_ZEROS), limit - sent)]
+            self.write_body(piece)
+            sent += len(piece)
+
+    # --- H1, H2: status codes with bodies ------------------------------------------------------------------------
+
+    def mode_status(self, rest: str) -> None:
+        code = int(self.param("code", "403"))
+        token = self.param("token")
+        # S3-style error bodies echo parts of the request: the token must not reach our messages
+        body = (
+            f'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message>'
+            f"<RequestToken>{token}</RequestToken><Url>{self.path}</Url></Error>"
+        ).encode()
+        self.send_simple(code, body, "application/xml")
+
+    # --- H3, H5: transient / persistent 5xx ------------------------------------------------------------------------
+
+    def mode_flaky(self, rest: str) -> None:
+        n = int(self.param("n", "2"))
+        code = int(self.param("code", "503"))
+        if self.count(f"flaky:{rest}:{self.param('key')}") < n:
+            self.send_simple(code, b"temporarily unavailable\n")
+            return
+        self.serve_entry(self.entry(rest), False)
+
+    # --- H4: Retry-After variants -----------------------------------------------------------------------------------
+
+    def mode_retry_after(self, rest: str) -> None:
+        code = int(self.param("code", "429"))
+        n = int(self.param("n", "1000000"))
+        if self.count(f"ra:{rest}:{self.param('key')}") < n:
+            body = b"slow down\n"
+            self.send_status(
+                code, {"Retry-After": self.param("ra", "86400"), "Content-Length": str(len(body))}
+            )
+            self.end_headers()
+            self.write_body(body)
+            return
+        self.serve_entry(self.entry(rest), False)
+
+    # --- H6, H13, H16: Range ignored -------------------------------------------------------------------------------
+
+    def mode_ignore_range(self, rest: str) -> None:
+        """200 and the whole (virtual, multi-GB) body whatever the Range header says."""
+        if rest.startswith("small/"):
+            self.serve_entry(self.entry(rest[len("small/") :]), False, honour_range=False)
+            return
+        size = int(self.param("size", str(VIRTUAL_SIZE)))
+        self.send_status(200, {"Content-Type": "image/tiff", "Content-Length": str(size)})
+        self.end_headers()
+        self.stream_virtual(size)
+
+    def mode_chunked(self, rest: str) -> None:
+        """H7 / H16: 200, Transfer-Encoding: chunked, no Content-Length, an endless body."""
+        headers = {"Content-Type": "image/tiff", "Transfer-Encoding": "chunked"}
+        if self.param("gzip"):
+            headers["Content-Encoding"] = "gzip"
+        self.send_status(200, headers)
+        self.end_headers()
+        sent = 0
+        while sent < SERVER_SEND_CAP and not self.owner.stopping.is_set():
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(_ZEROS), _ZEROS))
+            sent += len(_ZEROS)
+            self._sent += len(_ZEROS)
+        self.wfile.write(b"0\r\n\r\n")
+        self.close_connection = True
+
+    # --- H8-H10, H30: bad Content-Range ----------------------------------------------------------------------------
+
+    def _send_206(
+        self, entry, start: int, end: int, content_range: str | None, length: int | None = None
+    ) -> None:
+        data = entry.read(start, end)
+        headers = {
+            "Content-Type": "image/tiff",
+            "ETag": entry.etag,
+            "Content-Length": str(length or len(data)),
+        }
+        if content_range is not None:
+            headers["Content-Range"] = content_range
+        self.send_status(206, headers)
+        self.end_headers()
+        self.write_body(data)
+
+    def mode_wrong_start(self, rest: str) -> None:
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        self._send_206(entry, s + 100, e + 100, f"bytes {s + 100}-{e + 99}/{entry.size}")
+
+    def mode_no_content_range(self, rest: str) -> None:
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        self._send_206(entry, s, e, None)
+
+    def mode_star_total(self, rest: str) -> None:
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        self._send_206(entry, s, e, f"bytes {s}-{e - 1}/*")
+
+    def mode_length_mismatch(self, rest: str) -> None:
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        data = entry.read(s, e)
+        self.send_status(
+            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(len(data) // 2)}
+        )
+        self.end_headers()
+        self.write_body(data[: len(data) // 2])
+
+    def mode_small_total(self, rest: str) -> None:
+        """H30: Content-Range claims a total smaller than the real file."""
+        entry = self.entry(rest)
+        total = int(self.param("total", "1000"))
+        s, e = self.requested_span(total)
+        self._send_206(entry, s, e, f"bytes {s}-{e - 1}/{total}")
+
+    # --- H11, H21: broken bodies -----------------------------------------------------------------------------------
+
+    def mode_short(self, rest: str) -> None:
+        """Content-Length promises the range; half of it arrives, then the connection closes (n times)."""
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        n = int(self.param("n", "1000000"))
+        if self.count(f"short:{rest}:{self.param('key')}") >= n:
+            self.serve_entry(entry, False)
+            return
+        data = entry.read(s, e)
+        self.send_status(
+            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(len(data))}
+        )
+        self.end_headers()
+        self.write_body(data[: len(data) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_WR)
+
+    def mode_reset(self, rest: str) -> None:
+        """Send 1000 body bytes, then a TCP RST (SO_LINGER 0) (n times, then behave)."""
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        n = int(self.param("n", "1000000"))
+        if self.count(f"reset:{rest}:{self.param('key')}") >= n:
+            self.serve_entry(entry, False)
+            return
+        self.send_status(
+            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(e - s)}
+        )
+        self.end_headers()
+        self.write_body(entry.read(s, min(e, s + 1000)))
+        self.wfile.flush()
+        time.sleep(0.05)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    # --- H14 -------------------------------------------------------------------------------------------------------
+
+    def mode_unsatisfiable(self, rest: str) -> None:
+        total = self.param("total", "0")
+        self.send_status(416, {"Content-Range": f"bytes */{total}", "Content-Length": "0"})
+        self.end_headers()
+
+    # --- H15, H16: content encodings -------------------------------------------------------------------------------
+
+    def mode_gzip(self, rest: str) -> None:
+        """206 whose body is gzip: 50 MB of zeros compressed to ~50 KB (a small bomb)."""
+        body = self.owner.gzip_bomb()
+        s, _ = self.requested_span(10**9)
+        self.send_status(
+            206,
+            {
+                "Content-Range": f"bytes {s}-{s + len(body) - 1}/1000000000",
+                "Content-Length": str(len(body)),
+                "Content-Encoding": "gzip",
+            },
+        )
+        self.end_headers()
+        self.write_body(body)
+
+    # --- H17, H18: not a TIFF --------------------------------------------------------------------------------------
+
+    def mode_html(self, rest: str) -> None:
+        body = (
+            "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action='/login?next="
+            f"{quote(self.path)}'>Please sign in</form></body></html>"
+        ).encode()
+        ctype = self.param("ctype", "text/html; charset=utf-8")
+        self.send_simple(200, body, ctype)
+
+    def mode_json(self, rest: str) -> None:
+        body = f'{{"error": "token expired", "token": "{self.param("token")}", "detail": "\\u0007bell"}}'.encode()
+        self.send_simple(200, body, "application/json")
+
+    # --- H19, H20: slow servers ------------------------------------------------------------------------------------
+
+    def mode_slow(self, rest: str) -> None:
+        """Headers at once, then one byte every ``every`` seconds."""
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        every = float(self.param("every", "0.5"))
+        self.send_status(
+            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(e - s)}
+        )
+        self.end_headers()
+        for pos in range(s, e):
+            if self.owner.stopping.wait(every):
+                return
+            self.write_body(entry.read(pos, pos + 1))
+            self.wfile.flush()
+
+    def mode_silent(self, rest: str) -> None:
+        """Read the request, never answer (until the server stops or 30 s pass)."""
+        self.owner.stopping.wait(30)
+        self.close_connection = True
+
+    # --- H24-H27: redirects ----------------------------------------------------------------------------------------
+
+    def _redirect(self, location: str, code: int = 302) -> None:
+        self.send_status(code, {"Location": location, "Content-Length": "0"})
+        self.end_headers()
+
+    def mode_loop(self, rest: str) -> None:
+        """H24: /loop/a -> /loop/b -> /loop/a ... (query kept)."""
+        other = "b" if rest.endswith("/a") or rest == "a" else "a"
+        query = self.path.partition("?")[2]
+        self._redirect(f"/loop/{other}" + (f"?{query}" if query else ""))
+
+    def mode_chain(self, rest: str) -> None:
+        """/chain/<k>/<file>: k more hops, each to a new URL, then the file."""
+        k_s, _, name = rest.partition("/")
+        k = int(k_s)
+        query = self.path.partition("?")[2]
+        target = f"/chain/{k - 1}/{name}" if k > 1 else f"/{name}"
+        self._redirect(target + (f"?{query}" if query else ""))
+
+    def mode_redirect(self, rest: str) -> None:
+        """302 to ``to`` (absolute or relative); ``{port}`` is replaced by this server's port."""
+        self._redirect(
+            self.param("to").replace("{port}", str(self.owner.port)), int(self.param("code", "302"))
+        )
+
+    def mode_drop_query(self, rest: str) -> None:
+        """H26: redirect to the same file under /need_token/ without the query."""
+        self._redirect(f"/need_token/{rest}")
+
+    def mode_need_token(self, rest: str) -> None:
+        if not self.param("token"):
+            self.send_simple(
+                403, b"<Error><Code>AccessDenied</Code><Message>no token</Message></Error>", "text/xml"
+            )
+            return
+        self.serve_entry(self.entry(rest), False)
+
+    def mode_presign(self, rest: str) -> None:
+        """H27: 302 to another host name (localhost) with an S3-style signed query."""
+        self._redirect(
+            f"http://localhost:{self.owner.port}/signed/{rest}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Credential=AKIAEXAMPLE%2F20240101&X-Amz-Expires=3600&X-Amz-Signature=SIGNED{CANARY}"
+        )
+
+    def mode_signed(self, rest: str) -> None:
+        """A GET-only signed endpoint: HEAD or a missing signature -> 403."""
+        if self.command != "GET" or not self.param("X-Amz-Signature"):
+            self.send_simple(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml")
+            return
+        self.serve_entry(self.entry(rest), False)
+
+    # --- H29: the file changes without If-Match support --------------------------------------------------------------
+
+    def mode_no_if_match(self, rest: str) -> None:
+        entry = self.entry(rest)
+        del self.headers["If-Match"]
+        self.serve_entry(entry, False)
+
+
+class FaultServer(RangeServer):
+    """`RangeServer` with `FaultHandler`; ``seen`` keeps (method, path, raw path with query, headers) per request."""
+
+    handler_class = FaultHandler
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[str, str, str, dict[str, str]]] = []
+        self.counters: dict[str, int] = {}
+        self.counter_lock = threading.Lock()
+        self._bomb: bytes | None = None
+
+    def fault_url(self, mode: str, name: str, token: str | None = CANARY, **params: str | int) -> str:
+        url = self.url(f"{mode}/{name}", token=token)
+        extra = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
+        if extra:
+            url += ("&" if "?" in url else "?") + extra
+        return url
+
+    def gzip_bomb(self) -> bytes:
+        if self._bomb is None:
+            self._bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), compresslevel=9)
+        return self._bomb
+
+
+def assert_connections_released(source) -> None:
+    """Every connection of the source's pools is back in its pool (or closed): none is held by a response."""
+    session = source._session
+    if session is None:
+        return
+    for adapter in session.adapters.values():
+        manager = adapter.poolmanager
+        for key in list(manager.pools.keys()):
+            pool = manager.pools[key]
+            assert pool.pool.qsize() == pool.pool.maxsize, (
+                f"{pool.pool.maxsize - pool.pool.qsize()} connection(s) held"
+            )
+
+
+def silent_listener() -> tuple[socket.socket, int]:
+    """H20: a socket that listens but never accepts (the kernel completes the handshake, nobody answers)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock, sock.getsockname()[1]
+
+
+def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1 made with the openssl CLI."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+# --- leak checks -----------------------------------------------------------------------------------------------------
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """Every text a user or a log could see of ``exc``: str, repr, formatted traceback, cause and context, and the
+    locals of every library frame (as IPython's verbose mode shows them)."""
+    texts = [
+        str(exc),
+        repr(exc),
+        "".join(traceback.format_exception(exc)),
+        repr(exc.__cause__),
+        repr(exc.__context__),
+        str(getattr(exc, "url", "")),
+        str(getattr(exc, "hint", "")),
+    ]
+    te = traceback.TracebackException.from_exception(exc, capture_locals=True)
+    for frame in te.stack:
+        if "/tests/" not in frame.filename:  # the test's own locals hold the raw URL on purpose
+            texts.append(repr(frame.locals))
+    return texts
+
+
+def assert_no_secret(exc: BaseException | None, log_text: str = "", secret: str = CANARY) -> None:
+    texts = ([*exception_texts(exc)] if exc is not None else []) + [log_text]
+    for text in texts:
+        assert secret not in text, f"secret leaked into: {text[:2000]}"
+        assert secret.lower() not in text.lower()
+
+
+def enable_debug_logging(caplog) -> None:
+    """DEBUG for every logger, urllib3's included."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("urllib3", "urllib3.connectionpool", "ometiff_helpers", "ometiff_helpers.source"):
+        caplog.set_level(logging.DEBUG, logger=name)
