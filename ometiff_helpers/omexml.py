@@ -1,0 +1,809 @@
+"""OME-XML -> frozen records, safely and incrementally (stdlib expat only).
+
+Safety: a DOCTYPE or ENTITY declaration is refused before anything is expanded (a prolog check, then expat handlers
+that raise); no external entity, DTD or network access; depth, element count and size are bounded; invalid XML or
+UTF-8 raises ``OmeXmlError`` with line, column and a short sanitised excerpt.
+
+Memory: only one top-level part (an Image, a ROI, one annotation, ...) is held as elements at a time; it is turned
+into records when it closes and dropped, so 20 000 ROIs cost their records, not a tree.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.parsers import expat
+
+from .errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
+from .findings import Severity
+from .omexml_build import SEP, Converter, FindingLog, Node, split_name
+from .omexml_model import (
+    Annotation,
+    BinaryOnly,
+    Channel,
+    Colour,
+    Image,
+    OmeDocument,
+    Pixels,
+    Plane,
+    PlaneRef,
+    Plate,
+    Roi,
+    Shape,
+    TiffData,
+)
+from .omexml_tables import physical_extent_um, plane_mapping, tables
+from .progress import Progress
+from .units import Quantity
+
+if TYPE_CHECKING:
+    from .progress import ProgressCallback
+
+__all__ = [
+    "KNOWN_VERSIONS",
+    "Annotation",
+    "BinaryOnly",
+    "Channel",
+    "Colour",
+    "Image",
+    "OmeDocument",
+    "OmeXmlOptions",
+    "OmeXmlParser",
+    "Pixels",
+    "Plane",
+    "PlaneRef",
+    "Plate",
+    "Quantity",
+    "Roi",
+    "Shape",
+    "TiffData",
+    "classify_description",
+    "load_ome_xml",
+    "parse_ome_xml",
+    "physical_extent_um",
+    "plane_mapping",
+    "require_images",
+    "tables",
+]
+
+#: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
+KNOWN_VERSIONS = (
+    "2003-FC",
+    "2007-06",
+    "2008-02",
+    "2008-09",
+    "2009-09",
+    "2010-04",
+    "2010-06",
+    "2011-06",
+    "2012-06",
+    "2013-06",
+    "2015-01",
+    "2016-06",
+)
+_NS_VERSION = re.compile(r"^https?://www\.openmicroscopy\.org/Schemas/OME/(\d{4}-\d{2}|\d{4}-FC)/?$")
+_NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OmeXmlOptions:
+    """Bounds of one parse."""
+
+    max_bytes: int = 512 * MiB  # of XML (trailing NULs excluded)
+    max_depth: int = 64
+    max_elements: int = 5_000_000
+    min_feed: int = MiB  # expat < 2.6 re-scans a huge token on every feed: give it large chunks
+
+
+# --- sniffing (X2, X3) ---------------------------------------------------------------------------------------------
+
+_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def _preview(data: bytes, limit: int = 80) -> str:
+    text = data[: limit * 4].decode("utf-8", "replace")
+    text = _PRINTABLE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
+    text = text[:limit] + ("..." if len(text) > limit else "")
+    from .urls import redact_text
+
+    return redact_text(text)
+
+
+def classify_description(head: bytes) -> str:
+    """What a non-OME ImageDescription looks like: ``xml``, ``empty``, ``imagej``, ``json``, ``aperio``, ``tifffile``,
+    ``text``. ``xml`` means "hand it to the parser" (its root then decides)."""
+    h = head.split(b"\x00", 1)[0] if not head.startswith((b"\xff\xfe", b"\xfe\xff")) else head
+    s = h.lstrip(b"\xef\xbb\xbf").lstrip()
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or s.startswith(b"<"):
+        return "xml"
+    if not s:
+        return "empty"
+    if s.startswith(b"ImageJ="):
+        return "imagej"
+    if s.startswith((b"{", b"[")):
+        return "json"
+    if s.startswith(b"Aperio"):
+        return "aperio"
+    if s.startswith(b"shape=("):
+        return "tifffile"
+    return "text"
+
+
+_KIND_WORDS = {
+    "empty": "an empty ImageDescription",
+    "imagej": "an ImageJ description (ImageJ hyperstack, not OME-TIFF)",
+    "json": "a JSON description (tifffile or another writer), not OME-XML",
+    "aperio": "an Aperio SVS description, not OME-XML",
+    "tifffile": "a tifffile shape description, not OME-XML",
+    "text": "plain text, not OME-XML",
+}
+_NOT_OME_HINT = (
+    "The portal's viewer needs an OME-TIFF: convert the file with bioformats2raw + raw2ometiff or "
+    "Bio-Formats' bfconvert."
+)
+
+
+def _not_ome(kind: str, head: bytes) -> NotOmeTiff:
+    words = _KIND_WORDS.get(kind, kind)
+    return NotOmeTiff(
+        f"IFD 0's ImageDescription is {words}: {_preview(head)!r}.", kind=kind, hint=_NOT_OME_HINT
+    )
+
+
+# --- the parser ------------------------------------------------------------------------------------------------------
+
+_DTD_IN_PROLOG = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
+_CONTAINERS = frozenset({"StructuredAnnotations"})
+_REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
+_DTD_MESSAGE = (
+    "the OME-XML contains a DOCTYPE or ENTITY declaration, which is not allowed (entity expansion and "
+    "external entities are refused for safety); nothing was expanded or fetched."
+)
+_DTD_HINT = "OME-XML never needs a DTD: remove the <!DOCTYPE ...> block."
+
+
+class _Refused(Exception):
+    """Raised inside an expat handler to stop at a DOCTYPE / ENTITY; turned into OmeXmlError."""
+
+
+class OmeXmlParser:
+    """Feed OME-XML bytes as they arrive (``feed``), then ``close()`` for the ``OmeDocument``.
+
+    ``on_progress(Progress("xml", done, total))`` is called after each chunk with the bytes received so far.
+    Trailing NUL bytes (and anything after the first NUL) are ignored, as in a TIFF ASCII tag.
+    """
+
+    def __init__(
+        self,
+        total: int | None = None,
+        on_progress: ProgressCallback | None = None,
+        *,
+        options: OmeXmlOptions | None = None,
+    ) -> None:
+        self.options = options or OmeXmlOptions()
+        self.total = total
+        self._on_progress = on_progress
+        if total is not None and total > self.options.max_bytes:
+            raise LimitExceeded(
+                f"the OME-XML is {total:,} bytes, more than the limit of {self.options.max_bytes:,} bytes; "
+                "it was not downloaded.",
+                name="max_xml_bytes",
+                value=total,
+                limit=self.options.max_bytes,
+                hint="Raise the limit (OmeXmlOptions.max_bytes) if you trust this file.",
+            )
+        self._received = 0  # every byte given to feed()
+        self._xml_bytes = 0  # bytes before the first NUL
+        self._sha = hashlib.sha256()
+        self._head = b""  # first bytes, kept for sniffing and for excerpts
+        self._started = False
+        self._ended = False  # a NUL was seen: the XML string is over
+        self._trailing_data = False
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._last_chunk = b""
+        self._last_chunk_start = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+        self._newlines = 0
+        self._last_newline = -1
+        self._failed: OmeTiffError | None = None
+        self._closed = False
+        self._doc: OmeDocument | None = None
+        self._utf16 = False
+        self._encoding = "UTF-8"
+
+        self._log = FindingLog()
+        self._conv = Converter(self._log)
+        self._stack: list[Node] = []
+        self._depth = 0
+        self._elements = 0
+        self._root_seen = False
+        self._foreign_depth = 0
+        self._max_elements = self.options.max_elements
+        self._max_depth = self.options.max_depth
+        self._namespace: str | None = None
+        self._version: str | None = None
+        self._creator: str | None = None
+        self._uuid: str | None = None
+        self._images: list[Image] = []
+        self._instruments: list = []
+        self._experimenters: list = []
+        self._groups: list = []
+        self._projects: list = []
+        self._datasets: list = []
+        self._annotations: list[Annotation] = []
+        self._rois: list[Roi] = []
+        self._plates: list[Plate] = []
+        self._binary_only: BinaryOnly | None = None
+        self._extra: Counter[str] = Counter()
+        self._ids: dict[str, str] = {}
+        self._dup_ids: Counter[str] = Counter()
+        self._refs: list[tuple[str, str, str]] = []  # (ref element, target ID, owner ID)
+        self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
+        self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
+
+        p = expat.ParserCreate(namespace_separator=SEP)
+        p.namespace_prefixes = True
+        p.buffer_text = True
+        p.buffer_size = 1 << 20
+        p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.StartElementHandler = self._start
+        p.EndElementHandler = self._end
+        p.CharacterDataHandler = self._chars
+        p.StartDoctypeDeclHandler = self._refuse
+        p.EntityDeclHandler = self._refuse
+        p.UnparsedEntityDeclHandler = self._refuse
+        p.ExternalEntityRefHandler = self._refuse
+        p.NotationDeclHandler = self._refuse
+        self._parser = p
+
+    # --- feeding ---------------------------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next chunk (any size; small chunks are gathered to ``min_feed`` bytes before expat sees them)."""
+        if self._failed is not None:
+            raise self._failed
+        if self._closed:
+            raise OmeXmlError("feed() after close(): the OME-XML parser is finished.")
+        chunk = bytes(chunk)
+        self._received += len(chunk)
+        try:
+            self._accept(chunk)
+        except OmeTiffError as exc:
+            self._failed = exc
+            raise
+        self._progress()
+
+    def close(self) -> OmeDocument:
+        """Finish parsing and return the document (raises if the XML is incomplete or unsafe)."""
+        if self._doc is not None:
+            return self._doc
+        if self._failed is not None:
+            raise self._failed
+        try:
+            if not self._started:
+                self._start_document(final=True)
+            self._flush(final=True)
+            if self._utf8 is not None:
+                try:
+                    self._utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    raise self._utf8_error(
+                        self._xml_bytes, "the OME-XML ends inside a UTF-8 character"
+                    ) from None
+            self._doc = self._finish()
+        except OmeTiffError as exc:
+            self._failed = exc
+            raise
+        finally:
+            self._closed = True
+        self._progress()
+        return self._doc
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            self._on_progress(Progress("xml", self._received, self.total))
+
+    def _accept(self, chunk: bytes) -> None:
+        if self._ended:
+            if chunk.strip(b"\x00"):
+                self._trailing_data = True
+            return
+        if not self._utf16:
+            cut = chunk.find(b"\x00")
+            if cut >= 0:
+                if chunk[cut:].strip(b"\x00"):
+                    self._trailing_data = True
+                chunk = chunk[:cut]
+                self._ended = True
+        if not chunk:
+            return
+        self._xml_bytes += len(chunk)
+        if self._xml_bytes > self.options.max_bytes:
+            raise LimitExceeded(
+                f"the OME-XML is larger than the limit of {self.options.max_bytes:,} bytes; parsing stopped.",
+                name="max_xml_bytes",
+                value=self._xml_bytes,
+                limit=self.options.max_bytes,
+            )
+        self._sha.update(chunk)
+        if not self._started:
+            self._head += chunk
+            if len(self._head) < 4096 and not self._ended:
+                return
+            self._start_document(final=False)
+            return
+        self._validate_utf8(chunk)
+        self._queue(chunk)
+
+    def _start_document(self, final: bool) -> None:
+        """First bytes: sniff (X2), detect the encoding (X6), refuse a DTD in the prolog (X8/X9)."""
+        self._started = True
+        head = self._head
+        if not head:
+            raise _not_ome("empty", head)
+        kind = classify_description(head)
+        if kind != "xml":
+            raise _not_ome(kind, head)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            self._utf16 = True
+            self._encoding = "UTF-16"
+        else:
+            m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))
+            if m:
+                self._encoding = m.group(1).decode("ascii").upper()
+            if self._encoding.replace("-", "").replace("_", "") in ("UTF8",):
+                self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+            first = _FIRST_ELEMENT.search(head)
+            prolog = head if first is None else head[: first.start()]
+            if _DTD_IN_PROLOG.search(prolog):
+                raise OmeXmlError(_DTD_MESSAGE, line=1 + prolog.count(b"\n"), column=None, hint=_DTD_HINT)
+        if self._encoding not in ("UTF-8", "UTF8"):
+            self._log.add(
+                "OME_ENCODING_NOT_UTF8",
+                Severity.WARNING,
+                f"The OME-XML is encoded as {self._encoding}; the OME-TIFF specification requires UTF-8.",
+                remedy="Re-write the ImageDescription as UTF-8; some readers will show garbled text.",
+            )
+        self._head = head[:4096]
+        self._validate_utf8(head)
+        self._queue(head)
+
+    def _validate_utf8(self, chunk: bytes) -> None:
+        if self._utf8 is None:
+            return
+        start = self._xml_bytes - len(chunk)
+        step = 4 * MiB  # decode in slices: the decoded text is dropped at once, memory stays small
+        for i in range(0, len(chunk), step):
+            try:
+                self._utf8.decode(chunk[i : i + step])
+            except UnicodeDecodeError as exc:
+                at = i + exc.start
+                raise self._utf8_error(
+                    start + at, f"invalid UTF-8 at byte {start + at:,}", chunk, at
+                ) from None
+        n = chunk.count(b"\n")
+        if n:
+            self._newlines += n
+            self._last_newline = start + chunk.rfind(b"\n")
+
+    def _utf8_error(self, pos: int, what: str, chunk: bytes = b"", at: int = 0) -> OmeXmlError:
+        line = self._newlines + 1 + chunk[:at].count(b"\n")
+        nl = chunk.rfind(b"\n", 0, at)
+        col = (at - nl) if nl >= 0 else (pos - self._last_newline)
+        excerpt = _preview(chunk[max(0, at - 30) : at + 30], 60) if chunk else ""
+        return OmeXmlError(
+            f"{what} (line {line}, column {col})" + (f" near {excerpt!r}" if excerpt else "") + ".",
+            line=line,
+            column=col,
+            hint="Re-write the ImageDescription as UTF-8 (OME-TIFF requires it).",
+        )
+
+    def _queue(self, chunk: bytes) -> None:
+        self._pending.append(chunk)
+        self._pending_len += len(chunk)
+        if self._pending_len >= self.options.min_feed:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        data = b"".join(self._pending) if len(self._pending) != 1 else self._pending[0]
+        self._pending = []
+        self._pending_len = 0
+        self._last_chunk_start += len(self._last_chunk)
+        self._last_chunk = data
+        try:
+            self._parser.Parse(data, final)
+        except _Refused:
+            raise OmeXmlError(
+                _DTD_MESSAGE,
+                line=self._parser.CurrentLineNumber,
+                column=self._parser.CurrentColumnNumber + 1,
+                hint=_DTD_HINT,
+            ) from None
+        except expat.ExpatError as exc:
+            raise self._expat_error(exc, final) from None
+        except RecursionError:  # pragma: no cover - depth is bounded before this can happen
+            raise LimitExceeded(
+                "the OME-XML is nested too deeply", name="max_depth", value=-1, limit=self.options.max_depth
+            ) from None
+
+    def _expat_error(self, exc: expat.ExpatError, final: bool) -> OmeXmlError:
+        line, col = exc.lineno, exc.offset + 1
+        reason = expat.ErrorString(exc.code) or "syntax error"
+        if (
+            final
+            and exc.code in (expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],)
+            and self._root_seen
+        ):
+            reason = "the XML ends before its root element is closed (truncated ImageDescription?)"
+        elif final and exc.code == expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN]:
+            reason = "the XML ends in the middle of a tag (truncated ImageDescription?)"
+        at = self._parser.ErrorByteIndex - self._last_chunk_start
+        excerpt = ""
+        if 0 <= at <= len(self._last_chunk):
+            excerpt = _preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
+        msg = f"the OME-XML is not well-formed: {reason} at line {line}, column {col}"
+        if excerpt:
+            msg += f", near {excerpt!r}"
+        return OmeXmlError(
+            msg + ".",
+            line=line,
+            column=col,
+            hint="The file's metadata is damaged: re-export it, or ask the data provider for a valid OME-TIFF.",
+        )
+
+    # --- expat handlers -------------------------------------------------------------------------------------------
+
+    def _refuse(self, *_args: object) -> int:
+        raise _Refused
+
+    def _start(self, name: str, attrs: dict[str, str]) -> None:
+        self._elements += 1
+        self._depth += 1
+        if self._elements > self._max_elements or self._depth > self._max_depth:
+            self._over_limit()
+        ns, local, prefix = split_name(name)
+        stack = self._stack
+        if not stack:
+            self._root(ns, local, prefix, attrs)
+            return
+        parent = stack[-1]
+        node = Node(local, ns, prefix, attrs)
+        prole = parent.role
+        if prole == 0 or prole == _ROLE_SKIP:
+            parent.children.append(node)
+        elif prole == _ROLE_ROOT and local in _CONTAINERS:
+            node.role = _ROLE_CONTAINER
+        if local == "BinData":
+            node.role = _ROLE_SKIP
+        stack.append(node)
+        if self._foreign_depth:
+            return  # inside an XMLAnnotation's Value: not OME elements, their IDs are not OME IDs
+        ident = attrs.get("ID")
+        if ident is None:
+            if local == "Value" and parent.local == "XMLAnnotation":
+                self._foreign_depth = self._depth
+            return
+        if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
+            owner = parent.attrs.get("ID", parent.local)
+            self._refs.append((local, ident, owner))
+            if local == "AnnotationRef":
+                self._annotates.setdefault(ident, []).append(owner)
+            elif local == "ROIRef":
+                self._roi_images.setdefault(ident, []).append(owner)
+        elif ident in self._ids:
+            self._dup_ids[ident] += 1
+        else:
+            self._ids[ident] = local
+
+    def _over_limit(self) -> None:
+        if self._elements > self._max_elements:
+            raise LimitExceeded(
+                f"the OME-XML has more than {self._max_elements:,} elements; parsing stopped.",
+                name="max_elements",
+                value=self._elements,
+                limit=self._max_elements,
+                hint="Raise OmeXmlOptions.max_elements if you trust this file.",
+            )
+        raise OmeXmlError(
+            f"the OME-XML is nested more than {self._max_depth} levels deep "
+            f"(line {self._parser.CurrentLineNumber}); OME-XML needs fewer than 15. Parsing stopped.",
+            line=self._parser.CurrentLineNumber,
+            column=self._parser.CurrentColumnNumber + 1,
+            hint="The file is damaged or hostile.",
+        )
+
+    def _root(self, ns: str, local: str, prefix: str, attrs: dict[str, str]) -> None:
+        self._root_seen = True
+        if local != "OME":
+            raise NotOmeTiff(
+                f"IFD 0's ImageDescription is XML whose root element is <{local}>, not <OME>: "
+                f"{_preview(self._head)!r}.",
+                kind=f"xml:{local}",
+                hint=_NOT_OME_HINT,
+            )
+        self._namespace = ns or None
+        m = _NS_VERSION.match(ns)
+        if ns == _NS_2003FC:
+            self._version = "2003-FC"
+        elif m:
+            self._version = m.group(1)
+            if self._version not in KNOWN_VERSIONS:
+                self._log.add(
+                    "OME_SCHEMA_UNKNOWN",
+                    Severity.WARNING,
+                    f"OME schema version {self._version} is not one this tool knows (newest known: "
+                    f"{KNOWN_VERSIONS[-1]}); it was read best-effort by element names.",
+                    remedy="Check the values shown against the file's documentation.",
+                )
+        else:
+            self._log.add(
+                "OME_NAMESPACE_UNKNOWN",
+                Severity.WARNING,
+                f"The <OME> root is in namespace {ns!r}, not an OME schema namespace "
+                "(http://www.openmicroscopy.org/Schemas/OME/<version>); it was read best-effort by element names.",
+                remedy="Viewers that check the namespace (Viv) may refuse it: write the OME namespace.",
+            )
+        self._creator = attrs.get("Creator")
+        self._uuid = attrs.get("UUID")
+        self._stack.append(Node(local, ns, prefix, {}, role=_ROLE_ROOT))
+
+    def _end(self, _name: str) -> None:
+        if self._depth == self._foreign_depth:
+            self._foreign_depth = 0
+        self._depth -= 1
+        stack = self._stack
+        node = stack.pop()
+        if not stack or node.role == _ROLE_CONTAINER:
+            return
+        prole = stack[-1].role
+        if prole in (_ROLE_ROOT, _ROLE_CONTAINER):
+            self._part(node, in_container=prole == _ROLE_CONTAINER)
+
+    def _chars(self, data: str) -> None:
+        node = self._stack[-1] if self._stack else None
+        if node is None or node.role:
+            return
+        if node.children:
+            node.children[-1].tail += data
+        else:
+            node.text += data
+
+    # --- parts ------------------------------------------------------------------------------------------------------
+
+    def _part(self, n: Node, in_container: bool) -> None:
+        local, conv = n.local, self._conv
+        if in_container:
+            if local.endswith("Annotation"):
+                a = conv.annotation(n)
+                self._annotations.append(replace(a, annotates=tuple(self._annotates.get(a.id or "", ()))))
+            else:
+                self._extra[local] += 1
+        elif local == "Image":
+            self._images.append(conv.image(n, len(self._images), self._rois))
+        elif local == "ROI":
+            self._rois.append(conv.roi(n, image_refs=tuple(self._roi_images.get(n.get("ID") or "", ()))))
+        elif local == "Instrument":
+            self._instruments.append(conv.instrument(n))
+        elif local == "Experimenter":
+            self._experimenters.append(conv.experimenter(n))
+        elif local in ("ExperimenterGroup", "Group"):
+            self._groups.append(conv.group(n))
+        elif local == "Project":
+            self._projects.append(conv.project(n))
+        elif local == "Dataset":
+            self._datasets.append(conv.dataset(n))
+        elif local == "Plate":
+            self._plates.append(conv.plate(n))
+        elif local == "BinaryOnly":
+            self._binary_only = conv.binary_only(n)
+        elif local.endswith("Annotation"):
+            self._annotations.append(conv.annotation(n))
+        else:
+            self._extra[local] += 1  # Screen, Folder, Rights, CustomAttributes, ...
+
+    # --- the document ---------------------------------------------------------------------------------------------
+
+    def _finish(self) -> OmeDocument:
+        log = self._log
+        if self._trailing_data:
+            log.add(
+                "OME_TRAILING_DATA",
+                Severity.INFO,
+                "The ImageDescription holds more text after a NUL byte; only the first string was read.",
+            )
+        dangling: dict[str, list[str]] = {}
+        for ref, target, _owner in self._refs:
+            if ref in _CHECKED_REFS and target not in self._ids:
+                dangling.setdefault(ref, []).append(target)
+        for ref, targets in dangling.items():
+            shown = ", ".join(sorted(set(targets))[:5])
+            log.add(
+                "OME_DANGLING_REF",
+                Severity.WARNING,
+                f"{len(targets)} {ref} element(s) point to IDs defined nowhere in the OME-XML: {shown}.",
+                remedy="Fix the references or add the missing objects; readers may fail or drop them.",
+                key=ref,
+            )
+        if self._dup_ids:
+            shown = ", ".join(list(self._dup_ids)[:5])
+            log.add(
+                "OME_DUPLICATE_ID",
+                Severity.WARNING,
+                f"{len(self._dup_ids)} ID(s) are used by more than one element: {shown}.",
+                remedy="IDs must be unique in an OME-XML document; references to them are ambiguous.",
+            )
+        for image in self._images:
+            _check_tiffdata(image, log)
+        annotates, roi_images = self._annotates, self._roi_images
+        annotations = tuple(  # references that came after the annotation / ROI
+            replace(a, annotates=tuple(annotates[a.id]))
+            if a.id in annotates and len(annotates[a.id]) != len(a.annotates)
+            else a
+            for a in self._annotations
+        )
+        rois = tuple(
+            replace(r, image_refs=tuple(roi_images[r.id]))
+            if r.id in roi_images and len(roi_images[r.id]) != len(r.image_refs)
+            else r
+            for r in self._rois
+        )
+        if self._binary_only is not None:
+            log.add(
+                "OME_BINARY_ONLY",
+                Severity.WARNING,
+                "The OME-XML is a BinaryOnly stub: the metadata lives in "
+                f"{self._binary_only.metadata_file or '(no MetadataFile given)'}, not in this file.",
+                remedy="Open the companion file named by MetadataFile (multi-file OME-TIFF); the portal's "
+                "viewer cannot follow it.",
+            )
+        return OmeDocument(
+            namespace=self._namespace,
+            schema_version=self._version,
+            creator=self._creator,
+            uuid=self._uuid,
+            images=tuple(self._images),
+            instruments=tuple(self._instruments),
+            experimenters=tuple(self._experimenters),
+            groups=tuple(self._groups),
+            projects=tuple(self._projects),
+            datasets=tuple(self._datasets),
+            annotations=annotations,
+            rois=rois,
+            plates=tuple(self._plates),
+            binary_only=self._binary_only,
+            findings=log.findings(),
+            xml_bytes=self._xml_bytes,
+            sha256=self._sha.hexdigest(),
+            element_count=self._elements,
+            encoding=self._encoding,
+            extra=dict(self._extra),
+        )
+
+
+_CHECKED_REFS = frozenset(
+    {
+        "AnnotationRef",
+        "ROIRef",
+        "ImageRef",
+        "InstrumentRef",
+        "DatasetRef",
+        "ExperimenterRef",
+        "ObjectiveSettings",
+    }
+)
+
+
+def _check_tiffdata(image: Image, log: FindingLog) -> None:
+    """X18: TiffData that addresses planes outside SizeZ x SizeC x SizeT."""
+    p = image.pixels
+    if p is None or not p.tiffdata:
+        return
+    total = p.plane_total
+    where = image.id or f"Image #{image.index}"
+    for td in p.tiffdata:
+        first = (td.first_z, td.first_c, td.first_t)
+        sizes = (p.size_z or 1, p.effective_size_c, p.size_t or 1)
+        if any(f >= s for f, s in zip(first, sizes, strict=True)):
+            log.add(
+                "OME_TIFFDATA_RANGE",
+                Severity.WARNING,
+                f"TiffData #{td.index} starts at plane Z={td.first_z} C={td.first_c} T={td.first_t}, outside the "
+                f"image's SizeZ={sizes[0]} SizeC={sizes[1]} SizeT={sizes[2]}.",
+                remedy="The plane mapping is wrong: re-export the metadata.",
+                where=where,
+                key=f"{where}-first",
+            )
+        elif td.plane_count is not None and td.plane_count > total:
+            log.add(
+                "OME_TIFFDATA_RANGE",
+                Severity.WARNING,
+                f"TiffData #{td.index} claims PlaneCount={td.plane_count:,} but the image has only {total:,} planes.",
+                remedy="The plane mapping is wrong: re-export the metadata.",
+                where=where,
+                key=f"{where}-count",
+            )
+
+
+# --- entry points ----------------------------------------------------------------------------------------------------
+
+
+def parse_ome_xml(data: bytes | str | None, *, options: OmeXmlOptions | None = None) -> OmeDocument:
+    """Parse a whole OME-XML string (an ImageDescription or a ``.ome.xml`` file's content).
+
+    ``None`` (IFD 0 has no ImageDescription) raises ``NotOmeTiff(kind="no-description")``.
+    """
+    if data is None:
+        raise NotOmeTiff(
+            "IFD 0 has no ImageDescription tag, so the file carries no OME-XML (a plain TIFF, not an OME-TIFF).",
+            kind="no-description",
+            hint=_NOT_OME_HINT,
+        )
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    parser = OmeXmlParser(total=len(raw), options=options)
+    parser.feed(raw)  # one expat call for the body: linear time even for a huge token
+    return parser.close()
+
+
+def require_images(doc: OmeDocument) -> OmeDocument:
+    """``doc`` itself, or ``UnsupportedOme`` when it is a BinaryOnly stub / has no Image (callers needing images)."""
+    if doc.binary_only is not None:
+        raise UnsupportedOme(
+            "this OME-TIFF holds only a BinaryOnly stub; its metadata is in "
+            f"{doc.binary_only.metadata_file or '(no MetadataFile given)'} (multi-file OME-TIFF).",
+            kind="binary-only",
+            hint="Open the companion metadata file instead.",
+        )
+    if not doc.images:
+        raise UnsupportedOme("the OME-XML describes no Image.", kind="no-image")
+    return doc
+
+
+def load_ome_xml(
+    path_or_url: str | os.PathLike[str],
+    *,
+    token: str | None = None,
+    options: OmeXmlOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> OmeDocument:
+    """Parse a standalone ``.ome.xml`` / companion ``.ome`` file, local or by URL, streaming and bounded."""
+    opts = options or OmeXmlOptions()
+    text = os.fspath(path_or_url)
+    if text.startswith(("http://", "https://")):
+        return _load_url(text, token=token, options=opts, on_progress=on_progress)
+    path = Path(text)
+    try:
+        size = path.stat().st_size
+        parser = OmeXmlParser(total=size, on_progress=on_progress, options=opts)
+        with path.open("rb") as fh:
+            while chunk := fh.read(4 * MiB):
+                parser.feed(chunk)
+    except OSError as exc:
+        raise OmeXmlError(f"cannot read the OME-XML file {path.name!r}: {exc.strerror or exc}.") from None
+    return parser.close()
+
+
+def _load_url(
+    url: str, *, token: str | None, options: OmeXmlOptions, on_progress: ProgressCallback | None
+) -> OmeDocument:
+    from . import source  # imported here: source is above omexml only for this entry point
+
+    with source.open_source(url, token=token) as src:
+        first = src.open(min(options.min_feed, 64 * 1024))
+        size = src.size
+        parser = OmeXmlParser(total=size, on_progress=on_progress, options=options)
+        parser.feed(first)
+        if size > len(first):
+            src.fetch([(len(first), size)], consumers={0: parser.feed})
+        return parser.close()

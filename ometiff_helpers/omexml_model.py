@@ -1,0 +1,458 @@
+"""Frozen records for the parts of the OME data model that appear in OME-TIFF files (2003-FC to 2016-06)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .findings import Finding
+from .units import Quantity
+
+__all__ = [
+    "Annotation",
+    "BinaryOnly",
+    "Channel",
+    "Colour",
+    "Dataset",
+    "Detector",
+    "Dichroic",
+    "Experimenter",
+    "ExperimenterGroup",
+    "Filter",
+    "Image",
+    "Instrument",
+    "LightSource",
+    "Microscope",
+    "Objective",
+    "ObjectiveSettings",
+    "OmeDocument",
+    "Pixels",
+    "Plane",
+    "PlaneRef",
+    "Plate",
+    "Project",
+    "Quantity",
+    "Roi",
+    "Shape",
+    "TiffData",
+    "Well",
+    "WellSample",
+]
+
+
+@dataclass(frozen=True)
+class Colour:
+    """An OME ``Color``: a 32-bit RGBA integer (R in the top byte), stored signed in the XML (-1 is opaque white)."""
+
+    value: int  # as written (signed or unsigned 32-bit)
+
+    @property
+    def rgba(self) -> tuple[int, int, int, int]:
+        v = self.value & 0xFFFFFFFF
+        return (v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF
+
+    @property
+    def hex(self) -> str:
+        """``#RRGGBBAA``."""
+        return "#{:02X}{:02X}{:02X}{:02X}".format(*self.rgba)
+
+    @property
+    def hex_rgb(self) -> str:
+        """``#RRGGBB`` (alpha dropped)."""
+        return self.hex[:7]
+
+    @property
+    def alpha(self) -> int:
+        return self.rgba[3]
+
+    @property
+    def signed(self) -> int:
+        v = self.value & 0xFFFFFFFF
+        return v - (1 << 32) if v >= 1 << 31 else v
+
+
+# --- people and containers -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Experimenter:
+    id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    institution: str | None = None
+    user_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ExperimenterGroup:
+    id: str
+    name: str | None = None
+    description: str | None = None
+    leader_refs: tuple[str, ...] = ()
+    experimenter_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str | None = None
+    description: str | None = None
+    dataset_refs: tuple[str, ...] = ()
+    annotation_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: str
+    name: str | None = None
+    description: str | None = None
+    image_refs: tuple[str, ...] = ()
+    annotation_refs: tuple[str, ...] = ()
+
+
+# --- instruments ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Microscope:
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class Objective:
+    id: str
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    nominal_magnification: float | None = None
+    calibrated_magnification: float | None = None
+    lens_na: float | None = None
+    immersion: str | None = None
+    correction: str | None = None
+    working_distance: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class Detector:
+    id: str
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    type: str | None = None
+    gain: float | None = None
+    offset: float | None = None
+    zoom: float | None = None
+    voltage: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class LightSource:
+    id: str
+    kind: str  # Laser, Arc, Filament, LightEmittingDiode, GenericExcitationSource
+    manufacturer: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    type: str | None = None
+    power: Quantity | None = None
+    wavelength: Quantity | None = None  # lasers
+    laser_medium: str | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    id: str
+    manufacturer: str | None = None
+    model: str | None = None
+    type: str | None = None
+    filter_wheel: str | None = None
+    cut_in: Quantity | None = None
+    cut_out: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class Dichroic:
+    id: str
+    manufacturer: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    microscope: Microscope | None = None
+    objectives: tuple[Objective, ...] = ()
+    detectors: tuple[Detector, ...] = ()
+    light_sources: tuple[LightSource, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    dichroics: tuple[Dichroic, ...] = ()
+    filter_set_ids: tuple[str, ...] = ()
+
+
+# --- images --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    id: str
+    medium: str | None = None
+    refractive_index: float | None = None
+    correction_collar: float | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str | None
+    index: int
+    name: str | None = None
+    samples_per_pixel: int | None = None
+    colour: Colour | None = None
+    colour_defaulted: bool = False  # True when Color was absent (schema default -1, opaque white)
+    fluor: str | None = None
+    excitation_wavelength: Quantity | None = None
+    emission_wavelength: Quantity | None = None
+    acquisition_mode: str | None = None
+    illumination_type: str | None = None
+    contrast_method: str | None = None
+    pinhole_size: Quantity | None = None
+    nd_filter: float | None = None
+    detector_ref: str | None = None
+    light_source_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Plane:
+    the_z: int
+    the_c: int
+    the_t: int
+    delta_t: Quantity | None = None
+    exposure_time: Quantity | None = None
+    position_x: Quantity | None = None
+    position_y: Quantity | None = None
+    position_z: Quantity | None = None
+
+
+@dataclass(frozen=True)
+class TiffData:
+    """One ``TiffData`` element, with the spec's defaults applied (``ifd_given``/``plane_count_given`` keep what was written)."""
+
+    index: int
+    ifd: int
+    plane_count: int | None  # None when neither IFD nor PlaneCount was given: "all planes"
+    first_z: int = 0
+    first_c: int = 0
+    first_t: int = 0
+    uuid: str | None = None
+    file_name: str | None = None
+    ifd_given: bool = False
+    plane_count_given: bool = False
+
+
+@dataclass(frozen=True)
+class PlaneRef:
+    """Where plane (z, c, t) lives: a file (None = this file) and an IFD index in it."""
+
+    z: int
+    c: int
+    t: int
+    ifd: int
+    file_name: str | None
+    uuid: str | None
+    tiffdata_index: int
+
+
+@dataclass(frozen=True)
+class Pixels:
+    id: str | None
+    dimension_order: str | None
+    type: str | None
+    size_x: int | None
+    size_y: int | None
+    size_z: int | None
+    size_c: int | None
+    size_t: int | None
+    physical_size_x: Quantity | None = None
+    physical_size_y: Quantity | None = None
+    physical_size_z: Quantity | None = None
+    time_increment: Quantity | None = None
+    significant_bits: int | None = None
+    big_endian: bool | None = None
+    interleaved: bool | None = None
+    channels: tuple[Channel, ...] = ()
+    planes: tuple[Plane, ...] = ()
+    tiffdata: tuple[TiffData, ...] = ()
+    bin_data_count: int = 0
+    metadata_only: bool = False
+
+    @property
+    def plane_total(self) -> int:
+        """SizeZ x SizeC(effective) x SizeT: the planes the DimensionOrder formula expects."""
+        return (self.size_z or 1) * self.effective_size_c * (self.size_t or 1)
+
+    @property
+    def effective_size_c(self) -> int:
+        """SizeC divided by the samples per pixel of the channels (RGB counts as one plane per channel)."""
+        size_c = self.size_c or 1
+        spp = self.channels[0].samples_per_pixel if self.channels else None
+        if spp and spp > 1 and size_c % spp == 0 and len(self.channels) * spp == size_c:
+            return size_c // spp
+        return size_c
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str | None
+    index: int
+    name: str | None = None
+    acquisition_date: str | None = None
+    description: str | None = None
+    experimenter_ref: str | None = None
+    instrument_ref: str | None = None
+    objective_settings: ObjectiveSettings | None = None
+    pixels: Pixels | None = None
+    roi_refs: tuple[str, ...] = ()
+    annotation_refs: tuple[str, ...] = ()
+
+
+# --- annotations, ROIs, plates ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A structured annotation of any kind; ``value`` is the text value (inner XML for XMLAnnotation)."""
+
+    id: str | None
+    kind: str  # Map, XML, Comment, Long, Double, Boolean, Timestamp, Tag, Term, File, List, ...
+    namespace: str | None = None
+    description: str | None = None
+    annotator: str | None = None
+    value: str | None = None
+    pairs: tuple[tuple[str, str], ...] = ()  # MapAnnotation
+    file_name: str | None = None  # FileAnnotation
+    file_size: int | None = None
+    mime_type: str | None = None
+    annotation_refs: tuple[str, ...] = ()  # ListAnnotation members and annotations of annotations
+    annotates: tuple[str, ...] = ()  # IDs of the objects whose AnnotationRef points here
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One ROI shape; geometry fields not used by the kind stay None. ``points`` keeps the raw string."""
+
+    id: str | None
+    kind: str  # Rectangle, Ellipse, Point, Line, Polyline, Polygon, Label, Mask
+    roi_id: str | None
+    the_z: int | None = None
+    the_c: int | None = None
+    the_t: int | None = None
+    x: float | None = None
+    y: float | None = None
+    width: float | None = None
+    height: float | None = None
+    radius_x: float | None = None
+    radius_y: float | None = None
+    x1: float | None = None
+    y1: float | None = None
+    x2: float | None = None
+    y2: float | None = None
+    points: str | None = None
+    point_count: int | None = None
+    text: str | None = None
+    transform: tuple[float, float, float, float, float, float] | None = None  # A00 A10 A01 A11 A02 A12
+    fill_colour: Colour | None = None
+    stroke_colour: Colour | None = None
+    stroke_width: Quantity | None = None
+
+    def point_list(self) -> list[tuple[float, float]]:
+        """The ``points`` string as (x, y) pairs; pairs that do not parse are skipped."""
+        out: list[tuple[float, float]] = []
+        for pair in (self.points or "").split():
+            xs, _, ys = pair.partition(",")
+            try:
+                out.append((float(xs), float(ys)))
+            except ValueError:
+                continue
+        return out
+
+
+@dataclass(frozen=True)
+class Roi:
+    id: str | None
+    name: str | None = None
+    description: str | None = None
+    shapes: tuple[Shape, ...] = ()
+    annotation_refs: tuple[str, ...] = ()
+    image_refs: tuple[str, ...] = ()  # Images whose ROIRef points here
+
+
+@dataclass(frozen=True)
+class WellSample:
+    id: str | None
+    index: int | None = None
+    image_ref: str | None = None
+    position_x: Quantity | None = None
+    position_y: Quantity | None = None
+    timepoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Well:
+    id: str | None
+    row: int | None = None
+    column: int | None = None
+    external_description: str | None = None
+    samples: tuple[WellSample, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plate:
+    id: str | None
+    name: str | None = None
+    description: str | None = None
+    rows: int | None = None
+    columns: int | None = None
+    row_naming: str | None = None
+    column_naming: str | None = None
+    external_identifier: str | None = None
+    wells: tuple[Well, ...] = ()
+
+
+@dataclass(frozen=True)
+class BinaryOnly:
+    """The ImageDescription is only a pointer to the metadata held elsewhere (multi-file OME-TIFF)."""
+
+    metadata_file: str | None
+    uuid: str | None
+
+
+# --- the document ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OmeDocument:
+    namespace: str | None
+    schema_version: str | None  # "2016-06", ..., or None when not recognised
+    creator: str | None = None
+    uuid: str | None = None
+    images: tuple[Image, ...] = ()
+    instruments: tuple[Instrument, ...] = ()
+    experimenters: tuple[Experimenter, ...] = ()
+    groups: tuple[ExperimenterGroup, ...] = ()
+    projects: tuple[Project, ...] = ()
+    datasets: tuple[Dataset, ...] = ()
+    annotations: tuple[Annotation, ...] = ()
+    rois: tuple[Roi, ...] = ()
+    plates: tuple[Plate, ...] = ()
+    binary_only: BinaryOnly | None = None
+    findings: tuple[Finding, ...] = ()
+    xml_bytes: int = 0
+    sha256: str = ""
+    element_count: int = 0
+    encoding: str = "UTF-8"
+    extra: dict[str, int] = field(default_factory=dict)  # counts of recognised but unmodelled top-level parts
+
+    @property
+    def shape_count(self) -> int:
+        return sum(len(r.shapes) for r in self.rois)
