@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -508,15 +507,14 @@ class BytesSource(ByteSource):
 
 
 class FileSource(ByteSource):
-    """A local file read with positioned reads; the ledger counts the requests an HTTP source would make."""
+    """A local file; the ledger counts the requests an HTTP source would make. Each read opens the file briefly,
+    so no handle stays open between reads."""
 
     kind = "file"
 
     def __init__(self, path: str | Path, *, options: HttpOptions | None = None) -> None:
         super().__init__(options)
         self.path = Path(path)
-        self._fh: Any = None
-        self._lock = threading.Lock()
 
     @property
     def display_name(self) -> str:
@@ -525,14 +523,13 @@ class FileSource(ByteSource):
     def _open_first(self, first_read: int) -> bytes:
         failure: OmeTiffError | None = None
         try:
-            self._fh = self.path.open("rb")
+            if self.path.is_dir():
+                raise IsADirectoryError
             self._size = self.path.stat().st_size
         except FileNotFoundError:
             failure = NotFound(f"no file at {self.path}: check the path", url=str(self.path))
         except IsADirectoryError:
-            failure = NotFound(f"{self.path} is a directory, not a file", url=str(self.path))
-        except PermissionError:
-            failure = AccessDenied(f"no permission to read {self.path}", url=str(self.path))
+            failure = NotFound(f"{self.path} is a directory, not a file: check the path", url=str(self.path))
         except OSError as exc:
             failure = ConnectionFailed(f"cannot open {self.path}: {exc.strerror}", url=str(self.path))
         if failure is not None:
@@ -542,34 +539,35 @@ class FileSource(ByteSource):
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
         t0 = time.monotonic()
         start, end = span
-        chunk = self.options.consumer_chunk
+        step = self.options.consumer_chunk if consumer is not None else end - start
         total = 0
         parts: list[bytes] = []
-        with self._lock:
-            self._fh.seek(start)
-            while total < end - start:
-                piece = self._fh.read(min(chunk, end - start - total) if consumer else end - start - total)
-                if not piece:
-                    break
-                total += len(piece)
-                if consumer is not None:
-                    consumer(piece)
-                else:
-                    parts.append(piece)
+        failure: OmeTiffError | None = None
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(start)
+                while total < end - start:
+                    piece = fh.read(min(step, end - start - total))
+                    if not piece:
+                        break
+                    total += len(piece)
+                    if consumer is not None:
+                        consumer(piece)
+                    else:
+                        parts.append(piece)
+        except PermissionError:
+            failure = AccessDenied(f"no permission to read {self.path}", url=str(self.path))
+        except FileNotFoundError:
+            failure = NotFound(f"{self.path} disappeared while reading: check the path", url=str(self.path))
         self.ledger.add(RequestRecord(start, end, total, 206, t0, time.monotonic(), 1, self.kind))
-        if total < end - start:
-            raise ProtocolError(
+        if failure is None and total < end - start:
+            failure = ProtocolError(
                 f"{self.path} shrank while reading: got {total} of {end - start} bytes at offset {start}",
                 url=str(self.path),
             )
+        if failure is not None:
+            raise failure
         return b"" if consumer is not None else b"".join(parts)
-
-    def close(self) -> None:
-        super().close()
-        with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------------------

@@ -33,7 +33,9 @@ class FaultHandler(RangeRequestHandler):
     def respond(self, head_only: bool) -> None:
         path = self.url_path.lstrip("/")
         mode, _, rest = path.partition("/")
-        self.owner.seen.append((self.command, self.url_path, self.path, dict(self.headers.items())))
+        self.owner.seen.append(
+            (self.command, self.url_path, self.path, dict(self.headers.items()), self.client_address[1])
+        )
         handler = getattr(self, f"mode_{mode}", None)
         if handler is None or not rest:
             super().respond(head_only)
@@ -352,13 +354,13 @@ class FaultHandler(RangeRequestHandler):
 
 
 class FaultServer(RangeServer):
-    """`RangeServer` with `FaultHandler`; ``seen`` keeps (method, path, raw path with query, headers) per request."""
+    """`RangeServer` with `FaultHandler`; ``seen`` keeps (method, path, raw path with query, headers, client port) per request."""
 
     handler_class = FaultHandler
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.seen: list[tuple[str, str, str, dict[str, str]]] = []
+        self.seen: list[tuple[str, str, str, dict[str, str], int]] = []
         self.counters: dict[str, int] = {}
         self.counter_lock = threading.Lock()
         self._bomb: bytes | None = None
