@@ -9,13 +9,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .errors import CorruptTiff, LimitExceeded
 from .tiffmodel import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from .tiffparse import decode_value, sniff_kind
+from .tiffplan import TiffPlanner
 
 if TYPE_CHECKING:
     from .progress import ProgressCallback
     from .source import ByteSource
 
-__all__ = ["IFD", "ReadOptions", "Tag", "TagValue", "TiffStructure", "load_tag_value", "read_tiff"]
+__all__ = [
+    "IFD",
+    "ReadOptions",
+    "Tag",
+    "TagValue",
+    "TiffStructure",
+    "load_tag_value",
+    "read_tiff",
+    "sniff_kind",
+]
 
 
 def read_tiff(
@@ -33,9 +45,45 @@ def read_tiff(
     Raises ``NotATiff``/``CorruptTiff`` when IFD 0 cannot be read and ``LimitExceeded`` when a bound is hit;
     problems after that are recorded in ``TiffStructure.findings``.
     """
-    raise NotImplementedError("read_tiff is being written")
+    planner = TiffPlanner(source, options or ReadOptions(), offsets, description_consumer, on_progress)
+    return planner.run()
 
 
-def load_tag_value(source: ByteSource, structure: TiffStructure, tag: Tag) -> TagValue:
-    """Fetch and decode a value ``read_tiff`` left unloaded (large arrays such as TileOffsets)."""
-    raise NotImplementedError("load_tag_value is being written")
+def load_tag_value(
+    source: ByteSource, structure: TiffStructure, tag: Tag, *, max_bytes: int = 64 * 1024 * 1024
+) -> TagValue:
+    """Fetch and decode a value ``read_tiff`` left unloaded (large arrays such as TileOffsets).
+
+    ``max_bytes`` caps the value's size (checked before fetching).
+    """
+    if tag.value is not None:
+        return tag.value
+    if tag.value_offset is None or tag.nbytes == 0:
+        raise CorruptTiff(
+            f"tag {tag.code} ({tag.name}) has field type {tag.type} ({tag.type_name}), which cannot be decoded.",
+            offset=tag.entry_offset,
+        )
+    end = tag.value_offset + tag.nbytes
+    if tag.value_offset < structure.format.header_size or end > structure.size:
+        raise CorruptTiff(
+            f"tag {tag.code} ({tag.name}) value ({tag.nbytes:,} bytes at offset {tag.value_offset:,}) lies outside "
+            f"the file ({structure.size:,} bytes).",
+            offset=tag.entry_offset,
+            hint="The file is damaged or truncated; upload or convert it again.",
+        )
+    if tag.nbytes > max_bytes:
+        raise LimitExceeded(
+            f"tag {tag.code} ({tag.name}) value is {tag.nbytes:,} bytes; the limit is {max_bytes:,}.",
+            name="tag value bytes",
+            value=tag.nbytes,
+            limit=max_bytes,
+            hint="Pass a larger max_bytes to load it.",
+        )
+    data = source.fetch([(tag.value_offset, end)])[0] or b""
+    value = decode_value(structure.format, tag.type, tag.count, data)
+    if value is None:
+        raise CorruptTiff(
+            f"tag {tag.code} ({tag.name}) value at offset {tag.value_offset:,} could not be read in full.",
+            offset=tag.value_offset,
+        )
+    return value

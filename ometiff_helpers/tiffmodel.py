@@ -52,6 +52,7 @@ class ReadOptions:
     tail_read_max: int = 1024 * 1024  # IFD 0 within this many bytes of EOF: read to EOF in one request
     stride_lookahead: int = 8  # predicted chain IFDs fetched speculatively per round (doubles while right)
     max_stride_lookahead: int = 256
+    predict_window_bytes: int = 256 * 1024  # strides this small: read one window of the next strides instead
     strict: bool = (
         False  # raise IFDLoop / CorruptTiff instead of recording a finding where reading could go on
     )

@@ -1,0 +1,217 @@
+"""Pure decoding of TIFF bytes: the header, IFD entries and tag values. No I/O; every size is checked first."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .errors import CorruptTiff, NotATiff
+from .tiffmodel import TagValue
+from .tifftags import (
+    BIGTIFF_MAGIC,
+    BYTEORDER_MARKS,
+    CLASSIC_MAGIC,
+    FIELD_TYPES,
+    TIFF_FORMATS,
+    FieldType,
+    TiffFormat,
+)
+
+#: what a file that is not a TIFF looks like, by its first bytes (checked in order, after leading whitespace for text)
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"\x1f\x8b", "gzip"),
+    (b"%PDF", "pdf"),
+    (b"BM", "bmp"),
+    (b"\x00\x00\x00\x0cjP  ", "jpeg2000"),
+    (b"\xff\x4f\xff\x51", "jpeg2000"),
+    (b"\x89HDF\r\n\x1a\n", "hdf5"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"RIFF", "riff"),
+    (b"8BPS", "psd"),
+    (b"\x00\x00\x00\x0c\x4a\x58\x4c\x20", "jpegxl"),
+    (b"\xff\x0a", "jpegxl"),
+)
+
+_KIND_WORDS = {
+    "html": "an HTML page (a login or error page?)",
+    "xml": "an XML document",
+    "json": "a JSON document (an error message from the server?)",
+    "text": "plain text",
+    "empty": "an empty file",
+    "unknown": "unknown binary data",
+}
+
+
+def sniff_kind(data: bytes) -> str:
+    """Name what non-TIFF bytes look like: html, xml, json, png, jpeg, zip, gzip, pdf, text, empty or unknown."""
+    if not data:
+        return "empty"
+    for sig, kind in _BINARY_SIGNATURES:
+        if data.startswith(sig):
+            return kind
+    head = data[:512].lstrip(b"\xef\xbb\xbf").lstrip()  # UTF-8 BOM, whitespace
+    lower = head.lower()
+    if lower.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in lower[:256]:
+        return "html"
+    if lower.startswith(b"<"):
+        return "xml"
+    if lower.startswith((b"{", b"[")):
+        return "json"
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
+        return "text"
+    return "unknown"
+
+
+def hex_preview(data: bytes, n: int = 8) -> str:
+    return " ".join(f"{b:02x}" for b in data[:n]) or "(none)"
+
+
+def _kind_words(kind: str) -> str:
+    return _KIND_WORDS.get(kind, f"a {kind.upper()} file")
+
+
+@dataclass(frozen=True)
+class Header:
+    format: TiffFormat
+    first_ifd_offset: int
+
+
+def parse_header(data: bytes, size: int) -> Header:
+    """Decode the 8- or 16-byte header at the start of ``data`` (a file of ``size`` bytes); raise when unusable."""
+    if size < 8 or len(data) < 8:
+        n = min(size, len(data))
+        kind = sniff_kind(data[:n])
+        raise NotATiff(
+            f"file too short: {n} bytes; a TIFF needs at least 8 (first bytes: {hex_preview(data)}).",
+            kind=kind if n else "empty",
+            hint="Check that the URL points at the image file itself and that the upload completed.",
+        )
+    order = BYTEORDER_MARKS.get(data[:2])
+    magic = struct.unpack_from((order or "<") + "H", data, 2)[0]
+    if order is None or magic not in (CLASSIC_MAGIC, BIGTIFF_MAGIC):
+        kind = sniff_kind(data)
+        what = "a byte-order mark II or MM" if order is None else f"version 42 or 43 (found {magic})"
+        raise NotATiff(
+            f"not a TIFF: expected {what} at offset 0; the first 8 bytes {hex_preview(data)} look like "
+            f"{_kind_words(kind)}.",
+            kind=kind,
+            hint="Check the URL (an expired token often returns an HTML or JSON page) and the file type.",
+        )
+    bigtiff = magic == BIGTIFF_MAGIC
+    fmt = TIFF_FORMATS[(bigtiff, order)]
+    if bigtiff:
+        if len(data) < 16:
+            raise NotATiff(
+                f"file too short: {len(data)} bytes; a BigTIFF header needs 16.",
+                kind="truncated-tiff",
+                hint="The file looks truncated; upload it again.",
+            )
+        offsize, reserved = struct.unpack_from(order + "HH", data, 4)
+        if offsize != 8 or reserved != 0:
+            raise CorruptTiff(
+                f"bad BigTIFF header: offset size {offsize} (must be 8), reserved {reserved} (must be 0).",
+                offset=4,
+                hint="The file is damaged or was written by a broken writer; convert it again.",
+            )
+    first = fmt.unpack_offset(data, 4 if not bigtiff else 8)
+    check_ifd0_offset(first, fmt, size)
+    return Header(fmt, first)
+
+
+def check_ifd0_offset(offset: int, fmt: TiffFormat, size: int) -> None:
+    where = 4 if not fmt.bigtiff else 8
+    if offset == 0:
+        raise CorruptTiff(
+            "the header's first-IFD offset is 0: the file has no image directory.",
+            offset=where,
+            hint="The file is damaged or was not finished by its writer; convert it again.",
+        )
+    if offset >= 2**63:
+        raise CorruptTiff(
+            f"IFD 0 offset {offset:,} is not a valid BigTIFF offset (>= 2^63).",
+            offset=where,
+            hint="The file is damaged; convert it again.",
+        )
+    if offset < fmt.header_size:
+        raise CorruptTiff(
+            f"IFD 0 offset {offset:,} points inside the {fmt.header_size}-byte header.",
+            offset=where,
+            hint="The file is damaged; convert it again.",
+        )
+    if offset + fmt.count_size > size:
+        raise CorruptTiff(
+            f"IFD 0 offset {offset:,} beyond end of file ({size:,} bytes).",
+            offset=where,
+            hint="The file looks truncated (upload cut short?); upload it again.",
+        )
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """One undecoded IFD entry: the value slot holds the inline value or the value's offset."""
+
+    code: int
+    type: int
+    count: int
+    slot: bytes
+    entry_offset: int
+
+    def nbytes(self) -> int | None:
+        info = FIELD_TYPES.get(self.type)
+        return None if info is None or not info.decodable else self.count * info.size
+
+    def is_inline(self, fmt: TiffFormat) -> bool:
+        n = self.nbytes()
+        return n is not None and n <= fmt.offset_size
+
+    def value_offset(self, fmt: TiffFormat) -> int:
+        return fmt.unpack_offset(self.slot)
+
+
+def parse_entries(fmt: TiffFormat, data: bytes, ifd_offset: int, count: int) -> tuple[list[RawEntry], int]:
+    """Entries and next-IFD pointer of the IFD at ``ifd_offset`` whose bytes start ``data`` (len checked by caller)."""
+    entries: list[RawEntry] = []
+    pos = fmt.count_size
+    unpack = fmt.entry_struct.unpack_from
+    head = fmt.entry_struct.size
+    for _ in range(count):
+        code, typ, n = unpack(data, pos)
+        entries.append(RawEntry(code, typ, n, data[pos + head : pos + fmt.entry_size], ifd_offset + pos))
+        pos += fmt.entry_size
+    return entries, fmt.unpack_offset(data, pos)
+
+
+def decode_value(fmt: TiffFormat, type_code: int, count: int, raw: bytes) -> TagValue | None:
+    """Decode ``count`` values of ``type_code`` from ``raw`` (at least count x size bytes); None if undecodable.
+
+    ASCII -> str (UTF-8, else Latin-1; trailing NULs removed), UNDEFINED -> bytes, numbers -> flat tuple
+    (RATIONAL/SRATIONAL as numerator, denominator pairs).
+    """
+    info = FIELD_TYPES.get(type_code)
+    if info is None or not info.decodable:
+        return None
+    nbytes = count * info.size
+    if len(raw) < nbytes:
+        return None
+    raw = raw[:nbytes]
+    if type_code == FieldType.ASCII:
+        return decode_ascii(raw)
+    if type_code == FieldType.UNDEFINED:
+        return bytes(raw)
+    return struct.unpack(f"{fmt.byteorder}{count * info.items}{info.struct_char}", raw)
+
+
+def decode_ascii(raw: bytes) -> str:
+    text = raw.rstrip(b"\x00")
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError:
+        return text.decode("latin-1")

@@ -1,0 +1,756 @@
+"""Read planning: walk the IFD chain and SubIFDs in rounds, each round one ``source.fetch`` of everything then known.
+
+Per round the planner first parses all it can from bytes already received (the first read, a cached tail, earlier
+speculative reads), then asks for every missing piece at once: the next chain IFD, the SubIFDs of every IFD just
+read, small out-of-line values, IFD 0's ImageDescription, and predicted chain IFDs (stride prediction or an
+offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real pointer gave.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import CorruptTiff, IFDLoop, LimitExceeded
+from .findings import Finding, Severity
+from .progress import Progress, ProgressCallback
+from .tiffmodel import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from .tiffparse import RawEntry, decode_value, parse_entries, parse_header
+from .tifftags import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
+
+if TYPE_CHECKING:
+    from .source import ByteSource
+
+Range = tuple[int, int]
+_DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
+_NEARBY = 64 * 1024  # values this close after an IFD count toward its span estimate
+
+
+class _Buffers:
+    """Bytes received so far, as sorted non-overlapping segments (merged on insert)."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._data: list[bytes] = []
+
+    def add(self, start: int, data: bytes) -> None:
+        if not data:
+            return
+        end = start + len(data)
+        i = bisect.bisect_left(self._starts, start)
+        if i > 0 and self._starts[i - 1] + len(self._data[i - 1]) >= start:
+            i -= 1
+        j = i
+        new_start, pieces = start, []
+        while j < len(self._starts) and self._starts[j] <= end:
+            s, d = self._starts[j], self._data[j]
+            if s < new_start:
+                pieces.append((s, d))
+                new_start = s
+            else:
+                pieces.append((s, d))
+            j += 1
+        if not pieces:
+            self._starts.insert(i, start)
+            self._data.insert(i, data)
+            return
+        new_end = max(end, *(s + len(d) for s, d in pieces))
+        buf = bytearray(new_end - new_start)
+        for s, d in pieces:
+            buf[s - new_start : s - new_start + len(d)] = d
+        buf[start - new_start : end - new_start] = data
+        self._starts[i:j] = [new_start]
+        self._data[i:j] = [bytes(buf)]
+
+    def _segment(self, pos: int) -> int | None:
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i >= 0 and pos < self._starts[i] + len(self._data[i]):
+            return i
+        return None
+
+    def get(self, start: int, end: int) -> bytes | None:
+        i = self._segment(start)
+        if i is None or end > self._starts[i] + len(self._data[i]):
+            return None
+        s = self._starts[i]
+        return self._data[i][start - s : end - s]
+
+    def covered_until(self, start: int) -> int:
+        """End of the received bytes starting at ``start`` (``start`` itself when none)."""
+        i = self._segment(start)
+        return start if i is None else self._starts[i] + len(self._data[i])
+
+
+@dataclass(eq=False)
+class _Node:
+    """An IFD being read (mutable while the walk goes on; turned into a frozen ``IFD`` at the end)."""
+
+    offset: int
+    index: int
+    path: str
+    depth: int
+    count: int | None = None
+    entries: list[RawEntry] = field(default_factory=list)
+    values: dict[int, TagValue] = field(default_factory=dict)  # entry index -> loaded value
+    waiting: dict[int, Range] = field(default_factory=dict)  # entry index -> range still to receive
+    next_offset: int = 0
+    children: list[_Node] = field(default_factory=list)
+    parsed: bool = False
+    failed: bool = False
+    span: int = 0
+
+
+class TiffPlanner:
+    """One read of one TIFF: create, call ``run()`` once."""
+
+    def __init__(
+        self,
+        source: ByteSource,
+        options: ReadOptions,
+        offsets: Sequence[int] | None,
+        description_consumer: Callable[[bytes], None] | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.source = source
+        self.opt = options
+        self.sidecar = list(offsets) if offsets is not None else None
+        self.consumer = description_consumer
+        self.on_progress = on_progress
+        self.buf = _Buffers()
+        self.findings: list[Finding] = []
+        self.visited: set[int] = set()
+        self.chain: list[_Node] = []
+        self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
+        self.n_parsed = 0
+        self.n_subifds = 0
+        self.span_est = _DEFAULT_SPAN
+        self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
+        self.predicted: list[int] = []  # chain offsets predicted in the last round
+        self.window: Range | None = None  # or the window of small strides read in the last round
+        self.lookahead = max(1, options.stride_lookahead)
+        self.desc_range: Range | None = None
+        self.desc_index: int | None = None
+        self.desc_parts: list[bytes] = []  # kept when there is no consumer, or while the description is small
+        self.desc_keep = description_consumer is None
+        self.desc_total = 0
+        self.desc_done = False
+        self.odd: list[str] = []
+
+    # --- driving ------------------------------------------------------------------------------------------------
+
+    def run(self) -> TiffStructure:
+        first = self.source.open(self.opt.first_read)
+        self.size = self.source.size
+        self.buf.add(0, first)
+        header = parse_header(first, self.size)
+        self.fmt: TiffFormat = header.format
+        root = self._new_node(header.first_ifd_offset, 0, "IFD 0", 0)
+        self.chain.append(root)
+        self._plan_start(header.first_ifd_offset)
+        while True:
+            self._resolve()
+            ranges, consumers, kinds = self._needs()
+            if not ranges:
+                break
+            self._fetch(ranges, consumers, kinds)
+        self._check_sidecar()
+        return self._build(header.first_ifd_offset)
+
+    def _plan_start(self, ifd0: int) -> None:
+        if self.sidecar:
+            self._plan_sidecar()
+        if self.buf.get(ifd0, ifd0 + self.fmt.count_size) is not None:
+            return
+        if self.size - ifd0 <= self.opt.tail_read_max:
+            # raw2ometiff-like layout: IFDs and OME-XML at the end; one request reads them all
+            self.speculative.append((ifd0, self.size))
+
+    def _plan_sidecar(self) -> None:
+        assert self.sidecar is not None
+        for off in self.sidecar[1:]:
+            if isinstance(off, int) and self.fmt.header_size <= off < self.size:
+                self.speculative.append((off, min(self.size, off + self.span_est)))
+
+    def _fetch(
+        self, ranges: list[Range], consumers: dict[int, Callable[[bytes], None]], kinds: list[str]
+    ) -> None:
+        ledger = self.source.ledger
+        if (
+            ledger.count + len(ranges) > self.opt.max_requests
+            or ledger.bytes + _total(ranges) > self.opt.max_bytes
+        ):
+            keep = [i for i, k in enumerate(kinds) if k != "spec"]
+            ranges, kinds = [ranges[i] for i in keep], [kinds[i] for i in keep]
+            consumers = {keep.index(i): c for i, c in consumers.items()}
+        if ledger.count + len(ranges) > self.opt.max_requests:
+            raise LimitExceeded(
+                f"stopped after {ledger.count:,} requests and {self.n_parsed:,} IFDs: reading the next "
+                f"{len(ranges):,} ranges would pass the request budget of {self.opt.max_requests:,}.",
+                name="requests",
+                value=ledger.count + len(ranges),
+                limit=self.opt.max_requests,
+                hint="Provide an offsets.json sidecar (all IFD offsets at once) or raise ReadOptions.max_requests.",
+            )
+        if ledger.bytes + _total(ranges) > self.opt.max_bytes:
+            raise LimitExceeded(
+                f"stopped after {ledger.bytes:,} bytes: the next reads ({_total(ranges):,} bytes) would pass the "
+                f"byte budget of {self.opt.max_bytes:,}.",
+                name="bytes",
+                value=ledger.bytes + _total(ranges),
+                limit=self.opt.max_bytes,
+                hint="Raise ReadOptions.max_bytes if this file really carries that much metadata.",
+            )
+        results = self.source.fetch(ranges, consumers=consumers or None)
+        for (start, _end), kind, data in zip(ranges, kinds, results, strict=True):
+            if data is None:
+                continue
+            if kind == "desc":
+                self._desc_bytes(data)
+            else:
+                self.buf.add(start, data)
+        if self.desc_range is not None and any(k == "desc" for k in kinds):
+            self.desc_done = True
+        if self.on_progress is not None:
+            self.on_progress(Progress("ifds", self.n_parsed))
+
+    # --- what to read next ----------------------------------------------------------------------------------------
+
+    def _needs(self) -> tuple[list[Range], dict[int, Callable[[bytes], None]], list[str]]:
+        ranges: list[Range] = []
+        kinds: list[str] = []
+        consumers: dict[int, Callable[[bytes], None]] = {}
+        seen: set[Range] = set()
+
+        def want(start: int, end: int, kind: str) -> None:
+            start = self.buf.covered_until(start) if kind != "desc" else start
+            end = min(end, self.size)
+            if start < end and (start, end) not in seen:
+                seen.add((start, end))
+                ranges.append((start, end))
+                kinds.append(kind)
+
+        for node in self.pending:
+            if node.count is None:
+                want(node.offset, node.offset + self.span_est, "ifd")
+            else:
+                want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
+        for node in self._all_nodes():
+            for start, end in node.waiting.values():
+                want(start, end, "value")
+        if self.desc_range is not None and not self.desc_done:
+            start, end = self.desc_range
+            if self.consumer is not None:
+                consumers[len(ranges)] = self.consumer
+            want(start, end, "desc")
+        for start, end in self.speculative:
+            want(start, end, "spec")
+        self.speculative = []
+        if ranges:
+            for start, end in self._predict():
+                want(start, end, "spec")
+        return ranges, consumers, kinds
+
+    def _predict(self) -> list[Range]:
+        """Ranges expected to hold the next chain IFDs, assuming the last stride between chain IFDs repeats.
+
+        Small strides: one window covering the next ``lookahead`` strides (tolerates varying strides). Large strides:
+        the predicted offsets themselves (``lookahead`` of them once the stride repeated, else one).
+        """
+        if self.sidecar is not None or self.opt.stride_lookahead <= 0:
+            return []
+        frontier = self.chain[-1]
+        if self.predicted or self.window is not None:
+            hits = sum(1 for p in self.predicted if p in self.visited)
+            if self.window is not None:
+                ok = frontier.offset >= self.window[1] - self.span_est or (
+                    frontier.parsed and not frontier.next_offset
+                )
+            else:
+                ok = hits == len(self.predicted)
+            if ok:
+                self.lookahead = min(self.opt.max_stride_lookahead, self.lookahead * 2)
+            elif hits == 0:
+                self.lookahead = max(1, self.opt.stride_lookahead)
+            self.predicted, self.window = [], None
+        if frontier.parsed or len(self.chain) < 2:
+            return []
+        recent = self.chain[-9:]
+        strides = [b.offset - a.offset for a, b in itertools.pairwise(recent)]
+        stride = strides[-1]
+        if stride == 0:
+            return []
+        period = next(
+            (p for p in range(1, 5) if len(strides) >= 2 * p and strides[-p:] == strides[-2 * p : -p]), None
+        )
+        if period is None and 0 < stride * max(2, self.opt.stride_lookahead) <= self.opt.predict_window_bytes:
+            n = max(1, min(self.lookahead, self.opt.predict_window_bytes // stride))
+            end = min(self.size, frontier.offset + n * stride + self.span_est)
+            self.window = (frontier.offset, end)
+            return [self.window]
+        cycle = strides[-period:] if period else [stride]
+        n = self.lookahead if period else 1
+        out = []
+        off = frontier.offset
+        for k in range(n):
+            off += cycle[k % len(cycle)]
+            if off < self.fmt.header_size or off + self.fmt.ifd_size(1) > self.size or off in self.visited:
+                break
+            if self.buf.get(off, off + self.fmt.count_size) is None:
+                out.append(off)
+        self.predicted = out
+        return [(off, off + self.span_est) for off in out]
+
+    # --- parsing what we have -----------------------------------------------------------------------------------
+
+    def _resolve(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for node in list(self.pending):
+                if self._try_parse(node):
+                    self.pending.remove(node)
+                    progress = True
+            for node in self._all_nodes():
+                for idx, (start, end) in list(node.waiting.items()):
+                    data = self.buf.get(start, end)
+                    if data is not None:
+                        del node.waiting[idx]
+                        self._set_value(node, idx, data)
+                        progress = True
+            if self.desc_range is not None and not self.desc_done:
+                self._try_description()
+
+    def _try_parse(self, node: _Node) -> bool:
+        fmt = self.fmt
+        if node.count is None:
+            head = self.buf.get(node.offset, node.offset + fmt.count_size)
+            if head is None:
+                return False
+            count = fmt.unpack_count(head)
+            if not self._check_count(node, count):
+                return True
+            node.count = count
+        size = fmt.ifd_size(node.count)
+        if node.offset + size > self.size:
+            self._fail(
+                node,
+                "IFD_TRUNCATED",
+                f"{node.path} at offset {node.offset:,} truncated: its {node.count:,} entries need {size:,} bytes "
+                f"but the file ends at {self.size:,}.",
+                "The file looks truncated; upload it again.",
+            )
+            return True
+        data = self.buf.get(node.offset, node.offset + size)
+        if data is None:
+            return False
+        node.entries, node.next_offset = parse_entries(fmt, data, node.offset, node.count)
+        node.parsed = True
+        node.span = size
+        self.n_parsed += 1
+        self._check_entries(node)
+        for idx, entry in enumerate(node.entries):
+            self._plan_value(node, idx, entry)
+        self._update_span(node)
+        if node.depth == 0:
+            self._follow_chain(node)
+        return True
+
+    def _check_count(self, node: _Node, count: int) -> bool:
+        if count > self.opt.max_tags_per_ifd:
+            msg = (
+                f"{node.path} at offset {node.offset:,} declares {count:,} tags; the limit is "
+                f"{self.opt.max_tags_per_ifd:,} (tags per IFD)."
+            )
+            if node is self.chain[0]:
+                raise LimitExceeded(
+                    msg,
+                    name="tags per IFD",
+                    value=count,
+                    limit=self.opt.max_tags_per_ifd,
+                    hint="The file is probably damaged at that offset; if not, raise ReadOptions.max_tags_per_ifd.",
+                )
+            self._fail(node, "IFD_TOO_MANY_TAGS", msg, "The file is probably damaged at that offset.")
+            return False
+        if count == 0:
+            self._finding(
+                "IFD_EMPTY",
+                f"{node.path} at offset {node.offset:,} has no entries (no size, no ImageDescription).",
+                "The file is damaged or was not finished by its writer; convert it again.",
+                node.path,
+            )
+        return True
+
+    def _check_entries(self, node: _Node) -> None:
+        codes = [e.code for e in node.entries]
+        dups = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
+        for code in dups:
+            self._finding(
+                "TAG_DUPLICATE",
+                f"{node.path} has tag {code} more than once; the first is used.",
+                "Rewrite the file with a current writer.",
+                node.path,
+            )
+        if codes != sorted(codes):
+            self._finding(
+                "TAGS_UNSORTED",
+                f"{node.path} at offset {node.offset:,}: tags are not in ascending order (TIFF requires it).",
+                "Most readers cope; rewrite the file with a current writer to be safe.",
+                node.path,
+                Severity.INFO,
+            )
+
+    def _plan_value(self, node: _Node, idx: int, e: RawEntry) -> None:
+        fmt = self.fmt
+        is_desc0 = (
+            node is self.chain[0]
+            and e.code == TagCode.IMAGE_DESCRIPTION
+            and idx == self._first_index(node, TagCode.IMAGE_DESCRIPTION)
+        )
+        nbytes = e.nbytes()
+        if nbytes is None:
+            msg = f"{node.path} tag {e.code} has an unknown field type {e.type}; the entry is skipped."
+            if is_desc0:
+                raise CorruptTiff(
+                    f"ImageDescription has invalid type {e.type} in IFD 0 (entry at offset {e.entry_offset:,}).",
+                    offset=e.entry_offset,
+                    hint="The file is damaged; convert it again.",
+                )
+            self._finding("TAG_UNKNOWN_TYPE", msg, "", node.path)
+            return
+        if nbytes <= fmt.offset_size:
+            value = decode_value(fmt, e.type, e.count, e.slot)
+            if value is not None:
+                node.values[idx] = value
+            if is_desc0:
+                self.desc_parts = [e.slot[:nbytes]]
+                self.desc_done = True
+                if self.consumer is not None:
+                    self.consumer(e.slot[:nbytes])
+            if e.code == TagCode.SUB_IFDS and idx == self._first_index(node, TagCode.SUB_IFDS):
+                self._spawn_subifds(node, idx)
+            return
+        voff = e.value_offset(fmt)
+        if not self._check_value_location(node, e, voff, nbytes, is_desc0):
+            return
+        if is_desc0:
+            if nbytes > self.opt.max_description_bytes:
+                raise LimitExceeded(
+                    f"IFD 0's ImageDescription (the OME-XML) is {nbytes:,} bytes; the limit is "
+                    f"{self.opt.max_description_bytes:,}.",
+                    name="description bytes",
+                    value=nbytes,
+                    limit=self.opt.max_description_bytes,
+                    hint="Raise ReadOptions.max_description_bytes if the OME-XML really is that large.",
+                )
+            self.desc_range = (voff, voff + nbytes)
+            self.desc_index = idx
+            self.desc_total = nbytes
+            self._try_description()
+            return
+        if not self._wants_value(e, nbytes):
+            return
+        if e.code == TagCode.SUB_IFDS and e.count > self.opt.max_subifds:
+            raise LimitExceeded(
+                f"{node.path} lists {e.count:,} SubIFDs; the limit is {self.opt.max_subifds:,}.",
+                name="subifds",
+                value=e.count,
+                limit=self.opt.max_subifds,
+                hint="The file is probably damaged; if not, raise ReadOptions.max_subifds.",
+            )
+        data = self.buf.get(voff, voff + nbytes)
+        if data is None:
+            node.waiting[idx] = (voff, voff + nbytes)
+        else:
+            self._set_value(node, idx, data)
+
+    def _wants_value(self, e: RawEntry, nbytes: int) -> bool:
+        if e.code in LARGE_ARRAY_TAGS:
+            return e.count <= self.opt.array_load_items
+        if e.code == TagCode.SUB_IFDS and e.type in IFD_POINTER_TYPES:
+            return True
+        return nbytes <= self.opt.small_value_bytes
+
+    def _check_value_location(self, node: _Node, e: RawEntry, voff: int, nbytes: int, is_desc0: bool) -> bool:
+        if voff < self.fmt.header_size:
+            problem = f"points at offset {voff:,}, inside the {self.fmt.header_size}-byte header"
+            code = "VALUE_OFFSET_BAD"
+        elif voff + nbytes > self.size:
+            problem = (
+                f"needs {nbytes:,} bytes at offset {voff:,}, past the end of the file ({self.size:,} bytes)"
+            )
+            code = "TAG_PAST_EOF"
+        else:
+            return True
+        name = f"{e.code} ({FIELD_TYPES[e.type].name} x {e.count:,})"
+        if is_desc0:
+            raise CorruptTiff(
+                f"IFD 0's ImageDescription {problem} (entry at offset {e.entry_offset:,}).",
+                offset=e.entry_offset,
+                hint="The file is damaged or truncated; upload or convert it again.",
+            )
+        self._finding(
+            code,
+            f"{node.path} tag {name} {problem}; its value is not read.",
+            "The file is damaged or truncated; upload or convert it again.",
+            node.path,
+        )
+        return False
+
+    def _set_value(self, node: _Node, idx: int, data: bytes) -> None:
+        e = node.entries[idx]
+        value = decode_value(self.fmt, e.type, e.count, data)
+        if value is not None:
+            node.values[idx] = value
+        if e.code == TagCode.SUB_IFDS and idx == self._first_index(node, TagCode.SUB_IFDS):
+            self._spawn_subifds(node, idx)
+
+    def _try_description(self) -> None:
+        assert self.desc_range is not None
+        start, end = self.desc_range
+        have = self.buf.covered_until(start)
+        if have <= start:
+            return
+        part = self.buf.get(start, min(have, end))
+        assert part is not None
+        self._desc_bytes(part)
+        if self.consumer is not None:
+            self.consumer(part)
+        if have >= end:
+            self.desc_done = True
+        else:
+            self.desc_range = (have, end)
+
+    def _desc_bytes(self, data: bytes) -> None:
+        if self.desc_keep or self.desc_total <= self.opt.small_value_bytes:
+            self.desc_parts.append(data)
+
+    def _update_span(self, node: _Node) -> None:
+        end = node.offset + node.span
+        for idx, e in enumerate(node.entries):
+            n = e.nbytes()
+            if n is None or e.is_inline(self.fmt) or (idx not in node.values and idx not in node.waiting):
+                continue
+            if node.depth == 0 and node.index == 0 and e.code == TagCode.IMAGE_DESCRIPTION:
+                continue
+            voff = e.value_offset(self.fmt)
+            if node.offset <= voff < node.offset + _NEARBY:
+                end = max(end, voff + n)
+        span = end - node.offset + self.opt.ifd_read_margin
+        self.span_est = span if self.n_parsed == 1 else max(self.span_est, span)
+
+    # --- following pointers -------------------------------------------------------------------------------------
+
+    def _new_node(self, offset: int, index: int, path: str, depth: int) -> _Node:
+        node = _Node(offset, index, path, depth)
+        self.visited.add(offset)
+        self.pending.append(node)
+        if offset % 2:
+            self.odd.append(f"{path} at {offset:,}")
+        return node
+
+    def _follow_chain(self, node: _Node) -> None:
+        nxt = node.next_offset
+        if nxt == 0:
+            return
+        where = f"{node.path}"
+        if not self._pointer_ok(nxt, node, f"next-IFD offset {nxt:,}", where):
+            node.next_offset = 0
+            return
+        if nxt in self.visited:
+            self._loop(node, nxt, f"{node.path}'s next-IFD offset {nxt:,} points back to an IFD already read")
+            node.next_offset = 0
+            return
+        if len(self.chain) >= self.opt.max_ifds:
+            raise LimitExceeded(
+                f"stopped after reading {len(self.chain):,} top-level IFDs (max_ifds); the chain continues at "
+                f"offset {nxt:,}.",
+                name="ifds",
+                value=len(self.chain) + 1,
+                limit=self.opt.max_ifds,
+                hint="Provide an offsets.json sidecar or raise ReadOptions.max_ifds.",
+            )
+        index = len(self.chain)
+        self.chain.append(self._new_node(nxt, index, f"IFD {index}", 0))
+
+    def _pointer_ok(self, off: int, node: _Node, what: str, where: str) -> bool:
+        fmt = self.fmt
+        if off < fmt.header_size or off + fmt.count_size > self.size:
+            problem = (
+                "inside the header"
+                if off < fmt.header_size
+                else f"at or past the end of file ({self.size:,})"
+            )
+            self._finding(
+                "IFD_OFFSET_BAD",
+                f"{node.path}: {what} is {problem}; nothing more is read from there.",
+                "The file is damaged or truncated; upload or convert it again.",
+                where,
+            )
+            if self.opt.strict:
+                raise CorruptTiff(f"{node.path}: {what} is {problem}.", offset=node.offset)
+            return False
+        if node.offset < off < node.offset + node.span:
+            self._finding(
+                "IFD_OFFSET_BAD",
+                f"{node.path}: {what} points inside that IFD itself (offset {node.offset:,}); not followed.",
+                "The file is damaged; convert it again.",
+                where,
+            )
+            if self.opt.strict:
+                raise CorruptTiff(f"{node.path}: {what} points inside the IFD itself.", offset=off)
+            return False
+        return True
+
+    def _loop(self, node: _Node, target: int, msg: str) -> None:
+        if self.opt.strict:
+            raise IFDLoop(msg + ".", offset=target, hint="The file is damaged; convert it again.")
+        self._finding(
+            "IFD_LOOP",
+            msg + "; reading stops there.",
+            "The file is damaged (a loop in its directory chain); convert it again.",
+            node.path,
+        )
+
+    def _spawn_subifds(self, node: _Node, idx: int) -> None:
+        e = node.entries[idx]
+        value = node.values.get(idx)
+        if e.type not in IFD_POINTER_TYPES or not isinstance(value, tuple):
+            self._finding(
+                "SUBIFDS_BAD_TYPE",
+                f"{node.path}: SubIFDs tag has type {e.type} ({FIELD_TYPES[e.type].name}); not followed.",
+                "Rewrite the file with a current writer.",
+                node.path,
+            )
+            return
+        if node.depth + 1 > self.opt.max_subifd_depth:
+            self._finding(
+                "SUBIFD_DEPTH",
+                f"{node.path} has SubIFDs nested deeper than {self.opt.max_subifd_depth}; not followed.",
+                "Raise ReadOptions.max_subifd_depth to read them.",
+                node.path,
+            )
+            return
+        for i, off in enumerate(value):
+            path = f"{node.path} / SubIFD {i}"
+            if not self._pointer_ok(off, node, f"SubIFD {i} offset {off:,}", path):
+                continue
+            if off in self.visited:
+                self._loop(node, off, f"{path} at offset {off:,} points to an IFD already read")
+                continue
+            if self.n_subifds >= self.opt.max_subifds:
+                raise LimitExceeded(
+                    f"stopped after {self.n_subifds:,} SubIFDs (max_subifds) at {path}.",
+                    name="subifds",
+                    value=self.n_subifds + 1,
+                    limit=self.opt.max_subifds,
+                    hint="Raise ReadOptions.max_subifds if the file really has that many pyramid levels.",
+                )
+            self.n_subifds += 1
+            node.children.append(self._new_node(off, i, path, node.depth + 1))
+
+    # --- results ------------------------------------------------------------------------------------------------
+
+    def _fail(self, node: _Node, code: str, msg: str, remedy: str) -> None:
+        if node is self.chain[0]:
+            raise CorruptTiff(msg, offset=node.offset, hint=remedy)
+        node.failed = True
+        self._finding(code, msg + " This IFD and what follows it are skipped.", remedy, node.path)
+
+    def _finding(
+        self, code: str, msg: str, remedy: str, where: str, sev: Severity = Severity.WARNING
+    ) -> None:
+        self.findings.append(Finding(code, sev, msg, remedy, where))
+
+    @staticmethod
+    def _first_index(node: _Node, code: int) -> int:
+        return next(i for i, e in enumerate(node.entries) if e.code == code)
+
+    def _all_nodes(self) -> list[_Node]:
+        out: list[_Node] = []
+        stack = list(reversed(self.chain))
+        while stack:
+            n = stack.pop()
+            out.append(n)
+            stack.extend(reversed(n.children))
+        return out
+
+    def _check_sidecar(self) -> None:
+        if self.sidecar is None:
+            return
+        real = [n.offset for n in self.chain if n.parsed]
+        if list(self.sidecar) != real:
+            diff = next((i for i, (a, b) in enumerate(zip(self.sidecar, real, strict=False)) if a != b), None)
+            at = min(len(self.sidecar), len(real)) if diff is None else diff
+            self._finding(
+                "OFFSETS_MISMATCH",
+                f"the offsets file lists {len(self.sidecar):,} IFDs but the chain has {len(real):,}; they differ "
+                f"from IFD {at}. The chain read from the file is used.",
+                "Regenerate the offsets.json for this file.",
+                f"IFD {at}",
+            )
+
+    def _build(self, first_ifd_offset: int) -> TiffStructure:
+        if self.odd:
+            self._finding(
+                "IFD_OFFSET_ODD",
+                f"{len(self.odd):,} IFD(s) start at an odd offset (TIFF requires word alignment): "
+                + ", ".join(self.odd[:5])
+                + (" ..." if len(self.odd) > 5 else "")
+                + ".",
+                "Most readers cope; rewrite the file with a current writer to be safe.",
+                self.odd[0].split(" at ")[0],
+                Severity.INFO,
+            )
+        desc = b"".join(self.desc_parts) if self.desc_parts else None
+        root = self.chain[0]
+        if desc is not None and self.desc_index is not None and len(desc) <= self.opt.small_value_bytes:
+            e = root.entries[self.desc_index]
+            value = decode_value(self.fmt, e.type, e.count, desc)
+            if value is not None:
+                root.values[self.desc_index] = value
+        if self.consumer is not None:
+            desc = None
+        ifds = tuple(self._freeze(n) for n in self.chain if n.parsed)
+        return TiffStructure(
+            size=self.size,
+            bigtiff=self.fmt.bigtiff,
+            byteorder=self.fmt.byteorder,
+            first_ifd_offset=first_ifd_offset,
+            ifds=ifds,
+            image_description=desc,
+            findings=tuple(self.findings),
+        )
+
+    def _freeze(self, node: _Node) -> IFD:
+        tags = []
+        for idx, e in enumerate(node.entries):
+            n = e.nbytes()
+            inline = n is not None and n <= self.fmt.offset_size
+            tags.append(
+                Tag(
+                    code=e.code,
+                    type=e.type,
+                    count=e.count,
+                    value=node.values.get(idx),
+                    value_offset=None if inline or n is None else e.value_offset(self.fmt),
+                    nbytes=n or 0,
+                    entry_offset=e.entry_offset,
+                )
+            )
+        return IFD(
+            offset=node.offset,
+            index=node.index,
+            path=node.path,
+            tags=tuple(tags),
+            next_offset=node.next_offset,
+            subifds=tuple(self._freeze(c) for c in node.children if c.parsed),
+            depth=node.depth,
+            nbytes=self.fmt.ifd_size(node.count or 0),
+        )
+
+
+def _total(ranges: list[Range]) -> int:
+    return sum(e - s for s, e in ranges)
