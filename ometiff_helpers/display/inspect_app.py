@@ -1,0 +1,372 @@
+"""The inspect notebook's app: a URL form, a progress bar, and the report in tabs.
+
+The app only wires widgets: every table and figure comes from `tables` and `plots`, the reading from
+`report.inspect`. The URL's secrets stay in memory (a `urls.SecretURL`); once a URL has been read, the URL field
+shows its redacted form and the token field is emptied, so nothing secret sits in widget state.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from .. import demo
+from ..errors import OmeTiffError
+from ..progress import Progress
+from ..urls import SecretURL, redact_text
+from . import plots, tables
+
+__all__ = ["InspectApp", "Target", "resolve_target"]
+
+URL_ENV = "OMETIFF_URL"
+TOKEN_ENV = "OMETIFF_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
+XML_LINES_PER_PAGE = 200
+
+TAB_TITLES = (
+    "Summary",
+    "Pyramid",
+    "Channels",
+    "Planes",
+    "TiffData",
+    "IFDs & tags",
+    "Instrument",
+    "Annotations",
+    "ROIs",
+    "Raw XML",
+    "Requests",
+)
+
+
+# --- where to read ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to inspect: a URL (kept secret) or a local path, and a sentence saying where it came from."""
+
+    location: SecretURL | str
+    origin: str  # "parameters", "environment" or "demo"
+
+    @property
+    def display_name(self) -> str:
+        return str(self.location)
+
+    def describe(self) -> str:
+        where = {
+            "parameters": "the URL given in the parameters cell",
+            "environment": f"the URL in ${URL_ENV}",
+            "demo": "the bundled demo file, served from a local range-capable server",
+        }[self.origin]
+        return f"Inspecting {where}: {self.display_name}"
+
+
+def _location(url: str, token: str | None) -> SecretURL | str:
+    secret = SecretURL(url, token=token or None)
+    return secret if secret.is_http else url
+
+
+def resolve_target(url: str = "", token: str = "", *, environ: Mapping[str, str] | None = None) -> Target:
+    """The parameters cell's ``url``/``token`` first, then ``$OMETIFF_URL``/``$OMETIFF_TOKEN``, else the demo.
+
+    The demo is served by a loopback `server.RangeServer` started here (and stopped at exit).
+    """
+    env = os.environ if environ is None else environ
+    token = token.strip() or env.get(TOKEN_ENV, "").strip()
+    if url.strip():
+        return Target(_location(url.strip(), token), "parameters")
+    if env.get(URL_ENV, "").strip():
+        return Target(_location(env[URL_ENV].strip(), token), "environment")
+    return Target(SecretURL(demo.demo_url()), "demo")
+
+
+# --- the app ----------------------------------------------------------------------------------------------------------
+
+
+def _scroll(html_text: str, height: str = "520px") -> str:
+    return f'<div style="max-height:{height};overflow:auto">{html_text}</div>'
+
+
+def _frame_html(df: pd.DataFrame, *, index: bool = True) -> str:
+    if df.empty:
+        return "<p><i>nothing in this file</i></p>"
+    return df.to_html(index=index, border=0, classes="ometiff-table")
+
+
+def _table_html(table: pd.DataFrame | tables.HtmlTable, *, index: bool = False) -> str:
+    if isinstance(table, tables.HtmlTable):
+        return table.html if len(table.frame) else "<p><i>nothing in this file</i></p>"
+    return _frame_html(table, index=index)
+
+
+def _heading(text: str) -> str:
+    return f"<h4 style='margin:8px 0 4px'>{html.escape(text)}</h4>"
+
+
+class InspectApp:
+    """The form (URL, token, Inspect), a progress bar, a status line and eleven result tabs.
+
+    ``inspect`` is the function that reads a file (``report.inspect`` by default; tests may pass another one with
+    the same signature). `run` inspects programmatically (the notebook uses it to load the demo on start).
+    """
+
+    def __init__(self, inspect: Callable[..., Any] | None = None) -> None:
+        if inspect is None:
+            from .. import report
+
+            inspect = report.inspect
+        self._inspect = inspect
+        self._secret: SecretURL | str | None = None  # the last location read, kept in memory only
+        self.report: Any = None
+        self.error: str | None = None  # the last failure, redacted (None after a success)
+        self._xml_lines: list[str] = []
+        self._xml_page = 0
+        self._xml_hits: list[int] = []
+
+        self.url = w.Text(
+            placeholder="Paste the whole URL, token included (https://…/file.ome.tif?token=…) or a local path",
+            description="URL",
+            layout=w.Layout(width="min(100%, 900px)"),
+        )
+        self.url.add_class("ometiff-url")
+        self.token = w.Password(
+            placeholder="optional: a token, if it is not in the URL",
+            description="Token",
+            layout=w.Layout(width="min(100%, 500px)"),
+        )
+        self.token.add_class("ometiff-token")
+        self.button = w.Button(description="Inspect", button_style="primary", icon="search")
+        self.button.add_class("ometiff-inspect")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="300px"))
+        self.progress_label = w.Label("")
+        self.status = w.HTML("")
+        self.status.add_class("ometiff-status")
+        self.tabs = w.Tab()
+        self.tabs.add_class("ometiff-tabs")
+        self._panes = {title: w.VBox() for title in TAB_TITLES}
+        self.tabs.children = list(self._panes.values())
+        self.tabs.titles = list(TAB_TITLES)
+
+        # Raw XML pager
+        self.xml_search = w.Text(placeholder="search the XML", description="Find", continuous_update=False)
+        self.xml_prev = w.Button(description="◀ page", layout=w.Layout(width="90px"))
+        self.xml_next = w.Button(description="page ▶", layout=w.Layout(width="90px"))
+        self.xml_next_hit = w.Button(description="next match", layout=w.Layout(width="110px"))
+        self.xml_info = w.Label("")
+        self.xml_view = w.HTML("")
+        self.xml_prev.on_click(lambda _: self._xml_goto(self._xml_page - 1))
+        self.xml_next.on_click(lambda _: self._xml_goto(self._xml_page + 1))
+        self.xml_next_hit.on_click(lambda _: self._xml_next_match())
+        self.xml_search.observe(lambda _: self._xml_search(), names="value")
+
+        # IFD picker for the tags table
+        self.ifd_picker = w.Dropdown(description="Tags of", options=[])
+        self.tags_view = w.HTML("")
+        self.ifd_picker.observe(lambda _: self._show_tags(), names="value")
+
+        self.button.on_click(lambda _: self.inspect_form())
+        self.widget = w.VBox(
+            [
+                w.HTML(
+                    "<b>Inspect a remote OME-TIFF</b> (only the metadata is read, with HTTP range requests)"
+                ),
+                self.url,
+                w.HBox([self.token, self.button]),
+                w.HBox([self.progress, self.progress_label]),
+                self.status,
+                self.tabs,
+            ]
+        )
+
+    # --- display ------------------------------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        data = self.widget._repr_mimebundle_(**kwargs) or {}
+        # a fixed plain-text fallback: saved notebooks carry no widget state, and no URL or port
+        data["text/plain"] = "Inspect form (widgets: run the notebook to use it)"
+        return data
+
+    # --- reading ------------------------------------------------------------------------------------------------------
+
+    def inspect_form(self) -> Any:
+        """Inspect what the form holds; the URL field then shows the redacted URL and the token field is emptied."""
+        raw = self.url.value.strip()
+        token = self.token.value.strip()
+        self.token.value = ""
+        if not raw:
+            self._status("Paste a URL (or a local path) first.", error=True)
+            return None
+        if self._secret is not None and raw == str(self._secret) and not token:
+            location: SecretURL | str = self._secret  # the redacted text of what we read last: read it again
+        else:
+            location = _location(raw, token)
+        return self.run(location)
+
+    def run(self, location: SecretURL | str, token: str | None = None) -> Any:
+        """Inspect ``location`` (a URL, a `SecretURL` or a path) and show the result in every tab."""
+        if token:
+            location = SecretURL(location, token=token)
+        elif isinstance(location, str):
+            location = _location(location, None)
+        self._secret = location
+        self.url.value = str(location)  # redacted
+        self.report = None
+        self._clear()
+        self.error = None
+        self._status(f"Reading {html.escape(str(location))} …")
+        self.button.disabled = True
+        try:
+            rep = self._inspect(location, on_progress=self._on_progress)
+        except OmeTiffError as exc:
+            self.error = redact_text(str(exc))
+            self._status(html.escape(self.error), error=True)
+            return None
+        except (
+            Exception
+        ) as exc:  # a bug, not a file problem: say so, without a traceback that could hold secrets
+            self.error = f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}"
+            self._status(html.escape(self.error), error=True)
+            return None
+        finally:
+            self.button.disabled = False
+        self.report = rep
+        self._show(rep)
+        self._status(f"Inspected {html.escape(str(location))}")
+        return rep
+
+    def _on_progress(self, event: Progress) -> None:
+        stage = {"ifds": "IFDs read", "xml": "OME-XML bytes"}.get(event.stage, event.stage)
+        if event.total:
+            self.progress.max = max(1, event.total)
+            self.progress.value = min(event.done, event.total)
+            self.progress_label.value = f"{stage}: {event.done:,} of {event.total:,}"
+        else:
+            self.progress.max = max(self.progress.max, event.done + 1)
+            self.progress.value = event.done
+            self.progress_label.value = f"{stage}: {event.done:,}"
+
+    def _status(self, text: str, *, error: bool = False) -> None:
+        colour = "#c62828" if error else "#2e7d32"
+        self.status.value = f'<span style="color:{colour}">{redact_text(text)}</span>'
+
+    def _clear(self) -> None:
+        for pane in self._panes.values():
+            pane.children = []
+        self.progress.value = 0
+        self.progress_label.value = ""
+
+    # --- tabs ---------------------------------------------------------------------------------------------------------
+
+    def _pane(self, title: str, *children: w.Widget) -> None:
+        self._panes[title].children = list(children)
+
+    def _html(self, *parts: str) -> w.HTML:
+        return w.HTML(_scroll("".join(parts)))
+
+    def _show(self, rep: Any) -> None:
+        summary = tables.summary_table(rep)
+        parts = [_frame_html(summary)]
+        if rep.findings:
+            parts += [_heading("Findings"), tables.findings_table(rep.findings).html]
+        self._pane("Summary", self._html(*parts))
+
+        levels = rep.levels()
+        fig = plots.pyramid_figure(levels, title=plots.short_name(rep.display_name))
+        image = w.Image(value=plots.figure_png(fig), format="png", layout=w.Layout(max_width="900px"))
+        image.add_class("ometiff-pyramid")
+        self._pane("Pyramid", self._html(_frame_html(tables.levels_table(rep))), image)
+
+        ome_note = (
+            ""
+            if rep.ome is not None
+            else f"<p><i>No OME metadata: {html.escape(rep.ome_error or '')}</i></p>"
+        )
+        self._pane("Channels", self._html(ome_note, _table_html(tables.channels_table(rep))))
+        self._pane("Planes", self._html(ome_note, _table_html(tables.ome_part(rep, "planes"))))
+        self._pane(
+            "TiffData",
+            self._html(
+                ome_note,
+                _heading("TiffData elements"),
+                _table_html(tables.ome_part(rep, "tiffdata")),
+                _heading("Plane (Z, C, T) → IFD"),
+                _table_html(tables.ome_part(rep, "plane_mapping")),
+            ),
+        )
+        self._pane("Instrument", self._html(ome_note, _table_html(tables.ome_part(rep, "instruments"))))
+        self._pane("Annotations", self._html(ome_note, _table_html(tables.ome_part(rep, "annotations"))))
+        self._pane(
+            "ROIs",
+            self._html(
+                ome_note,
+                _heading("ROIs"),
+                _table_html(tables.ome_part(rep, "rois")),
+                _heading("Shapes"),
+                _table_html(tables.ome_part(rep, "shapes")),
+            ),
+        )
+
+        ifds = tables.ifds_table(rep)
+        self.ifd_picker.options = list(ifds["IFD"])
+        self.ifd_picker.value = self.ifd_picker.options[0] if self.ifd_picker.options else None
+        self._show_tags()
+        self._pane("IFDs & tags", self._html(_frame_html(ifds, index=False)), self.ifd_picker, self.tags_view)
+
+        self._xml_lines = tables.pretty_xml_lines(rep.xml_text) if rep.xml_text else []
+        self._xml_hits = []
+        self._xml_goto(0)
+        self._pane(
+            "Raw XML",
+            w.HBox([self.xml_search, self.xml_next_hit, self.xml_prev, self.xml_next, self.xml_info]),
+            self.xml_view,
+        )
+
+        self._pane(
+            "Requests",
+            self._html(
+                _frame_html(tables.requests_summary(rep.ledger)),
+                _heading("Requests"),
+                _frame_html(tables.requests_table(rep.ledger), index=False),
+            ),
+        )
+
+    def _show_tags(self) -> None:
+        path = self.ifd_picker.value
+        if self.report is None or path is None:
+            self.tags_view.value = ""
+            return
+        self.tags_view.value = _scroll(_frame_html(tables.tags_table(self.report, path), index=False))
+
+    # --- raw XML pager ------------------------------------------------------------------------------------------------
+
+    def _xml_goto(self, page: int) -> None:
+        if not self._xml_lines:
+            self.xml_view.value = "<p><i>no OME-XML in this file</i></p>"
+            self.xml_info.value = ""
+            return
+        pages = tables.page_count(self._xml_lines, XML_LINES_PER_PAGE)
+        self._xml_page = min(max(0, page), pages - 1)
+        self.xml_view.value = _scroll(
+            tables.page_html(self._xml_lines, self._xml_page, XML_LINES_PER_PAGE, self.xml_search.value),
+            "600px",
+        )
+        hits = f", {len(self._xml_hits):,} matching lines" if self.xml_search.value.strip() else ""
+        self.xml_info.value = f"page {self._xml_page + 1} of {pages} ({len(self._xml_lines):,} lines{hits})"
+
+    def _xml_search(self) -> None:
+        self._xml_hits = tables.find_lines(self._xml_lines, self.xml_search.value)
+        first = self._xml_hits[0] // XML_LINES_PER_PAGE if self._xml_hits else self._xml_page
+        self._xml_goto(first)
+
+    def _xml_next_match(self) -> None:
+        if not self._xml_hits:
+            return
+        end_of_page = (self._xml_page + 1) * XML_LINES_PER_PAGE
+        later = [i for i in self._xml_hits if i >= end_of_page]
+        target = later[0] if later else self._xml_hits[0]
+        self._xml_goto(target // XML_LINES_PER_PAGE)

@@ -1,0 +1,241 @@
+"""The inspect app (widgets driven from Python against a real loopback server) and the committed notebook pair."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets as w
+import jupytext
+import nbformat
+import pytest
+
+from ometiff_helpers import demo
+from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp, resolve_target
+from ometiff_helpers.urls import SecretURL
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "inspect_remote_ometiff"
+DEMO_CHANNELS = ["DAPI", "CD31", "Ki-67", "Pan-cytokeratin"]
+
+
+def _load_build_tool():
+    spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "tools" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def _all_widget_state() -> str:
+    """Every live widget's state (what the frontend, and a notebook saving widget state, would get)."""
+    return repr(w.Widget.get_manager_state(drop_defaults=False))
+
+
+def _pane_html(app: InspectApp, title: str) -> str:
+    pane = app.tabs.children[TAB_TITLES.index(title)]
+    return "".join(getattr(child, "value", "") for child in pane.children if isinstance(child, w.HTML))
+
+
+@pytest.fixture
+def token_server(canary: str):
+    server = demo.serve_demo(token=canary)
+    yield server
+    server.stop()
+
+
+# --- where to read -----------------------------------------------------------------------------------------------------
+
+
+def test_resolve_target_prefers_parameters_then_environment_then_demo(canary: str) -> None:
+    env = {"OMETIFF_URL": "https://env.example/a.ome.tif", "OMETIFF_TOKEN": canary}
+    given = resolve_target("https://param.example/b.ome.tif?token=abc", "", environ=env)
+    assert given.origin == "parameters"
+    assert (
+        given.display_name == "https://param.example/b.ome.tif?token=***&token=***"
+    )  # param URL + env token
+    from_env = resolve_target("", "", environ=env)
+    assert from_env.origin == "environment"
+    assert isinstance(from_env.location, SecretURL)
+    assert from_env.location.reveal() == f"https://env.example/a.ome.tif?token={canary}"
+    assert canary not in from_env.describe() and canary not in repr(from_env)
+    demo_target = resolve_target("", "", environ={})
+    assert demo_target.origin == "demo"
+    assert demo_target.display_name == demo.demo_url()
+    local = resolve_target(str(demo.demo_path()), "", environ={})
+    assert local.location == str(demo.demo_path())
+
+
+# --- the app -----------------------------------------------------------------------------------------------------------
+
+
+def test_inspect_from_the_form_redacts_the_url_and_keeps_the_token_in_memory(
+    token_server, canary: str
+) -> None:
+    app = InspectApp()
+    url = token_server.url(demo.DEMO_NAME, token=canary)
+    app.url.value = url
+    app.inspect_form()
+    assert app.error is None, app.error
+    assert app.url.value == url.replace(canary, "***")
+    assert app.token.value == ""
+    assert canary not in _all_widget_state()
+    # the redacted text left in the field still reads the file: the token is in memory
+    app.inspect_form()
+    assert app.error is None and app.report is not None
+    assert canary not in _all_widget_state()
+    assert len([r for r in token_server.log if r.status == 206]) >= 2
+
+
+def test_separate_token_field_is_used_and_emptied(token_server, canary: str) -> None:
+    app = InspectApp()
+    app.url.value = token_server.url(demo.DEMO_NAME)
+    app.token.value = canary
+    app.inspect_form()
+    assert app.error is None, app.error
+    assert app.token.value == ""
+    assert app.url.value.endswith("/demo.ome.tif?token=***")
+    assert canary not in _all_widget_state()
+
+
+def test_refused_token_is_reported_without_the_token(token_server, canary: str) -> None:
+    app = InspectApp()
+    wrong = canary[::-1]
+    app.url.value = token_server.url(demo.DEMO_NAME, token=wrong)
+    assert app.inspect_form() is None
+    assert app.error is not None and "403" in app.error
+    assert wrong not in app.status.value and wrong not in _all_widget_state()
+    assert app.button.disabled is False
+
+
+def test_empty_form_asks_for_a_url() -> None:
+    app = InspectApp()
+    assert app.inspect_form() is None
+    assert "Paste a URL" in app.status.value
+
+
+def test_tabs_show_the_demo(token_server, canary: str) -> None:
+    app = InspectApp()
+    rep = app.run(token_server.url(demo.DEMO_NAME), token=canary)
+    assert rep is not None
+    assert list(app.tabs.titles) == list(TAB_TITLES)
+    assert all(name in _pane_html(app, "Channels") for name in DEMO_CHANNELS)
+    assert "background:#FF0000" in _pane_html(app, "Channels")
+    assert "0.325" in _pane_html(app, "Summary")
+    pyramid = app.tabs.children[TAB_TITLES.index("Pyramid")].children
+    images = [c for c in pyramid if isinstance(c, w.Image)]
+    assert len(images) == 1 and bytes(images[0].value).startswith(b"\x89PNG")
+    assert "Germinal centre" in _pane_html(app, "ROIs")
+    assert "Human tonsil" in _pane_html(app, "Annotations")
+    assert "Demo Scope 3000" in _pane_html(app, "Instrument")
+    assert "ExposureTime" not in _pane_html(app, "Planes") and "300.0" in _pane_html(app, "Planes")
+    assert "IFD 3 / SubIFD 2" in _pane_html(app, "IFDs & tags")
+    assert "rounds" in _pane_html(app, "Requests")
+    # progress was reported
+    assert app.progress.value > 0 and app.progress_label.value
+    # tags of another IFD
+    app.ifd_picker.value = "IFD 2 / SubIFD 1"
+    assert "IFD 2 / SubIFD 1" in app.tags_view.value and "IFD 0 / SubIFD 0" not in app.tags_view.value
+
+
+def test_raw_xml_search_moves_to_the_matching_page(token_server, canary: str) -> None:
+    app = InspectApp()
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    assert "page 1 of 1" in app.xml_info.value  # the demo's XML fits one page
+    app.xml_search.value = "pan-CYTOKERATIN"
+    assert "<mark>Pan-cytokeratin</mark>" in app.xml_view.value
+    assert "matching lines" in app.xml_info.value
+
+
+def test_raw_xml_pages(monkeypatch: pytest.MonkeyPatch, token_server, canary: str) -> None:
+    monkeypatch.setattr("ometiff_helpers.display.inspect_app.XML_LINES_PER_PAGE", 20)
+    app = InspectApp()
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    pages = -(-len(app._xml_lines) // 20)
+    assert f"page 1 of {pages}" in app.xml_info.value
+    app.xml_search.value = "ROI:2"
+    first_hit = app._xml_hits[0]
+    assert app._xml_page == first_hit // 20
+    app.xml_next.click()
+    assert app._xml_page == min(first_hit // 20 + 1, pages - 1)
+    app.xml_prev.click()
+    app.xml_prev.click()
+    assert app._xml_page == max(first_hit // 20 - 1, 0)
+
+
+def test_display_fallback_text_is_fixed() -> None:
+    bundle = InspectApp()._repr_mimebundle_()
+    assert bundle["text/plain"] == "Inspect form (widgets: run the notebook to use it)"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# --- the committed notebook ------------------------------------------------------------------------------------------------
+
+
+def test_committed_notebook_matches_its_percent_source() -> None:
+    source = jupytext.read(NOTEBOOK.with_suffix(".py"))
+    committed = nbformat.read(NOTEBOOK.with_suffix(".ipynb"), as_version=4)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [
+        (c.cell_type, c.source) for c in source.cells
+    ]
+    assert committed.metadata["kernelspec"]["name"] == "python3"
+    assert any("parameters" in c.metadata.get("tags", []) for c in committed.cells)
+
+
+def test_committed_notebook_has_outputs_but_no_widget_state_ports_or_paths() -> None:
+    text = NOTEBOOK.with_suffix(".ipynb").read_text(encoding="utf-8")
+    nb = json.loads(text)
+    assert "widgets" not in nb["metadata"]
+    assert "application/vnd.jupyter.widget" not in text
+    assert "/tmp/" not in text and str(REPO) not in text
+    assert "127.0.0.1:PORT/demo.ome.tif" in text
+    code = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])
+    ]
+    assert all(c["outputs"] or "NBVAL_IGNORE_OUTPUT" in "".join(c["source"]) for c in code)
+    assert any("image/png" in o.get("data", {}) for c in code for o in c["outputs"])
+    assert all(name in text for name in DEMO_CHANNELS)
+
+
+def test_clean_strips_widget_state_and_sanitises() -> None:
+    tool = _load_build_tool()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/plain": "at http://127.0.0.1:51234/x",
+                "application/vnd.jupyter.widget-view+json": {},
+            },
+        ),
+        nbformat.v4.new_output("stream", text="served from localhost:8888 and /tmp/pytest-1/a.tif"),
+    ]
+    volatile = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nt")
+    volatile.outputs = [nbformat.v4.new_output("stream", text="0.123 s")]
+    nb.cells = [cell, volatile]
+    cleaned = tool.clean(nb, tool.sanitizers())
+    assert "widgets" not in cleaned.metadata
+    assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "at http://127.0.0.1:PORT/x"}
+    assert cleaned.cells[0].outputs[1]["text"] == "served from localhost:PORT and TMPPATH"
+    assert cleaned.cells[1].outputs == []
+    assert [c.id for c in cleaned.cells] == ["cell-000", "cell-001"]
+
+
+def test_sanitisers_are_narrow() -> None:
+    """No rule may blank whole outputs: each leaves a description of the file untouched."""
+    tool = _load_build_tool()
+    rules = tool.sanitizers()
+    assert rules, "notebooks/sanitize.cfg has no rules"
+    sample = (
+        "X 2048 × Y 1536 × Z 1 × C 4 × T 1 (uint16, XYCZT); 371.7 KiB (380,659 bytes); offset 49136; DAPI"
+    )
+    assert tool.sanitize(sample, rules) == sample
