@@ -134,8 +134,8 @@ def load(
     if isinstance(location, SecretURL):
         name, display = location.path_name, location.redacted
     else:
-        path = Path(location)
-        name, display = path.name, path.name
+        location = Path(location)
+        name, display = location.name, location.name
     if _is_xml_name(name):
         data = _read_xml(location, opts)
         return Explored(display, "OME-XML file", data, XmlTree.parse(data, options=opts))
@@ -593,17 +593,40 @@ class _NodeView:
         self.button.style.button_color = "transparent"
         self.toggle.on_click(lambda _: self.set_expanded(not self.expanded))
         self.button.on_click(lambda _: app.select(node))
-        self.children_box = w.VBox(layout=w.Layout(margin="0 0 0 22px"))
-        self.pager_prev = w.Button(description="◀", layout=w.Layout(width="36px"))
-        self.pager_next = w.Button(description="▶", layout=w.Layout(width="36px"))
-        self.pager_label = w.Label("")
-        self.pager_prev.on_click(lambda _: self.show_page(self.page - 1))
-        self.pager_next.on_click(lambda _: self.show_page(self.page + 1))
-        self.pager = w.HBox([self.pager_prev, self.pager_label, self.pager_next])
+        self._children_box: w.VBox | None = None  # built on first expansion: collapsed rows stay 4 widgets
+        self._pager: tuple[w.Button, w.Label, w.Button, w.HBox] | None = None
         self.row = w.HBox([self.toggle, self.button])
         self.widget = w.VBox([self.row])
         self.expanded = False
         self.child_views: list[_NodeView] = []
+
+    @property
+    def children_box(self) -> w.VBox:
+        if self._children_box is None:
+            self._children_box = w.VBox(layout=w.Layout(margin="0 0 0 22px"))
+        return self._children_box
+
+    @property
+    def pager_prev(self) -> w.Button:
+        return self._pager_widgets()[0]
+
+    @property
+    def pager_label(self) -> w.Label:
+        return self._pager_widgets()[1]
+
+    @property
+    def pager_next(self) -> w.Button:
+        return self._pager_widgets()[2]
+
+    def _pager_widgets(self) -> tuple[w.Button, w.Label, w.Button, w.HBox]:
+        if self._pager is None:
+            prev = w.Button(description="◀", layout=w.Layout(width="36px"))
+            label = w.Label("")
+            nxt = w.Button(description="▶", layout=w.Layout(width="36px"))
+            prev.on_click(lambda _: self.show_page(self.page - 1))
+            nxt.on_click(lambda _: self.show_page(self.page + 1))
+            self._pager = (prev, label, nxt, w.HBox([prev, label, nxt]))
+        return self._pager
 
     def set_expanded(self, expanded: bool) -> None:
         self.expanded = expanded
@@ -629,7 +652,7 @@ class _NodeView:
             self.pager_label.value = f"{tree.tag(self.node)} children {pg.describe()}"
             self.pager_prev.disabled = pg.number == 0
             self.pager_next.disabled = pg.number >= pg.page_count - 1
-            rows = [self.pager, *rows]
+            rows = [self._pager_widgets()[3], *rows]
         self.children_box.children = rows
 
     def labels(self) -> list[str]:
