@@ -126,7 +126,9 @@ class TiffPlanner:
         self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
         self.n_subifds = 0
+        # bytes to read for a chain IFD of unknown size: IFD 0's span, then the max seen
         self.span_est = _DEFAULT_SPAN
+        self.sub_span_est: int | None = None  # the same for SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
         self.predicted: list[int] = []  # chain offsets predicted in the last round
         self.window: Range | None = None  # or the window of small strides read in the last round
@@ -234,7 +236,8 @@ class TiffPlanner:
 
         for node in self.pending:
             if node.count is None:
-                want(node.offset, node.offset + self.span_est, "ifd")
+                est = self.span_est if node.depth == 0 or self.sub_span_est is None else self.sub_span_est
+                want(node.offset, node.offset + est, "ifd")
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
         for node in self._all_nodes():
@@ -539,7 +542,10 @@ class TiffPlanner:
             if node.offset <= voff < node.offset + _NEARBY:
                 end = max(end, voff + n)
         span = end - node.offset + self.opt.ifd_read_margin
-        self.span_est = span if self.n_parsed == 1 else max(self.span_est, span)
+        if node.depth:
+            self.sub_span_est = max(self.sub_span_est or 0, span)
+        else:
+            self.span_est = span if node.index == 0 else max(self.span_est, span)
 
     # --- following pointers -------------------------------------------------------------------------------------
 
