@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("record", "recheck"):
+        return _records_main(argv)
     args = _parser().parse_args(argv)
     if not args.target and not args.demo:
         _parser().print_usage(sys.stderr)
@@ -131,6 +134,75 @@ def format_text(report: Report, *, checks: bool = False) -> str:
         f"Fingerprint: {report.fingerprint()}",
     ]
     return redact_text("\n".join(lines))
+
+
+# --- troubleshooting records: `record URL -o records/NAME.ipynb`, `recheck records/NAME.ipynb` ---------------------
+
+
+def _records_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ometiff_helpers",
+        description="Troubleshooting records: the inspect notebook executed for one file and saved with its outputs.",
+        epilog="The token may be in the URL (?token=...) or in OMETIFF_TOKEN; it is never written into a record.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="execute the inspect notebook for URL and save it as a record")
+    rec.add_argument("url", help="URL (token included, or in OMETIFF_TOKEN) or local path of the file")
+    rec.add_argument("-o", "--output", help="where to save it (default: records/<file>-<date>.ipynb)")
+    rec.add_argument("--notebook", help="the notebook to execute (default: notebooks/inspect_remote_ometiff)")
+    rec.add_argument("--force", action="store_true", help="overwrite an existing record")
+    rec.add_argument("--ask-token", action="store_true", help="prompt for the token (not echoed)")
+    rec.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
+    chk = sub.add_parser("recheck", help="re-execute a record and report, cell by cell, what changed")
+    chk.add_argument("record", help="the record (.ipynb) made by `record`")
+    chk.add_argument("--url", help="read the file at this URL instead (it moved; a test server's new port)")
+    chk.add_argument("--save", help="also save the rerun (token-free) as this notebook")
+    chk.add_argument("--sanitize-with", help="nbval sanitiser file (default: notebooks/sanitize.cfg)")
+    chk.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
+    return parser
+
+
+def _ask_token() -> str | None:
+    import getpass
+
+    return getpass.getpass("Token (not echoed): ").strip() or None
+
+
+def _records_main(argv: Sequence[str]) -> int:
+    from . import records
+
+    args = _records_parser().parse_args(argv)
+    try:
+        if args.command == "record":
+            token = _ask_token() if args.ask_token else (os.environ.get("OMETIFF_TOKEN") or None)
+            out = args.output or records.default_record_path(args.url)
+            path = records.make_record(
+                args.url, out, token=token, notebook=args.notebook, timeout=args.timeout, overwrite=args.force
+            )
+            info = records.record_info(records.read_record(path), path)
+            print(f"Saved record: {path}")
+            print(f"Fingerprint:  {info.get('fingerprint', '')}")
+            print(f"Recheck with: python -m ometiff_helpers recheck {path}")
+            return 0
+        token = os.environ.get("OMETIFF_TOKEN") or None
+        if token is None and args.url is None and sys.stdin.isatty() and records.needs_token(args.record):
+            token = _ask_token()
+        result = records.recheck(
+            args.record,
+            url=args.url,
+            token=token,
+            timeout=args.timeout,
+            sanitize_with=args.sanitize_with,
+            save_to=args.save,
+        )
+    except OmeTiffError as exc:
+        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    print(result)
+    return int(result.status)
 
 
 if __name__ == "__main__":
