@@ -32,6 +32,7 @@ from .errors import OmeTiffError
 from .urls import SecretURL, is_secret_key, redact_text
 
 __all__ = [
+    "RECORDS_DIR",
     "RECORD_KEY",
     "CellChange",
     "Change",
@@ -58,6 +59,8 @@ HEADER_TAG = "record-header"
 
 _ROOT = Path(__file__).resolve().parents[1]
 _NOTEBOOK_NAME = "inspect_remote_ometiff"
+#: where records go in a checkout (gitignored): ``records/`` at the top of the repository
+RECORDS_DIR = _ROOT / "records"
 #: the sanitiser file nbval is run with (``--nbval-sanitize-with``): one list of volatile patterns for both
 SANITIZE_CFG = _ROOT / "notebooks" / "sanitize.cfg"
 
@@ -182,13 +185,13 @@ def parse_facts(text: str) -> dict[str, str]:
 # --- URLs and tokens -------------------------------------------------------------------------------------------------
 
 
-def split_token(url: str, token: str | None = None) -> tuple[str, str | None]:
+def split_token(url: str | SecretURL, token: str | None = None) -> tuple[str, str | None]:
     """``url`` without its ``token=`` query parameter, and the token (``token`` argument first, else the URL's).
 
     The record stores the first and hands the second to the kernel only. A URL carrying another kind of secret (a
     signature, a password in ``user:pass@``) cannot be recorded without it, so it is refused.
     """
-    url = url.strip()
+    url = url.reveal() if isinstance(url, SecretURL) else str(url).strip()
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -244,7 +247,7 @@ def default_notebook() -> Path:
 
 
 def default_record_path(
-    url: str, directory: str | Path = "records", *, now: _dt.datetime | None = None
+    url: str | SecretURL, directory: str | Path = "records", *, now: _dt.datetime | None = None
 ) -> Path:
     """``records/<file name>-<UTC date and time>.ipynb``: a fresh name for a record of ``url``."""
     clean, _ = split_token(url)
@@ -383,7 +386,6 @@ def _kernel_env(token: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMETIFF_TOKEN", "OMETIFF_URL")}
     if token:
         env["OMETIFF_TOKEN"] = token
-    env.setdefault("PYTHONHASHSEED", "0")
     return env
 
 
@@ -449,12 +451,17 @@ def _run_client(client: Any, token: str | None, stderr: Any, timeout: int) -> No
 
 
 def _scrub(value: Any, secrets: Sequence[str]) -> Any:
-    """Every string in a JSON-like value passed through `redact_text` (and the given secrets removed)."""
+    """Every string in a JSON-like value with the given secrets replaced by ``***``.
+
+    Only the exact secret strings: a general `redact_text` pass would also rewrite harmless ``&key=...`` text in
+    outputs, and a rerun (nbval) would then no longer match the saved record.
+    """
     if isinstance(value, str):
-        text = redact_text(value)
         for s in secrets:
-            text = text.replace(s, "***")
-        return text
+            value = value.replace(s, "***")
+        return value
+    if not secrets:
+        return value
     if isinstance(value, list):
         return [_scrub(v, secrets) for v in value]
     if isinstance(value, dict):
@@ -537,7 +544,7 @@ def _first_error(nb: Any) -> tuple[int, str] | None:
 
 
 def make_record(
-    url: str,
+    url: str | SecretURL,
     out_path: str | Path,
     *,
     token: str | None = None,
@@ -949,18 +956,18 @@ def recheck(
     old = read_record(path)
     info = record_info(old, path)
     recorded_clean = str(info["url"])
+    needs = bool(info.get("needs_token"))
     if url is not None:
         clean, tok = split_token(url, token)
     else:
         clean, tok = recorded_clean, token
-    tok = tok or os.environ.get("OMETIFF_TOKEN") or None
-    if info.get("needs_token") and not tok:
+    if tok is None and needs:  # an ambient OMETIFF_TOKEN only for a record made with a token: the notebook
+        tok = os.environ.get("OMETIFF_TOKEN") or None  # shows whether one was used (token=***)
+    if needs and not tok:
         raise OmeTiffError(
             f"the record {path.name} was made with a token, and none was given",
             hint="Set OMETIFF_TOKEN (or run recheck in a terminal to be asked for it).",
         )
-    if not info.get("needs_token"):
-        tok = None  # the notebook shows whether a token was used: keep the rerun like the record
     new = copy.deepcopy(old)
     for cell in new.cells:
         if cell.get("cell_type") == "code":
@@ -968,11 +975,10 @@ def recheck(
     if clean != recorded_clean:
         _set_url(new, clean, info)
     execute_notebook(new, cwd=path.parent.resolve(), token=tok, timeout=timeout)
-    needs = bool(info.get("needs_token"))
     recorded_display = _display_url(recorded_clean, needs)
-    display = _display_url(clean, needs)
+    display = _display_url(clean, bool(tok))
     url_map: list[tuple[str, str]] = []
-    if clean != recorded_clean:
+    if clean != recorded_clean or display != recorded_display:
         url_map = [(recorded_clean, clean), (html.escape(recorded_clean), html.escape(clean))]
         url_map += [(recorded_display, display), (html.escape(recorded_display), html.escape(display))]
         url_map.sort(key=lambda p: len(p[0]), reverse=True)
