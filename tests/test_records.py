@@ -429,3 +429,26 @@ def test_record_json_is_valid_nbformat(record: Path) -> None:
     nb = json.loads(record.read_text(encoding="utf-8"))
     nbformat.validate(nbformat.from_dict(nb))
     assert nb["nbformat"] == 4
+
+
+def test_a_failing_notebook_saves_no_record_and_leaks_no_token(
+    server: RangeServer, tmp_path: Path, capsys
+) -> None:
+    """A template given as a jupytext .py (a stand-in for the inspect notebook) that fails after the facts cell read
+    the file: exit 2, nothing saved, the token in no message."""
+    template = tmp_path / "standin.py"
+    template.write_text(
+        '# %% tags=["parameters"]\nURL = ""\nTOKEN = ""\n\n'
+        "# %%\nimport os\n\n"
+        f"assert TOKEN == '' and os.environ['OMETIFF_TOKEN'] == {TOKEN!r}\n"
+        "raise RuntimeError('the viewer cannot open ' + URL)\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "failed.ipynb"
+    status = main(["record", _token_url(server), "-o", str(out), "--notebook", str(template)])
+    _, err = capsys.readouterr()
+    assert status == 2, err
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+    assert f"in cell 4: RuntimeError: the viewer cannot open {server.url(DEMO_NAME)}" in err
+    assert "Nothing was saved" in err
+    _assert_no_token(err)
