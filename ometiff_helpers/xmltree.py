@@ -445,21 +445,26 @@ class XmlTree:
 
     # --- serialisation --------------------------------------------------------------------------------------------
 
-    def to_xml(self, i: int = 0, *, indent: str = "  ", max_chars: int | None = None) -> str:
+    def to_xml(
+        self, i: int = 0, *, indent: str = "  ", max_chars: int | None = None, inherit_namespaces: bool = True
+    ) -> str:
         """The subtree of ``i`` re-serialised and indented (names and prefixes as written; own text only).
 
+        With ``inherit_namespaces``, the namespaces declared on ancestors are declared on ``i``, so the text
+        parses on its own.
         ``max_chars`` cuts the result (with a closing note) so that a 25 MB subtree never lands in a widget whole.
         """
         out: list[str] = []
         used = 0
         open_stack: list[int] = []
         truncated = False
+        inherited = self._inherited_namespaces(i) if inherit_namespaces else []
         for j in self.subtree(i):
             while open_stack and self._last[open_stack[-1]] < j:
                 k = open_stack.pop()
                 out.append(f"{indent * len(open_stack)}</{self._qnames[k]}>\n")
             pad = indent * len(open_stack)
-            flat = self._attrs[j]
+            flat = self._attrs[j] if j != i else inherited + self._attrs[j]
             attrs = "".join(f" {flat[k]}={quoteattr(flat[k + 1])}" for k in range(0, len(flat), 2))
             text = escape(self._texts[j])
             if self._children[j] is None:
@@ -484,6 +489,20 @@ class XmlTree:
             k = open_stack.pop()
             out.append(f"{indent * len(open_stack)}</{self._qnames[k]}>\n")
         return "".join(out)
+
+    def _inherited_namespaces(self, i: int) -> list[str]:
+        """``xmlns`` declarations in scope at ``i`` but made on its ancestors (flat name/value list)."""
+        own = set(self._attrs[i][0::2])
+        found: dict[str, str] = {}
+        p = self._parent[i]
+        while p >= 0:
+            flat = self._attrs[p]
+            for k in range(0, len(flat), 2):
+                name = flat[k]
+                if (name == "xmlns" or name.startswith("xmlns:")) and name not in own and name not in found:
+                    found[name] = flat[k + 1]
+            p = self._parent[p]
+        return [x for pair in found.items() for x in pair]
 
     # --- search ---------------------------------------------------------------------------------------------------
 

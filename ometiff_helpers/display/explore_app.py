@@ -151,6 +151,13 @@ def load(
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
     data = rep.xml_text.encode("utf-8")
+    kind = omexml.classify_description(data[:4096])
+    if rep.ome is None and kind != "xml":  # ImageJ, JSON, plain text: nothing to explore as XML
+        raise NotOmeTiff(
+            f"{display}: {rep.ome_error or 'IFD 0 carries no OME-XML'}",
+            kind=rep.ome_error_kind or kind,
+            hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
+        )
     explored = Explored(display, "OME-TIFF", data, XmlTree.parse(data, options=opts))
     explored._doc, explored._doc_done = rep.ome, True
     explored._doc_error = None if rep.ome is not None else rep.ome_error
@@ -325,7 +332,7 @@ def _pretty_inner(tree: XmlTree, node: int, max_chars: int) -> str:
     value = next((c for c in tree.children(node) if tree.tag(c) == "Value"), None)
     if value is None:
         return ""
-    parts = [tree.to_xml(c, max_chars=max_chars) for c in tree.children(value)]
+    parts = [tree.to_xml(c, max_chars=max_chars, inherit_namespaces=False) for c in tree.children(value)]
     text = tree.text(value)
     return ((text + "\n") if text else "") + "".join(parts).rstrip("\n")
 
@@ -359,8 +366,9 @@ def _keep(row: dict[str, Any], z: int | None, c: int | None, t: int | None, roi:
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=list(columns))
-    return df.astype(object).where(df.notna(), "")
+    """Rows as they are (object columns: integers stay integers), missing values shown empty."""
+    df = pd.DataFrame(rows, columns=list(columns), dtype=object)
+    return df.where(df.notna(), "")
 
 
 def _image_extent(doc: OmeDocument | None) -> tuple[int, int] | None:

@@ -1,0 +1,254 @@
+"""The curator app driven from Python: values set and buttons clicked as a person would, on real files.
+
+Files: a corpus OME-XML with 9 ROIs (every shape kind but Mask/Label) and Map/Tag annotations on projects, datasets
+and images; the bundled demo OME-TIFF (Map, Comment, XML, Long and Tag annotations) over HTTP with a token; a corpus
+OME-TIFF read from disk; a generated OME-XML with 3 000 ROIs for paging.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+import matplotlib
+import pytest
+from gen_omexml import Spec, generate
+
+from ometiff_helpers.demo import DEMO_NAME, demo_path
+from ometiff_helpers.display import explore_app as ea
+from ometiff_helpers.errors import NotOmeTiff, OmeXmlError
+from ometiff_helpers.urls import SecretURL
+
+matplotlib.use("Agg")
+
+SHAPE_UNION = "ome-types/shape-union.ome.xml"
+
+
+def _text(value: str) -> str:
+    return html.unescape(value)
+
+
+@pytest.fixture
+def union_app(corpus_dir: Path) -> ea.ExploreApp:
+    app = ea.ExploreApp()
+    app.url.value = str(corpus_dir / SHAPE_UNION)
+    app.load_button.click()
+    assert app.error is None, app.error
+    return app
+
+
+def test_tree_first_level_expand_collapse_select(union_app: ea.ExploreApp) -> None:
+    root = union_app.root_view
+    assert root is not None and root.expanded and root.toggle.description == "▾"
+    labels = root.labels()
+    assert labels[:3] == [
+        "Project ID='Project:51' Name='test' (5 children)",
+        "Dataset ID='Dataset:52' Name='Downloads' (6 children)",
+        "Dataset ID='Dataset:51' Name='test_ds' (3 children)",
+    ]
+    assert labels[-1] == "ROI ID='ROI:109' (1 child)" and len(labels) == 16
+    assert "16 children" not in union_app.status.value and "101 elements" in union_app.status.value
+    # expand ROI:108 -> Union -> Polygon, select the polygon
+    roi = root.child_views[-2]
+    roi.toggle.click()
+    assert roi.expanded and roi.labels() == ["Union (1 child)"]
+    union = roi.child_views[0]
+    union.toggle.click()
+    polygon = union.child_views[0]
+    assert polygon.button.description.startswith("Polygon ID='Shape:108'")
+    assert polygon.toggle.disabled  # a leaf
+    polygon.button.click()
+    detail = _text(union_app.detail.value)
+    assert "/OME/ROI[8]/Union/Polygon" in detail
+    assert "this one has a comment" in detail and "StrokeColor" in detail and "-65281" in detail
+    # collapse drops the child widgets
+    roi.toggle.click()
+    assert not roi.expanded and roi.child_views == [] and roi.widget.children == (roi.row,)
+
+
+def test_goto_reveals_and_selects(union_app: ea.ExploreApp) -> None:
+    union_app.goto.value = "//M[@K='another dataset?']"
+    union_app.goto_button.click()
+    tree = union_app.explored.tree  # type: ignore[union-attr]
+    assert union_app.selected is not None
+    assert tree.path(union_app.selected) == "/OME/StructuredAnnotations/MapAnnotation[7]/Value/M"
+    assert "yuuuup" in _text(union_app.detail.value)
+    annotations = union_app.views[tree.xpath("/OME/StructuredAnnotations")[0].index]
+    assert annotations.expanded
+    union_app.goto.value = "ROI["
+    union_app.goto_button.click()
+    assert "not understood at character 5" in _text(union_app.detail.value)
+
+
+def test_search_and_xpath_boxes(union_app: ea.ExploreApp) -> None:
+    union_app.open_tab("Search & XPath")
+    union_app.query.value = "drawing"
+    union_app.search_button.click()
+    assert "<b>2</b> match(es)" in union_app.search_info.value
+    results = _text(union_app.search_results.value)
+    assert "/OME/Image[1]" in results and "/OME/Image[3]" in results and "C4_drawing.tif" in results
+    union_app.in_values.value = False
+    union_app.search_button.click()
+    assert "<b>0</b> match(es)" in union_app.search_info.value
+    union_app.query.value = "Polygon"
+    union_app.in_tags.value = False
+    union_app.search_button.click()
+    assert "<b>0</b> match(es)" in union_app.search_info.value
+    union_app.in_tags.value = True
+    union_app.search_button.click()
+    assert "<b>2</b> match(es)" in union_app.search_info.value
+
+    union_app.xpath.value = "//ROI[@ID='ROI:106']/Union/Line/@X2"
+    union_app.xpath_button.click()
+    assert "<b>1</b> result(s)" in union_app.xpath_info.value
+    assert "214.12499999999943" in union_app.xpath_results.value
+    union_app.xpath.value = "//ROI[@ID=]"
+    union_app.xpath_button.click()
+    assert "a quoted string" in _text(union_app.xpath_info.value) and union_app.xpath_results.value == ""
+
+
+def test_annotation_view(union_app: ea.ExploreApp) -> None:
+    union_app.open_tab("Annotations")
+    view = _text(union_app.annotations_view.value)
+    assert "Namespace: (no namespace)" in view
+    assert "Annotation:25104" in view and "also yes" in view and "definitely aproj" in view
+    assert "Annotation:25107</b> (Tag) on Project:51, Image:51, Image:27423" in view
+    sections = ea.annotation_sections(union_app.explored)  # type: ignore[arg-type]
+    pairs = ea.map_pairs_table(sections)
+    assert len(pairs) == 9 and list(pairs.iloc[0]) == ["Annotation:25104", "(no namespace)", "yes", "aproj"]
+
+
+def test_demo_annotations_grouped_by_namespace_over_http(range_server, canary: str) -> None:  # type: ignore[no-untyped-def]
+    server = range_server({DEMO_NAME: demo_path()}, require_token=canary)
+    app = ea.ExploreApp()
+    app.url.value = server.url(DEMO_NAME)
+    app.token.value = canary
+    app.load_button.click()
+    assert app.error is None and app.token.value == ""
+    assert app.explored is not None and app.explored.kind == "OME-TIFF"
+    app.open_tab("Annotations")
+    sections = ea.annotation_sections(app.explored)
+    assert [s.namespace for s in sections] == [
+        "example.org/demo/acquisition",
+        "example.org/demo/cells",
+        "example.org/demo/notes",
+        "openmicroscopy.org/omero/client/mapAnnotation",
+        "(no namespace)",
+    ]
+    view = _text(app.annotations_view.value)
+    assert (
+        '<AcquisitionSettings xmlns="http://example.org/demo">\n  <ScanSpeed unit="mm/s">1.5</ScanSpeed>'
+        in view
+    )
+    assert "Region 2 is slightly out of focus." in view and "18342" in view
+    widget_texts = [app.url.value, app.status.value, app.detail.value, view, repr(app.explored)]
+    assert all(canary not in t for t in widget_texts)
+    # a wrong token: a redacted error in the status line, no secret
+    app.url.value = SecretURL(server.url(DEMO_NAME), token="wrong-" + canary).reveal()
+    app.load_button.click()
+    assert app.error is not None and "Access denied (HTTP 403)" in app.error and "token=***" in app.error
+    assert canary not in app.status.value and canary not in app.url.value and canary not in (app.error or "")
+
+
+def test_roi_view_filters(union_app: ea.ExploreApp) -> None:
+    union_app.open_tab("ROIs")
+    assert "<b>9</b> ROI(s), <b>9</b> shape(s)" in union_app.roi_info.value
+    assert bytes(union_app.roi_image.value).startswith(b"\x89PNG")
+    assert [o[0] for o in union_app.roi_z.options] == ["all", "0", "2", "11", "23", "36", "45"]
+    union_app.roi_z.value = 2
+    union_app.roi_button.click()
+    # three Points on Z=2, and the Ellipse (no TheZ: on every plane)
+    assert "<b>4</b> shape(s) match" in union_app.roi_info.value
+    tables = _text(union_app.roi_tables.value)
+    assert all(s in tables for s in ("Shape:103", "Shape:104", "Shape:105", "Shape:109"))
+    assert "Shape:107" not in tables
+    union_app.roi_z.value = None
+    union_app.roi_id.value = "ROI:107"
+    union_app.roi_button.click()
+    assert "<b>1</b> shape(s) match" in union_app.roi_info.value
+    fig = ea.roi_figure(union_app.explored, roi="ROI:107")  # type: ignore[arg-type]
+    ax = fig.axes[0]
+    assert ax.get_title() == "1 shape(s) of shape-union.ome.xml (305 × 240 px image); ROI=ROI:107"
+    polygon = ax.collections[0].get_paths()[0].vertices
+    assert polygon.shape[0] >= 8 and tuple(polygon[0]) == pytest.approx((158.125, 27.75), abs=1e-3)
+    assert ax.get_xlim()[0] < 0 < 305 < ax.get_xlim()[1]  # the image extent is in view, y downwards
+    assert ax.get_ylim()[0] > 240 > 0 > ax.get_ylim()[1]
+
+
+def test_validation_tab(union_app: ea.ExploreApp, corpus_dir: Path) -> None:
+    union_app.open_tab("Validation")
+    union_app.validate_button.click()
+    assert "valid against the OME 2016-06 schema" in union_app.validation_view.value
+    broken = ea.load(corpus_dir / SHAPE_UNION)
+    broken.xml = broken.xml.replace(b'SizeZ="46"', b'SizeZ="many"', 1)
+    verdict, errors = ea.validation_table(broken)
+    assert verdict == "1 schema error(s)"
+    assert list(errors["Line"]) == [24] and "SizeZ" in errors["Message"][0]
+
+
+def test_export_writes_every_table_and_the_xml(union_app: ea.ExploreApp, tmp_path: Path) -> None:
+    union_app.query.value = "drawing"
+    union_app.search_button.click()
+    union_app.export_folder.value = str(tmp_path / "out")
+    union_app.export_button.click()
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    for table in (
+        "rois",
+        "shapes",
+        "annotations",
+        "map_annotation_pairs",
+        "images",
+        "search",
+        "tree_root_children",
+    ):
+        assert f"shape-union_{table}.csv" in names
+    assert "shape-union.ome.xml" in names
+    assert (tmp_path / "out" / "shape-union.ome.xml").read_bytes() == union_app.explored.xml  # type: ignore[union-attr]
+    with (tmp_path / "out" / "shape-union_shapes.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 9 and rows[6]["Shape ID"] == "Shape:107" and rows[6]["Point count"] == "8"
+    assert "Wrote" in union_app.export_view.value
+    (tmp_path / "file").write_text("x")
+    union_app.export_folder.value = str(tmp_path / "file")
+    union_app.export_button.click()
+    assert "Cannot write the export" in union_app.export_view.value
+
+
+def test_paging_of_many_siblings(tmp_path: Path) -> None:
+    path = tmp_path / "many.ome.xml"
+    path.write_bytes(generate(Spec(rois=1000, target_bytes=None, map_annotations=5)))
+    app = ea.ExploreApp()
+    assert app.load(path) is not None
+    root = app.root_view
+    assert root is not None and len(root.child_views) == 100  # widgets for one page, not 1 003 rows
+    assert root.pager_label.value == "OME children 1-100 of 1,003" and root.pager_prev.disabled
+    root.pager_next.click()
+    assert root.pager_label.value == "OME children 101-200 of 1,003" and not root.pager_prev.disabled
+    assert root.labels()[0] == "ROI ID='ROI:97' Name='cell 97' (1 child)"
+    app.goto.value = "/OME/ROI[950]"
+    app.goto_button.click()
+    assert root.page == 9 and "/OME/ROI[950]" in app.detail.value
+    assert app.views[app.selected].button.description.startswith("ROI ID='ROI:949'")  # type: ignore[index]
+    root.pager_next.click()
+    assert root.pager_next.disabled and root.pager_label.value == "OME children 1,001-1,003 of 1,003"
+    assert len(root.child_views) == 3
+
+
+def test_load_routes_and_errors(corpus_dir: Path, range_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tiff = ea.load(corpus_dir / "ome-types/ome.tiff")  # a local OME-TIFF, through report.inspect
+    assert tiff.kind == "OME-TIFF" and tiff.tree.tag(0) == "OME" and tiff.doc is not None
+    server = range_server({"x.ome.xml": corpus_dir / SHAPE_UNION})
+    remote = ea.load(server.url("x.ome.xml"))  # an .ome.xml by URL
+    assert remote.kind == "OME-XML file" and len(remote.tree) == 101 and remote.stem == "x"
+    with pytest.raises(NotOmeTiff):
+        ea.load(corpus_dir / "viv/fixtures/multi-tiff/Channel_0.tif")  # ImageJ description: no OME-XML
+    with pytest.raises(OmeXmlError, match=r"Cannot read the OME-XML file 'missing\.ome\.xml'"):
+        ea.load(tmp_path / "missing.ome.xml")
+    bad = tmp_path / "bad.ome.xml"
+    bad.write_bytes(b"<OME><Image></OME>")
+    app = ea.ExploreApp()
+    assert app.load(bad) is None and "mismatched tag" in (app.error or "")
+    app.url.value = "  "
+    app.load_button.click()
+    assert "Enter a URL" in app.status.value
