@@ -120,9 +120,10 @@ def _preview(data: bytes, limit: int = 80) -> str:
 def classify_description(head: bytes) -> str:
     """What a non-OME ImageDescription looks like: ``xml``, ``empty``, ``imagej``, ``json``, ``aperio``, ``tifffile``,
     ``text``. ``xml`` means "hand it to the parser" (its root then decides)."""
-    h = head.split(b"\x00", 1)[0] if not head.startswith((b"\xff\xfe", b"\xfe\xff")) else head
-    s = h.lstrip(b"\xef\xbb\xbf").lstrip()
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or s.startswith(b"<"):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return "xml"  # UTF-16
+    s = head.split(b"\x00", 1)[0].lstrip(b"\xef\xbb\xbf").lstrip()
+    if s.startswith(b"<"):
         return "xml"
     if not s:
         return "empty"
@@ -320,6 +321,12 @@ class OmeXmlParser:
             if chunk.strip(b"\x00"):
                 self._trailing_data = True
             return
+        if (
+            not self._started
+            and not self._head
+            and chunk.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"))
+        ):
+            self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
         if not self._utf16:
             cut = chunk.find(b"\x00")
             if cut >= 0:
@@ -356,8 +363,7 @@ class OmeXmlParser:
         kind = classify_description(head)
         if kind != "xml":
             raise _not_ome(kind, head)
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            self._utf16 = True
+        if self._utf16:
             self._encoding = "UTF-16"
         else:
             m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))

@@ -197,11 +197,11 @@ class Converter:
         )
 
     def int_(self, node: Node, attr: str, *, size: bool = False) -> int | None:
-        raw = node.get(attr)
+        raw = node.attrs.get(attr)
         if raw is None:
             return None
         try:
-            v = int(raw.strip())
+            v = int(raw)
         except ValueError:
             try:
                 fv = float(raw)
@@ -217,7 +217,7 @@ class Converter:
         return v
 
     def float_(self, node: Node, attr: str) -> float | None:
-        raw = node.get(attr)
+        raw = node.attrs.get(attr)
         if raw is None:
             return None
         try:
@@ -242,7 +242,7 @@ class Converter:
         value = self.float_(node, attr)
         if value is None:
             return None
-        unit = node.get(attr + "Unit")
+        unit = node.attrs.get(attr + "Unit")
         if unit is None:
             return Quantity(value, default_unit, unit_defaulted=True)
         if length and not is_schema_length_unit(unit):
@@ -571,19 +571,28 @@ class Converter:
         )
 
     def plane(self, c: Node) -> Plane:
-        timing = c.child("PlaneTiming")  # 2008-09
-        stage = c.child("StagePosition")
-        t_node = timing if timing is not None and c.get("DeltaT") is None else c
-        s_node = stage if stage is not None and c.get("PositionX") is None else c
+        a = c.attrs
+        t_node = s_node = c
+        if c.children:  # 2008-09: <PlaneTiming DeltaT=.../> and <StagePosition PositionX=.../>
+            timing, stage = c.child("PlaneTiming"), c.child("StagePosition")
+            t_node = timing if timing is not None and "DeltaT" not in a else c
+            s_node = stage if stage is not None and "PositionX" not in a else c
+        ta, sa = t_node.attrs, s_node.attrs
         return Plane(
-            the_z=self.int_(c, "TheZ") or 0,
-            the_c=self.int_(c, "TheC") or 0,
-            the_t=self.int_(c, "TheT") or 0,
-            delta_t=self.qty(t_node, "DeltaT", "s"),
-            exposure_time=self.qty(t_node, "ExposureTime", "s"),
-            position_x=self.qty(s_node, "PositionX", "reference frame", length=True),
-            position_y=self.qty(s_node, "PositionY", "reference frame", length=True),
-            position_z=self.qty(s_node, "PositionZ", "reference frame", length=True),
+            the_z=(self.int_(c, "TheZ") or 0) if "TheZ" in a else 0,
+            the_c=(self.int_(c, "TheC") or 0) if "TheC" in a else 0,
+            the_t=(self.int_(c, "TheT") or 0) if "TheT" in a else 0,
+            delta_t=self.qty(t_node, "DeltaT", "s") if "DeltaT" in ta else None,
+            exposure_time=self.qty(t_node, "ExposureTime", "s") if "ExposureTime" in ta else None,
+            position_x=self.qty(s_node, "PositionX", "reference frame", length=True)
+            if "PositionX" in sa
+            else None,
+            position_y=self.qty(s_node, "PositionY", "reference frame", length=True)
+            if "PositionY" in sa
+            else None,
+            position_z=self.qty(s_node, "PositionZ", "reference frame", length=True)
+            if "PositionZ" in sa
+            else None,
         )
 
     def tiffdata(self, c: Node, index: int) -> TiffData:
@@ -677,7 +686,6 @@ class Converter:
             the_c=self.int_(outer, "TheC") if "TheC" in oa else None,
             the_t=self.int_(outer, "TheT") if "TheT" in oa else None,
             points=points,
-            point_count=None if points is None else points.count(","),
             text=text,
             transform=self._transform(outer, geo)
             if (geo.children or outer is not geo or "Transform" in oa)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .findings import Finding
@@ -37,6 +38,9 @@ __all__ = [
     "Well",
     "WellSample",
 ]
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -357,8 +361,7 @@ class Shape:
     y1: float | None = None
     x2: float | None = None
     y2: float | None = None
-    points: str | None = None
-    point_count: int | None = None
+    points: str | None = None  # as written ("x1,y1 x2,y2 ..."); see point_list()
     text: str | None = None
     transform: tuple[float, float, float, float, float, float] | None = None  # A00 A10 A01 A11 A02 A12
     fill_colour: Colour | None = None
@@ -366,15 +369,13 @@ class Shape:
     stroke_width: Quantity | None = None
 
     def point_list(self) -> list[tuple[float, float]]:
-        """The ``points`` string as (x, y) pairs; pairs that do not parse are skipped."""
-        out: list[tuple[float, float]] = []
-        for pair in (self.points or "").split():
-            xs, _, ys = pair.partition(",")
-            try:
-                out.append((float(xs), float(ys)))
-            except ValueError:
-                continue
-        return out
+        """The ``points`` string as (x, y) pairs (tolerates the stray commas and spaces real writers produce)."""
+        nums = [float(v) for v in _NUMBER.findall(self.points or "")]
+        return list(zip(nums[0::2], nums[1::2], strict=False))
+
+    @property
+    def point_count(self) -> int | None:
+        return None if self.points is None else len(_NUMBER.findall(self.points)) // 2
 
 
 @dataclass(frozen=True)
