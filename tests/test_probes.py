@@ -1,0 +1,287 @@
+"""Network probes against the loopback RangeServer (with fault modes), with a canary token that must never leak."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tifffile
+from gen_defects import Spec, write
+
+from ometiff_helpers.demo import demo_path
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.probes import compare_offsets, offsets_name, portal_offsets_url, without_secrets
+from ometiff_helpers.report import Report, inspect
+from ometiff_helpers.server import RangeRequestHandler, RangeServer, parse_range_header
+from ometiff_helpers.urls import SecretURL
+
+CANARY = "CANARY-t0k3n-5ecret"
+NET = {"SERVER_RANGE", "CORS", "AUTH", "OFFSETS_MISSING", "OFFSETS_WRONG", "URL_NOT_OME_NAME"}
+TIF = "ometiff-pyramids/run1/demo.ome.tif"
+SIBLING = "ometiff-pyramids/run1/demo.offsets.json"
+PORTAL = "output_offsets/run1/demo.offsets.json"
+
+
+class FaultHandler(RangeRequestHandler):
+    """Switchable faults: ``server.modes`` holds any of head403, eof416, eof200, no_total, no_expose, ignore_range."""
+
+    def cors_headers(self, preflight: bool = False) -> None:
+        if "no_expose" not in self.owner.modes:  # type: ignore[attr-defined]
+            super().cors_headers(preflight)
+        elif self.owner.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            if preflight:
+                self.send_header("Access-Control-Allow-Headers", "Range")
+
+    def respond(self, head_only: bool) -> None:
+        modes: set[str] = self.owner.modes  # type: ignore[attr-defined]
+        if head_only and "head403" in modes:
+            self.send_simple(403, b"<Error>SignatureDoesNotMatch</Error>", "application/xml")
+            return
+        entry = self.owner._entry(self.url_path.lstrip("/"))
+        header = self.headers.get("Range")
+        if entry is not None and header and self.check_token():
+            span = parse_range_header(header, entry.size)
+            asked_end = int(header.rsplit("-", 1)[1]) + 1 if header.rsplit("-", 1)[1].strip() else 0
+            past_eof = asked_end > entry.size
+            if "ignore_range" in modes or (past_eof and "eof200" in modes):
+                self.serve_entry(entry, head_only, honour_range=False)
+                return
+            if past_eof and "eof416" in modes:
+                self.send_status(416, {"Content-Range": f"bytes */{entry.size}", "Content-Length": "0"})
+                self.end_headers()
+                return
+            if "no_total" in modes and past_eof and isinstance(span, tuple):
+                start, end = span
+                body = entry.read(start, end)
+                self.send_status(
+                    206, {"Content-Range": f"bytes {start}-{end - 1}/*", "Content-Length": str(len(body))}
+                )
+                self.end_headers()
+                if not head_only:
+                    self.write_body(body)
+                return
+        elif entry is not None and header and not self.check_token():
+            return
+        super().respond(head_only)
+
+
+class FaultServer(RangeServer):
+    handler_class = FaultHandler
+
+    def __init__(self, *args: object, modes: set[str] | None = None, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.modes = modes or set()
+
+
+def offsets_of(path: Path) -> list[int]:
+    with tifffile.TiffFile(path) as tif:
+        return [p.offset for p in tif.pages]
+
+
+@pytest.fixture
+def demo_offsets() -> bytes:
+    return json.dumps(offsets_of(demo_path())).encode()
+
+
+def serve(files: dict[str, Path | bytes], **kw: object) -> FaultServer:
+    kw.setdefault("require_token", CANARY)
+    return FaultServer(files, **kw).start()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def servers() -> Iterator[list[FaultServer]]:
+    started: list[FaultServer] = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+def run(server: FaultServer, name: str = TIF, token: str | None = CANARY) -> Report:
+    return inspect(server.url(name, token=token), probes=True)
+
+
+def net(report: Report) -> list[Finding]:
+    return [f for f in report.findings if f.code in NET]
+
+
+def assert_no_canary(report: Report, caplog: pytest.LogCaptureFixture) -> None:
+    text = report.to_json() + repr(report.findings) + caplog.text
+    assert CANARY not in text
+    assert "token=***" in json.dumps(report.extra["probes"]) or "token" not in json.dumps(
+        report.extra["probes"]
+    )
+
+
+def test_healthy_server_with_both_offsets(
+    servers: list[FaultServer], demo_offsets: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    s = serve({TIF: demo_path(), SIBLING: demo_offsets, PORTAL: demo_offsets})
+    servers.append(s)
+    report = run(s)
+    assert net(report) == [], net(report)
+    probes = report.extra["probes"]
+    assert [o["outcome"] for o in probes["offsets"]] == ["valid", "valid"]
+    assert probes["offsets"][1]["url"].endswith("/output_offsets/run1/demo.offsets.json?token=***")
+    assert probes["range_eof"]["status"] == 206 and probes["preflight"]["status"] == 204
+    assert probes["without_token"]["status"] == 401
+    assert probes["requests"] <= 6 and probes["bytes"] <= 64 * 1024 + 4096
+    assert_no_canary(report, caplog)
+    # the probes are counted apart: the main ledger is what a run without probes needs
+    plain = inspect(s.url(TIF, token=CANARY), probes=False)
+    assert report.ledger.count == plain.ledger.count and report.ledger.bytes == plain.ledger.bytes
+    est = report.extra["viewer_estimate"]
+    assert est["geotiff_js"]["used_offsets"] is True and est["this_tool"]["count"] == report.ledger.count
+
+
+def test_missing_cors_headers(servers: list[FaultServer], caplog: pytest.LogCaptureFixture) -> None:
+    s = serve({TIF: demo_path()}, cors=False)
+    servers.append(s)
+    report = run(s)
+    cors = [f for f in report.findings if f.code == "CORS"]
+    assert {f.severity for f in cors} == {Severity.ERROR}
+    assert any("Access-Control-Allow-Origin is 'missing'" in f.message for f in cors)
+    assert any("Allow-Headers is missing does not include Range" in f.message for f in cors)
+    assert_no_canary(report, caplog)
+
+
+def test_content_range_not_exposed(servers: list[FaultServer], caplog: pytest.LogCaptureFixture) -> None:
+    s = serve({TIF: demo_path()}, modes={"no_expose"})
+    servers.append(s)
+    report = run(s)
+    (cors,) = [f for f in report.findings if f.code == "CORS"]
+    assert cors.severity is Severity.WARNING and "does not expose Content-Range" in cors.message
+    assert "Access-Control-Expose-Headers: Content-Range" in cors.remedy
+
+
+def test_head_refused_but_get_works(servers: list[FaultServer], caplog: pytest.LogCaptureFixture) -> None:
+    s = serve({TIF: demo_path()}, modes={"head403"})
+    servers.append(s)
+    report = run(s)
+    (auth,) = [f for f in report.findings if f.code == "AUTH"]
+    assert (
+        auth.severity is Severity.INFO and "HEAD is refused (HTTP 403) while ranged GET works" in auth.message
+    )
+    statuses = {(r.method, r.status) for r in s.log}
+    assert ("HEAD", 403) in statuses and ("GET", 206) in statuses
+    assert_no_canary(report, caplog)
+
+
+def test_token_not_needed(servers: list[FaultServer]) -> None:
+    s = serve({TIF: demo_path()}, require_token=None)
+    servers.append(s)
+    report = run(s)
+    (auth,) = [f for f in report.findings if f.code == "AUTH"]
+    assert "read without its token" in auth.message and "HTTP 206" in auth.message
+
+
+@pytest.mark.parametrize(
+    ("mode", "severity", "evidence"),
+    [
+        ("eof416", Severity.ERROR, "got HTTP 416"),
+        ("eof200", Severity.ERROR, "got the whole file (HTTP 200)"),
+        ("no_total", Severity.WARNING, "without the total size"),
+    ],
+)
+def test_range_straddling_eof(
+    servers: list[FaultServer], mode: str, severity: Severity, evidence: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = serve({TIF: demo_path()}, modes={mode})
+    servers.append(s)
+    report = run(s)
+    hits = [f for f in report.findings if f.code == "SERVER_RANGE"]
+    assert any(f.severity is severity and evidence in f.message for f in hits), hits
+    size = demo_path().stat().st_size
+    assert f"bytes={size - 32768}-{size + 32767}" in report.extra["probes"]["range_eof"]["request_range"]
+    assert report.extra["probes"]["range_eof"]["nbytes"] <= 64 * 1024 + 1
+    assert_no_canary(report, caplog)
+
+
+def test_whole_file_answer_to_the_first_range(servers: list[FaultServer]) -> None:
+    s = serve({TIF: demo_path()}, modes={"ignore_range"})
+    servers.append(s)
+    report = run(s)
+    assert any(f.code == "SERVER_RANGE" and "HTTP 200 instead of 206" in f.message for f in report.errors)
+
+
+def test_wrong_offsets_at_both_locations(
+    servers: list[FaultServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    real = offsets_of(demo_path())
+    s = serve({
+        TIF: demo_path(),
+        SIBLING: json.dumps(real[:3]).encode(),
+        PORTAL: json.dumps([real[0], real[1] + 2, *real[2:]]).encode(),
+    })  # fmt: skip
+    servers.append(s)
+    report = run(s)
+    wrong = {f.where: f for f in report.findings if f.code == "OFFSETS_WRONG"}
+    assert set(wrong) == {"sibling", "output_offsets"}
+    assert wrong["sibling"].severity is Severity.ERROR
+    assert "3 offsets, but the file has 4 top-level IFDs" in wrong["sibling"].message
+    assert (
+        f"first at index 1: {real[1] + 2:,} listed, IFD 1 is at {real[1]:,}"
+        in wrong["output_offsets"].message
+    )
+    assert "generate_tiff_offsets" in wrong["sibling"].remedy
+    assert_no_canary(report, caplog)
+
+
+def test_offsets_not_json(servers: list[FaultServer]) -> None:
+    s = serve({TIF: demo_path(), SIBLING: b"<html>login</html>"})
+    servers.append(s)
+    report = run(s)
+    (f,) = [f for f in report.findings if f.code == "OFFSETS_WRONG"]
+    assert "not JSON (starts with '<html>login</html>')" in f.message
+
+
+def test_many_ifds_without_offsets(
+    tmp_path: Path, servers: list[FaultServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    p = write(tmp_path / "many.ome.tif", Spec(size_c=41, size_x=8, size_y=8, tile=None))
+    name = "ometiff-pyramids/many.ome.tif"
+    s = serve({name: p})
+    servers.append(s)
+    report = run(s, name)
+    (f,) = [f for f in report.findings if f.code == "OFFSETS_MISSING"]
+    assert f.severity is Severity.WARNING and "41 top-level IFDs and no usable offsets.json" in f.message
+    assert "sibling: HTTP 404" in f.message and "output_offsets: HTTP 404" in f.message
+    est = report.extra["viewer_estimate"]["geotiff_js"]
+    assert est["used_offsets"] is False and est["ifds_opened"] == 6
+    # with a valid portal offsets file the warning goes away
+    s.set_file("output_offsets/many.offsets.json", json.dumps(offsets_of(p)).encode())
+    assert not [f for f in run(s, name).findings if f.code == "OFFSETS_MISSING"]
+    assert_no_canary(report, caplog)
+
+
+def test_url_not_named_ome(tmp_path: Path, servers: list[FaultServer]) -> None:
+    s = serve({"data/image.tif": demo_path()})
+    servers.append(s)
+    report = run(s, "data/image.tif")
+    (f,) = [f for f in report.findings if f.code == "URL_NOT_OME_NAME"]
+    assert f.severity is Severity.WARNING and "'image.tif'" in f.message
+    skipped = report.extra["probes"]["offsets"][1]
+    assert skipped["outcome"] == "skipped" and "ometiff-pyramids" in skipped["detail"]
+
+
+def test_local_files_are_not_probed() -> None:
+    report = inspect(str(demo_path()), probes=True)
+    assert "probes" not in report.extra
+
+
+def test_url_helpers() -> None:
+    url = SecretURL(f"https://h.example/a/ometiff-pyramids/x/y/S1.ome.tiff?token={CANARY}&v=2")
+    assert offsets_name("S1.ome.tiff") == "S1.offsets.json" and offsets_name("a.TIF") == "a.offsets.json"
+    portal = portal_offsets_url(url)
+    assert portal is not None
+    assert portal.redacted == "https://h.example/a/output_offsets/x/y/S1.offsets.json?token=***&v=2"
+    assert portal_offsets_url(SecretURL("https://h.example/a/S1.ome.tif")) is None
+    bare = without_secrets(url)
+    assert bare is not None and CANARY not in bare.reveal() and bare.reveal().endswith("S1.ome.tiff?v=2")
+    assert without_secrets(SecretURL("https://h.example/a.ome.tif?v=1")) is None
+    assert compare_offsets(b"[8, 16]", [8, 16]) is None
+    assert compare_offsets(b'{"offsets": [8]}', [8]) == "not a JSON list of integers (found dict)"
