@@ -164,6 +164,7 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
         return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
 
     def _begin(self) -> None:
+        self.owner._started_request()
         self._t_start = time.monotonic()
         self._status = 0
         self._sent = 0
@@ -342,6 +343,7 @@ class RangeServer:
     """
 
     handler_class: type[RangeRequestHandler] = RangeRequestHandler
+    LOG_SETTLE = 1.0
 
     def __init__(
         self,
@@ -362,6 +364,8 @@ class RangeServer:
         self.require_token = require_token
         self.cors = cors
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
         self._entries: dict[str, _Entry] = {}
         self._generation = 0
         self._log: list[ServedRequest] = []
@@ -434,14 +438,25 @@ class RangeServer:
 
     # --- log -----------------------------------------------------------------------------------------------------
 
+    def _started_request(self) -> None:
+        with self._lock:
+            self._inflight += 1
+
     def _record(self, entry: ServedRequest) -> None:
         with self._lock:
             self._log.append(entry)
+            self._inflight -= 1
+            self._idle.notify_all()
 
     @property
     def log(self) -> list[ServedRequest]:
-        """A copy of the requests served so far, in completion order."""
-        with self._lock:
+        """A copy of the requests served so far, in completion order.
+
+        A handler logs its request just after writing the last byte, so a client can see a response before it is
+        logged: this waits (at most ``LOG_SETTLE`` seconds) until no request is being handled.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight <= 0, timeout=self.LOG_SETTLE)
             return list(self._log)
 
     def reset_log(self) -> None:
