@@ -221,7 +221,10 @@ def split_token(url: str | SecretURL, token: str | None = None) -> tuple[str, st
             )
         kept.append(piece)
     clean = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
-    return clean, (token or found or None)
+    final = token or found or None
+    if final:
+        SecretURL(clean, final)  # a separate token too: redact_text then scrubs it from every message
+    return clean, final
 
 
 def _display_url(clean_url: str, needs_token: bool) -> str:
