@@ -661,12 +661,19 @@ def _readable(key: str, text: str) -> str:
     return _html_to_text(text) if key == "text/html" else text
 
 
+def _squeeze(line: str, width: int = 150) -> str:
+    """A diff line for reading: runs of table padding shortened, long lines cut."""
+    line = re.sub(r"(?<=\S) {3,}", "  ", line.rstrip())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def _short_diff(old: str, new: str) -> tuple[str, ...]:
     lines = [
         line
         for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
         if not line.startswith(("---", "+++", "@@"))
     ]
+    lines = [_squeeze(line) for line in lines]
     if len(lines) > _MAX_DIFF_LINES:
         lines = [*lines[:_MAX_DIFF_LINES], f"  ... and {len(lines) - _MAX_DIFF_LINES} more changed lines"]
     return tuple(lines)
