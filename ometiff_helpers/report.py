@@ -137,7 +137,7 @@ class Report:
             lv0 = levels[0]
             tiles = f"{lv0.tile_width}×{lv0.tile_height} tiles" if lv0.tile_width else "strips"
             out["Tiles, compression"] = f"{tiles}, {lv0.compression}"
-        out["IFDs"] = f"{len(t.ifds)} top-level, {len(t.all_ifds())} with SubIFDs"
+        out["IFDs"] = f"{len(t.ifds)} top-level + {len(t.all_ifds()) - len(t.ifds)} SubIFDs"
         if pixels is not None:
             px, py = pixels.physical_size_x, pixels.physical_size_y
             if px is not None and py is not None:
