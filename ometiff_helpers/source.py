@@ -186,7 +186,9 @@ class HttpOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # per socket read
     request_deadline: float = 60.0  # wall clock for one range, retries included
-    deadline: float = 600.0  # wall clock for the whole source
+    deadline: float = (
+        600.0  # wall clock spent in requests by one source (idle time between calls not counted)
+    )
     max_retries: int = 3  # for resets, 429 and 5xx; a truncated body is retried once
     backoff_base: float = 0.2
     backoff_max: float = 5.0
@@ -668,7 +670,8 @@ class HttpSource(ByteSource):
                 f"only http:// and https:// URLs can be read, not {self.url.redacted}", url=self.url.redacted
             )
         self._effective = self.url
-        self._started = time.monotonic()
+        self._busy = 0.0  # seconds spent in rounds so far (the per-source deadline)
+        self._round_started = self._round_deadline = time.monotonic()
         self._session: requests.Session | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._state_lock = threading.Lock()
@@ -718,6 +721,28 @@ class HttpSource(ByteSource):
                 self._session = None
 
     def _run(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> list[bytes]:
+        self._begin_round()
+        try:
+            return self._run_round(jobs)
+        finally:
+            self._end_round()
+
+    def _begin_round(self) -> None:
+        """Start the clock of one round; the source's deadline counts time spent in rounds, not idle time."""
+        self._round_started = time.monotonic()
+        left = self.options.deadline - self._busy
+        if left <= 0:
+            raise DeadlineExceeded(
+                f"reading {self.url.redacted} has taken {self._busy:.0f} s, the limit for one file",
+                url=self.url.redacted,
+                hint="The server is too slow; try again later or raise the deadline.",
+            )
+        self._round_deadline = self._round_started + left
+
+    def _end_round(self) -> None:
+        self._busy += time.monotonic() - self._round_started
+
+    def _run_round(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> list[bytes]:
         if len(jobs) == 1:
             return [self._get(*jobs[0])]
         with self._state_lock:
@@ -741,8 +766,11 @@ class HttpSource(ByteSource):
     # --- the two entry points ------------------------------------------------------------------------------------
 
     def _open_first(self, first_read: int) -> bytes:
-        self._started = time.monotonic()
-        return self._request((0, first_read), None, first=True)
+        self._begin_round()
+        try:
+            return self._request((0, first_read), None, first=True)
+        finally:
+            self._end_round()
 
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
         return self._request(span, consumer, first=False)
@@ -750,7 +778,7 @@ class HttpSource(ByteSource):
     # --- one range, with retries ---------------------------------------------------------------------------------
 
     def _deadline_for_request(self) -> float:
-        return min(time.monotonic() + self.options.request_deadline, self._started + self.options.deadline)
+        return min(time.monotonic() + self.options.request_deadline, self._round_deadline)
 
     def _request(self, span: Range, consumer: Consumer | None, *, first: bool) -> bytes:
         state = _Attempt(span=span, consumer=consumer, deadline_at=self._deadline_for_request(), first=first)

@@ -345,6 +345,7 @@ def test_h14_416_later_is_corrupt_tiff(fault, debug_log):
 
 
 def test_h15_gzip_on_a_range_is_refused_not_decoded(fault, debug_log):
+    assert len(fault.gzip_bomb()) < 100_000  # built before the clock starts: 50 MB of zeros, gzipped
     with within(2.0):
         src, e = failing_open(fault.fault_url("gzip", "f.tif"), ProtocolError)
     assert "Content-Encoding: gzip" in str(e)
@@ -638,3 +639,18 @@ def test_s3_urllib3_debug_log_leaks_unless_filtered(fault, caplog):
     HttpSource(fault.url("f.tif", token=CANARY), options=FAST).open(100)
     assert "urllib3.connectionpool" in caplog.text or "GET /f.tif" in caplog.text
     assert CANARY not in caplog.text and "token=***" in caplog.text
+
+
+def test_source_deadline_counts_time_in_requests_not_idle_time(range_server, debug_log):
+    server = range_server({"f.tif": DATA}, cls=FaultServer, latency=0.3)
+    options = HttpOptions(deadline=0.5, backoff_base=0.01, backoff_max=0.02)
+    src = HttpSource(server.url("f.tif", token=CANARY), options=options)
+    src.open(1000)  # ~0.3 s of the 0.5 s
+    time.sleep(0.6)  # idle time between calls is not counted
+    with within(0.2 + 1.0), pytest.raises(DeadlineExceeded) as info:
+        src.read(500_000, 500_010)  # 0.2 s left, the server needs 0.3 s
+    assert "ran out of time" in str(info.value)
+    with within(0.1), pytest.raises(DeadlineExceeded) as info:
+        src.read(900_000, 900_010)
+    assert "the limit for one file" in str(info.value)
+    assert_no_secret(info.value, debug_log.text)
