@@ -49,9 +49,11 @@ from .checks_tiff import (
     check_pyramid_halving,
     check_tile_geometry,
 )
+from .errors import OmeTiffError
 from .findings import Finding
 from .probes import ProbeOptions, ProbeResults, run_probes
 from .source import ByteSource, HttpSource
+from .urls import redact_text
 from .viewer_cost import ViewerEstimate, estimate_viewer_cost
 
 Rule = Callable[[CheckInput], list[Finding]]
@@ -127,8 +129,11 @@ def run_checks(
     """
     probes: ProbeResults | None = None
     if isinstance(source, HttpSource) and source.is_open:
-        probes = run_probes(source, [ifd.offset for ifd in report.tiff.ifds], options=probe_options)
-        report.extra["probes"] = probes.as_dict()
+        try:
+            probes = run_probes(source, [ifd.offset for ifd in report.tiff.ifds], options=probe_options)
+            report.extra["probes"] = probes.as_dict()
+        except (OmeTiffError, OSError, ValueError) as exc:  # a probe must never cost the report
+            report.extra["probes"] = {"error": redact_text(f"probes stopped: {type(exc).__name__}: {exc}")}
     base = CheckInput.from_report(report, probes=probes)
     has_offsets = probes is not None and any(o.outcome == "valid" for o in probes.offsets)
     estimate = estimate_viewer_cost(base, offsets_available=has_offsets)

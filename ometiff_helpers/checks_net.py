@@ -19,7 +19,7 @@ _GENERATE = "generate it with `generate_tiff_offsets --input_file X.ome.tif` (vi
 def check_url_name(inp: CheckInput) -> list[Finding]:
     """URL_NOT_OME_NAME: viewers choose the OME-TIFF loader from the URL's path ending in .ome.tif(f)."""
     name = inp.url_name
-    if not name or _OME_NAME.search(name):
+    if not name or _OME_NAME.search(name) or inp.ome is None:  # not OME at all: NOT_OME says it
         return []
     remote = inp.kind == "http"
     return [finding(

@@ -129,14 +129,17 @@ def check_tile_geometry(inp: CheckInput) -> list[Finding]:
         return []
     out: list[Finding] = []
     base = levels[0]
-    if not base.is_tiled:
-        big = max(base.width or 0, base.height or 0) > LOWEST_LEVEL_LIMIT
-        out.append(finding(
-            "TILE_GEOMETRY", W if big else I,
-            f"{base.path} is stored in strips, not tiles ({base.width}x{base.height} px): the viewer must read "
-            "whole rows of the image to show any part of it" + (", which is slow at this size." if big else "."),
-            "Write tiles: raw2ometiff writes 512x512 or 1024x1024 tiles (--tile_width/--tile_height).",
-            base.path))  # fmt: skip
+    if not base.is_tiled and max(base.width or 0, base.height or 0) > LOWEST_LEVEL_LIMIT:
+        out.append(
+            finding(
+                "TILE_GEOMETRY",
+                W,
+                f"{base.path} is stored in strips, not tiles ({base.width}x{base.height} px): the viewer must read "
+                "whole rows of the image to show any part of it, which is slow at this size.",
+                "Write tiles: raw2ometiff writes 512x512 or 1024x1024 tiles (--tile_width/--tile_height).",
+                base.path,
+            )
+        )
     shapes: dict[tuple[int | None, int | None], list[str]] = defaultdict(list)
     for ifd in levels:
         if ifd.is_tiled:
