@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import OmeTiffError
 from .report import Report, inspect
+from .source import human_bytes
 from .urls import redact_text
 
 EXIT_FINDINGS = 1
@@ -131,8 +132,9 @@ def format_text(report: Report, *, checks: bool = False) -> str:
     lines += [
         "",
         f"Requests: {req['count']} in {req['rounds']} round(s), {req['bytes']:,} bytes, {req['seconds']:.2f} s",
-        f"Fingerprint: {report.fingerprint()}",
     ]
+    lines += _diagnostics_lines(report)
+    lines.append(f"Fingerprint: {report.fingerprint()}")
     return redact_text("\n".join(lines))
 
 
@@ -203,6 +205,27 @@ def _records_main(argv: Sequence[str]) -> int:
         return EXIT_ERROR
     print(result)
     return int(result.status)
+
+
+def _diagnostics_lines(report: Report) -> list[str]:
+    """The geotiff.js first-tile estimate and the network probes' answers, when the checks produced them."""
+    lines = []
+    estimate = report.extra.get("viewer_estimate", {}).get("geotiff_js")
+    if estimate:
+        lines.append(
+            f"Viewer estimate: geotiff.js 2.x needs about {estimate['requests']} request(s) and "
+            f"{human_bytes(estimate['bytes'])} before its first tile ({estimate['ifds_opened']} IFDs opened)"
+        )
+    probes = report.extra.get("probes")
+    if probes:
+        answers = [
+            f"{probe['label']} {probe['status'] or probe['error'] or '-'}"
+            for probe in probes.values()
+            if isinstance(probe, dict) and "label" in probe
+        ]
+        if answers:
+            lines.append("Probes: " + "; ".join(answers))
+    return lines
 
 
 if __name__ == "__main__":
