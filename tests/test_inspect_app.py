@@ -137,7 +137,8 @@ def test_tabs_show_the_demo(token_server, canary: str) -> None:
     assert "IFD 3 / SubIFD 2" in _pane_html(app, "IFDs & tags")
     assert "rounds" in _pane_html(app, "Requests")
     # progress was reported
-    assert app.progress.value > 0 and app.progress_label.value
+    assert app.progress.value == app.progress.max > 1
+    assert app.progress_label.value.startswith("done: ") and "rounds" in app.progress_label.value
     # tags of another IFD
     app.ifd_picker.value = "IFD 2 / SubIFD 1"
     assert "IFD 2 / SubIFD 1" in app.tags_view.value and "IFD 0 / SubIFD 0" not in app.tags_view.value

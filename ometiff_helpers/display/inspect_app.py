@@ -88,6 +88,15 @@ def resolve_target(url: str = "", token: str = "", *, environ: Mapping[str, str]
 # --- the app ----------------------------------------------------------------------------------------------------------
 
 
+_STYLE = """<style>
+.ometiff-table { border-collapse: collapse; font-size: 12px; margin: 4px 0 10px; }
+.ometiff-table th, .ometiff-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+  vertical-align: top; }
+.ometiff-table thead th { background: #f3f3f3; }
+.ometiff-table tbody tr:nth-child(even) { background: #fafafa; }
+</style>"""
+
+
 def _scroll(html_text: str, height: str = "520px") -> str:
     return f'<div style="max-height:{height};overflow:auto">{html_text}</div>'
 
@@ -173,7 +182,8 @@ class InspectApp:
         self.widget = w.VBox(
             [
                 w.HTML(
-                    "<b>Inspect a remote OME-TIFF</b> (only the metadata is read, with HTTP range requests)"
+                    _STYLE
+                    + "<b>Inspect a remote OME-TIFF</b> (only the metadata is read, with HTTP range requests)"
                 ),
                 self.url,
                 w.HBox([self.token, self.button]),
@@ -236,6 +246,9 @@ class InspectApp:
             self.button.disabled = False
         self.report = rep
         self._show(rep)
+        totals = rep.ledger.as_dict()
+        self.progress.value = self.progress.max
+        self.progress_label.value = f"done: {totals['count']:,} requests, {tables.format_bytes(totals['bytes'])}, {totals['rounds']} rounds"
         self._status(f"Inspected {html.escape(str(location))}")
         return rep
 
