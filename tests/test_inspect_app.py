@@ -240,3 +240,25 @@ def test_sanitisers_are_narrow() -> None:
         "X 2048 × Y 1536 × Z 1 × C 4 × T 1 (uint16, XYCZT); 371.7 KiB (380,659 bytes); offset 49136; DAPI"
     )
     assert tool.sanitize(sample, rules) == sample
+
+
+def test_headless_run_reads_the_environment_and_saves_no_token(
+    monkeypatch: pytest.MonkeyPatch, token_server, canary: str
+) -> None:
+    """The notebook run headless with $OMETIFF_URL / $OMETIFF_TOKEN: it inspects that URL, and even with nbclient
+    storing widget state (its default) the executed notebook holds no trace of the token."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("OMETIFF_URL", token_server.url(demo.DEMO_NAME))
+    monkeypatch.setenv("OMETIFF_TOKEN", canary)
+    nb = jupytext.read(NOTEBOOK.with_suffix(".py"))
+    NotebookClient(nb, kernel_name="python3", timeout=120, store_widget_state=True).execute()
+    text = nbformat.writes(nb)
+    assert canary not in text
+    assert (
+        f"Inspecting the URL in $OMETIFF_URL: http://127.0.0.1:{token_server.port}/demo.ome.tif?token=***"
+        in text
+    )
+    assert "widget-state" in text  # the state was stored, and it holds only the redacted URL
+    assert all(name in text for name in DEMO_CHANNELS)
+    assert [r.status for r in token_server.log].count(206) >= 3  # the token reached the server
