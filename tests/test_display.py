@@ -170,6 +170,8 @@ def test_html_tables_escape_cells() -> None:
     assert "<script>" not in table.html and "&lt;script&gt;" in table.html
     assert list(table.frame["code"]) == ["X_TEST", "Y_INFO"]  # worst first
     assert tables.SEVERITY_COLOURS["warning"] in table.html
+    none = tables.findings_table([])
+    assert repr(none) == "No findings." and "No findings." in none.html
 
 
 # --- requests --------------------------------------------------------------------------------------------------------------

@@ -283,9 +283,7 @@ class InspectApp:
 
     def _show(self, rep: Any) -> None:
         summary = tables.summary_table(rep)
-        parts = [_frame_html(summary)]
-        if rep.findings:
-            parts += [_heading("Findings"), tables.findings_table(rep.findings).html]
+        parts = [_frame_html(summary), _heading("Findings"), tables.findings_table(rep.findings).html]
         self._pane("Summary", self._html(*parts))
 
         levels = rep.levels()

@@ -79,16 +79,19 @@ class HtmlTable:
 
     frame: pd.DataFrame
     html: str
+    empty_text: str = "(nothing)"
 
     def _repr_html_(self) -> str:
         return self.html
 
     def __repr__(self) -> str:
-        return self.frame.to_string(index=False) if len(self.frame) else "(empty table)"
+        return self.frame.to_string(index=False) if len(self.frame) else self.empty_text
 
 
-def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any]) -> HtmlTable:
+def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str = "(nothing)") -> HtmlTable:
     """Escape every cell, except the columns in ``renderers`` which produce their own (safe) HTML."""
+    if df.empty:
+        return HtmlTable(df, f"<p><i>{html.escape(empty_text)}</i></p>", empty_text)
     shown = pd.DataFrame(
         {
             col: [
@@ -170,7 +173,7 @@ def findings_table(findings: Iterable[Finding]) -> HtmlTable:
             f"{html.escape(str(value))}</span>"
         )
 
-    return _html_table(df, {"severity": severity})
+    return _html_table(df, {"severity": severity}, "No findings.")
 
 
 # --- TIFF: levels, IFDs, tags -------------------------------------------------------------------------------------------
