@@ -35,14 +35,16 @@ case "${1:-}" in
   demo)
     setup_venv notebooks
     "$VENV/bin/python" -m ometiff_helpers --demo
-    exec "$VENV/bin/jupyter" lab notebooks/inspect_remote_ometiff.ipynb
+    root_flag=()
+    [ "$(id -u)" -ne 0 ] || root_flag=(--allow-root)
+    exec "$VENV/bin/jupyter" lab "${root_flag[@]}" notebooks/inspect_remote_ometiff.ipynb
     ;;
   test)
     apt_install
     setup_venv test
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
-    exec "$VENV/bin/python" -m pytest --nbval --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
+    exec "$VENV/bin/python" -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
     ;;
   *)
     echo "usage: ./dev.sh demo | ./dev.sh test" >&2

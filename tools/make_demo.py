@@ -86,12 +86,10 @@ def _ome_xml() -> str:
   <Experimenter ID="Experimenter:0" FirstName="Ada" LastName="Curator" Email="curator@example.org"/>
   <Instrument ID="Instrument:0">
     <Microscope Manufacturer="Example Optics" Model="Demo Scope 3000" Type="Inverted"/>
-    <LightSource ID="LightSource:0:0" Manufacturer="Example Lasers" Model="L405">
-      <Laser Wavelength="405" WavelengthUnit="nm" Type="SemiconductorLaser" LaserMedium="GaN"/>
-    </LightSource>
-    <LightSource ID="LightSource:0:1" Manufacturer="Example Lasers" Model="L488">
-      <Laser Wavelength="488" WavelengthUnit="nm" Type="SolidStateLaser"/>
-    </LightSource>
+    <Laser ID="LightSource:0:0" Manufacturer="Example Lasers" Model="L405" Wavelength="405"
+           WavelengthUnit="nm" Type="Semiconductor" LaserMedium="Other"/>
+    <Laser ID="LightSource:0:1" Manufacturer="Example Lasers" Model="L488" Wavelength="488"
+           WavelengthUnit="nm" Type="SolidState"/>
     <Detector ID="Detector:0:0" Manufacturer="Example Cameras" Model="sCMOS 4.2" Type="CMOS" Gain="1.0"/>
     <Objective ID="Objective:0:0" Manufacturer="Example Optics" Model="Plan Apo 20x" NominalMagnification="20.0"
                LensNA="0.8" Immersion="Air" Correction="PlanApo" WorkingDistance="550" WorkingDistanceUnit="µm"/>
