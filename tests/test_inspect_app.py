@@ -17,6 +17,7 @@ import pytest
 
 from ometiff_helpers import demo
 from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp, resolve_target
+from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.urls import SecretURL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,3 +263,27 @@ def test_headless_run_reads_the_environment_and_saves_no_token(
     assert "widget-state" in text  # the state was stored, and it holds only the redacted URL
     assert all(name in text for name in DEMO_CHANNELS)
     assert [r.status for r in token_server.log].count(206) >= 3  # the token reached the server
+
+
+def test_save_record_button_saves_a_record_without_the_token(
+    token_server, canary: str, tmp_path: Path
+) -> None:
+    """The "Save record" button runs the real records.make_record: the notebook is executed again for the URL read."""
+    app = InspectApp()
+    app.records_dir = tmp_path
+    assert app.save_button.disabled  # nothing read yet
+    app.url.value = token_server.url(demo.DEMO_NAME, token=canary)
+    app.inspect_form()
+    assert not app.save_button.disabled
+    app.save_record(wait=True)
+    assert app.saved_record is not None and app.saved_record.parent == tmp_path, app.status.value
+    saved = app.saved_record.read_bytes()
+    assert canary.encode() not in saved
+    assert b"CD31" in saved and b"Saved record" in app.status.value.encode()
+    assert canary not in _all_widget_state()
+
+
+def test_save_record_before_inspecting_is_refused() -> None:
+    app = InspectApp()
+    with pytest.raises(OmeTiffError, match="inspect a file"):
+        app.save_record()

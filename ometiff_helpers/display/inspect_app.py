@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -117,6 +119,16 @@ def _heading(text: str) -> str:
     return f"<h4 style='margin:8px 0 4px'>{html.escape(text)}</h4>"
 
 
+def _close_thread_event_loop() -> None:
+    """Close the event loop nbclient (through jupyter_core's run_sync) opened in this worker thread."""
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if not loop.is_running():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
 class InspectApp:
     """The form (URL, token, Inspect), a progress bar, a status line and eleven result tabs.
 
@@ -124,12 +136,21 @@ class InspectApp:
     the same signature). `run` inspects programmatically (the notebook uses it to load the demo on start).
     """
 
-    def __init__(self, inspect: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, inspect: Callable[..., Any] | None = None, save_record: Callable[..., Any] | None = None
+    ) -> None:
         if inspect is None:
             from .. import report
 
             inspect = report.inspect
+        if save_record is None:
+            from .. import records
+
+            save_record = records.make_record
         self._inspect = inspect
+        self._save_record = save_record
+        self.saved_record: Path | None = None  # the last record saved with the "Save record" button
+        self.records_dir: Path | None = None  # where records go (None: records.RECORDS_DIR)
         self._secret: SecretURL | str | None = None  # the last location read, kept in memory only
         self.report: Any = None
         self.error: str | None = None  # the last failure, redacted (None after a success)
@@ -179,6 +200,11 @@ class InspectApp:
         self.ifd_picker.observe(lambda _: self._show_tags(), names="value")
 
         self.button.on_click(lambda _: self.inspect_form())
+        self.save_button = w.Button(
+            description="Save record", icon="save", disabled=True, tooltip="run this inspection as a record"
+        )
+        self.save_button.add_class("ometiff-save-record")
+        self.save_button.on_click(lambda _: self.save_record())
         self.widget = w.VBox(
             [
                 w.HTML(
@@ -186,7 +212,7 @@ class InspectApp:
                     + "<b>Inspect a remote OME-TIFF</b> (only the metadata is read, with HTTP range requests)"
                 ),
                 self.url,
-                w.HBox([self.token, self.button]),
+                w.HBox([self.token, self.button, self.save_button]),
                 w.HBox([self.progress, self.progress_label]),
                 self.status,
                 self.tabs,
@@ -245,12 +271,48 @@ class InspectApp:
         finally:
             self.button.disabled = False
         self.report = rep
+        self.save_button.disabled = False
         self._show(rep)
         totals = rep.ledger.as_dict()
         self.progress.value = self.progress.max
         self.progress_label.value = f"done: {totals['count']:,} requests, {tables.format_bytes(totals['bytes'])}, {totals['rounds']} rounds"
         self._status(f"Inspected {html.escape(str(location))}")
         return rep
+
+    def save_record(self, *, wait: bool = False) -> threading.Thread:
+        """Save a troubleshooting record of the file last read (records/<name>-<time>.ipynb), in the background.
+
+        The record re-executes the inspect notebook for the same URL; the token goes to its kernel only through
+        the environment and is written nowhere (see ``records.make_record``).
+        """
+        from ..records import RECORDS_DIR, default_record_path
+
+        location = self._secret
+        if location is None:
+            self._status("Inspect a file first, then save a record of it.", error=True)
+            raise OmeTiffError("nothing inspected yet: inspect a file, then save a record of it")
+        out = default_record_path(location, self.records_dir or RECORDS_DIR)
+        self.save_button.disabled = True
+        self._status(f"Saving a record to {html.escape(str(out))} (the notebook runs again, ~10 s) …")
+
+        def work() -> None:
+            try:
+                self.saved_record = Path(self._save_record(location, out))
+                self._status(f"Saved record: {html.escape(str(self.saved_record))}")
+            except OmeTiffError as exc:
+                self._status(html.escape(f"Could not save the record: {redact_text(str(exc))}"), error=True)
+            except Exception as exc:  # a bug: report it without a traceback that could hold secrets
+                message = f"Could not save the record ({type(exc).__name__}): {redact_text(str(exc))}"
+                self._status(html.escape(message), error=True)
+            finally:
+                self.save_button.disabled = False
+                _close_thread_event_loop()
+
+        thread = threading.Thread(target=work, name="save-record", daemon=True)
+        thread.start()
+        if wait:
+            thread.join()
+        return thread
 
     def _on_progress(self, event: Progress) -> None:
         stage = {"ifds": "IFDs read", "xml": "OME-XML bytes"}.get(event.stage, event.stage)
