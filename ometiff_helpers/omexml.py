@@ -41,6 +41,7 @@ from .omexml_model import (
 from .omexml_tables import physical_extent_um, plane_mapping, tables
 from .progress import Progress
 from .units import Quantity
+from .xmlsafety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
 
 if TYPE_CHECKING:
     from .progress import ProgressCallback
@@ -167,15 +168,6 @@ _ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._
 _ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
 _CONTAINERS = frozenset({"StructuredAnnotations"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
-_DTD_MESSAGE = (
-    "the OME-XML contains a DOCTYPE or ENTITY declaration, which is not allowed (entity expansion and "
-    "external entities are refused for safety); nothing was expanded or fetched."
-)
-_DTD_HINT = "OME-XML never needs a DTD: remove the <!DOCTYPE ...> block."
-
-
-class _Refused(Exception):
-    """Raised inside an expat handler to stop at a DOCTYPE / ENTITY; turned into OmeXmlError."""
 
 
 class OmeXmlParser:
@@ -254,19 +246,11 @@ class OmeXmlParser:
         self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
         self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
 
-        p = expat.ParserCreate(namespace_separator=SEP)
+        p = safe_expat_parser(namespace_separator=SEP)
         p.namespace_prefixes = True
-        p.buffer_text = True
-        p.buffer_size = 1 << 20
-        p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         p.StartElementHandler = self._start
         p.EndElementHandler = self._end
         p.CharacterDataHandler = self._chars
-        p.StartDoctypeDeclHandler = self._refuse
-        p.EntityDeclHandler = self._refuse
-        p.UnparsedEntityDeclHandler = self._refuse
-        p.ExternalEntityRefHandler = self._refuse
-        p.NotationDeclHandler = self._refuse
         self._parser = p
 
     # --- feeding ---------------------------------------------------------------------------------------------------
@@ -374,7 +358,7 @@ class OmeXmlParser:
             first = _FIRST_ELEMENT.search(head)
             prolog = head if first is None else head[: first.start()]
             if _DTD_IN_PROLOG.search(prolog):
-                raise OmeXmlError(_DTD_MESSAGE, line=1 + prolog.count(b"\n"), column=None, hint=_DTD_HINT)
+                raise OmeXmlError(DTD_MESSAGE, line=1 + prolog.count(b"\n"), column=None, hint=DTD_HINT)
         if self._encoding not in ("UTF-8", "UTF8"):
             self._log.add(
                 "OME_ENCODING_NOT_UTF8",
@@ -430,13 +414,8 @@ class OmeXmlParser:
         self._last_chunk = data
         try:
             self._parser.Parse(data, final)
-        except _Refused:
-            raise OmeXmlError(
-                _DTD_MESSAGE,
-                line=self._parser.CurrentLineNumber,
-                column=self._parser.CurrentColumnNumber + 1,
-                hint=_DTD_HINT,
-            ) from None
+        except DtdRefused:
+            raise dtd_error(self._parser) from None
         except expat.ExpatError as exc:
             raise self._expat_error(exc, final) from None
         except RecursionError:  # pragma: no cover - depth is bounded before this can happen
@@ -470,9 +449,6 @@ class OmeXmlParser:
         )
 
     # --- expat handlers -------------------------------------------------------------------------------------------
-
-    def _refuse(self, *_args: object) -> int:
-        raise _Refused
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         self._elements += 1

@@ -19,9 +19,9 @@ from enum import IntFlag
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from . import omexml
 from .errors import LimitExceeded, OmeTiffError, OmeXmlError
 from .omexml import OmeXmlOptions
+from .xmlsafety import DtdRefused, dtd_error, safe_expat_parser
 
 __all__ = [
     "NodeInfo",
@@ -247,30 +247,16 @@ class XmlTree:
                 hint="Raise OmeXmlOptions.max_bytes if the machine has the memory.",
             )
         builder = _Builder(limits)
-        parser = expat.ParserCreate()  # no namespace processing: names as written, matched by local name
-        parser.buffer_text = True
-        parser.buffer_size = 1 << 20
+        parser = safe_expat_parser()  # no namespace processing: names as written, matched by local name
         parser.ordered_attributes = True
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        # the OME-XML reader's rule: a DTD or entity declaration stops the parse before anything is expanded
-        parser.StartDoctypeDeclHandler = _refuse_dtd
-        parser.EntityDeclHandler = _refuse_dtd
-        parser.UnparsedEntityDeclHandler = _refuse_dtd
-        parser.ExternalEntityRefHandler = _refuse_dtd
-        parser.NotationDeclHandler = _refuse_dtd
         parser.StartElementHandler = builder.start
         parser.EndElementHandler = builder.end
         parser.CharacterDataHandler = builder.chars
         builder.parser = parser
         try:
             parser.Parse(data, True)  # one buffer: linear time even for multi-MB tokens (expat < 2.6)
-        except _DtdRefused:
-            raise OmeXmlError(
-                omexml._DTD_MESSAGE,
-                line=parser.CurrentLineNumber,
-                column=parser.CurrentColumnNumber + 1,
-                hint=omexml._DTD_HINT,
-            ) from None
+        except DtdRefused:
+            raise dtd_error(parser) from None
         except expat.ExpatError as exc:
             line, column = exc.lineno, exc.offset + 1
             raise OmeXmlError(
@@ -839,14 +825,6 @@ def _compare(value: str, op: str, literal: str) -> bool:
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------
-
-
-class _DtdRefused(Exception):
-    """Raised inside an expat handler at a DOCTYPE / ENTITY declaration; turned into OmeXmlError."""
-
-
-def _refuse_dtd(*_args: object) -> int:
-    raise _DtdRefused
 
 
 def _cut_at_nul(data: bytes | str) -> bytes | str:
