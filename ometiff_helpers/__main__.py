@@ -14,12 +14,13 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import OmeTiffError
+from .errors import LimitExceeded, OmeTiffError
 from .report import Report, inspect
 from .source import human_bytes
 from .urls import redact_text
 
 EXIT_FINDINGS = 1
+_MAX_OFFSETS_JSON = 64 * 1024 * 1024  # a million IFD offsets fit in well under this
 EXIT_ERROR = 2
 
 
@@ -44,22 +45,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; every failure becomes one clear line on stderr and an exit status, never a traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("record", "recheck"):
-        return _records_main(argv)
-    args = _parser().parse_args(argv)
-    if not args.target and not args.demo:
-        _parser().print_usage(sys.stderr)
-        print("error: give a URL or path, or --demo", file=sys.stderr)
-        return EXIT_ERROR
     try:
-        report = _run(args)
+        if argv and argv[0] in ("record", "recheck"):
+            return _records_main(argv)
+        return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # whoever read our output went away (`... | head`): not a failure; silence the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug of ours: no traceback (it could show a URL); OMETIFF_DEBUG=1 shows it
+        if os.environ.get("OMETIFF_DEBUG"):
+            raise
+        print(
+            f"internal error ({type(exc).__name__}): {redact_text(str(exc))}. Please report it; "
+            "rerun with OMETIFF_DEBUG=1 for the traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _inspect_main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if not args.target and not args.demo:
+        _parser().print_usage(sys.stderr)
+        print("error: give a URL or path, or --demo", file=sys.stderr)
+        return EXIT_ERROR
+    report = _run(args)
     if args.json:
         print(report.to_json())
     else:
@@ -84,7 +103,14 @@ def _load_offsets(where: str, token: str | None) -> list[int]:
     from .source import open_source
 
     with open_source(where, token=token) as src:
-        data = src.read(0, src.size)
+        data = src.open(_MAX_OFFSETS_JSON + 1)
+    if len(data) > _MAX_OFFSETS_JSON:
+        raise LimitExceeded(
+            f"{where} is larger than {_MAX_OFFSETS_JSON:,} bytes: not an offsets.json",
+            name="offsets.json bytes",
+            value=len(data),
+            limit=_MAX_OFFSETS_JSON,
+        )
     try:
         offsets = json.loads(data)
     except ValueError:
@@ -174,35 +200,28 @@ def _records_main(argv: Sequence[str]) -> int:
     from . import records
 
     args = _records_parser().parse_args(argv)
-    try:
-        if args.command == "record":
-            token = _ask_token() if args.ask_token else (os.environ.get("OMETIFF_TOKEN") or None)
-            out = args.output or records.default_record_path(args.url)
-            path = records.make_record(
-                args.url, out, token=token, notebook=args.notebook, timeout=args.timeout, overwrite=args.force
-            )
-            info = records.record_info(records.read_record(path), path)
-            print(f"Saved record: {path}")
-            print(f"Fingerprint:  {info.get('fingerprint', '')}")
-            print(f"Recheck with: python -m ometiff_helpers recheck {path}")
-            return 0
-        token = os.environ.get("OMETIFF_TOKEN") or None
-        if token is None and args.url is None and sys.stdin.isatty() and records.needs_token(args.record):
-            token = _ask_token()
-        result = records.recheck(
-            args.record,
-            url=args.url,
-            token=token,
-            timeout=args.timeout,
-            sanitize_with=args.sanitize_with,
-            save_to=args.save,
+    if args.command == "record":
+        token = _ask_token() if args.ask_token else (os.environ.get("OMETIFF_TOKEN") or None)
+        out = args.output or records.default_record_path(args.url)
+        path = records.make_record(
+            args.url, out, token=token, notebook=args.notebook, timeout=args.timeout, overwrite=args.force
         )
-    except OmeTiffError as exc:
-        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_ERROR
+        info = records.record_info(records.read_record(path), path)
+        print(f"Saved record: {path}")
+        print(f"Fingerprint:  {info.get('fingerprint', '')}")
+        print(f"Recheck with: python -m ometiff_helpers recheck {path}")
+        return 0
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    if token is None and args.url is None and sys.stdin.isatty() and records.needs_token(args.record):
+        token = _ask_token()
+    result = records.recheck(
+        args.record,
+        url=args.url,
+        token=token,
+        timeout=args.timeout,
+        sanitize_with=args.sanitize_with,
+        save_to=args.save,
+    )
     print(result)
     return int(result.status)
 

@@ -1,0 +1,125 @@
+"""The command line, run as a user runs it (a subprocess): output, exit status, errors, secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import tifffile
+
+from ometiff_helpers.demo import demo_path
+from ometiff_helpers.server import RangeServer
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ometiff_helpers", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_json_matches_tifffile_on_the_demo() -> None:
+    done = run_cli(str(demo_path()), "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tifffile.TiffFile(demo_path()) as tif:
+            offsets = [page.offset for page in tif.pages]
+            sub_offsets = [list(page.tags["SubIFDs"].value) for page in tif.pages]
+            size = tif.filehandle.size
+            description_count = tif.pages[0].tags["ImageDescription"].count  # bytes, with the NUL
+    assert data["size"] == size and data["bigtiff"] is True and data["byteorder"] == ">"
+    assert [ifd["offset"] for ifd in data["ifds"]] == offsets
+    assert [[sub["offset"] for sub in ifd["subifds"]] for ifd in data["ifds"]] == sub_offsets
+    ifd0 = data["ifds"][0]
+    assert (ifd0["width"], ifd0["height"], ifd0["tile_width"], ifd0["tile_height"]) == (2048, 1536, 512, 512)
+    assert ifd0["compression"] == 8
+    assert {"code": 256, "name": "ImageWidth", "type": "LONG", "count": 1} in [
+        {k: t[k] for k in ("code", "name", "type", "count")} for t in ifd0["tags"]
+    ]
+    assert data["image_description_length"] in (description_count, description_count - 1)
+    assert set(data["requests"]) >= {"count", "bytes", "rounds"} and data["requests"]["count"] >= 1
+    assert data["ome"]["channels"] == ["DAPI", "CD31", "Ki-67", "Pan-cytokeratin"]
+    assert [lv["width"] for lv in data["levels"]] == [2048, 1024, 512, 256]
+    assert data["findings"] == [] and data["verdict"] == "no problems found"
+
+
+def test_text_summary_over_http_from_the_demo_server() -> None:
+    done = run_cli("--demo")
+    assert done.returncode == 0, done.stderr
+    for expected in (
+        "BigTIFF, big-endian; OME-TIFF (schema 2016-06)",
+        "4: DAPI, CD31, Ki-67, Pan-cytokeratin",
+        "Pyramid levels",
+        "0.325 µm × 0.325 µm",
+        "Requests:",
+        "Fingerprint: size=",
+    ):
+        assert expected in done.stdout
+
+
+def test_checks_exit_1_when_the_viewer_cannot_render() -> None:
+    done = run_cli(str(CORPUS / "viv/avivator/data/multifile-Z1.ome.tiff"), "--checks")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ERROR" in done.stdout and "MULTI_FILE" in done.stdout and "fix:" in done.stdout
+
+
+def test_not_a_tiff_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    page = tmp_path / "login.ome.tif"
+    page.write_bytes(b"<!DOCTYPE html><html><body>Please log in</body></html>")
+    done = run_cli(str(page))
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_refused_token_names_the_problem_and_never_prints_the_token(canary: str) -> None:
+    with RangeServer({"x.ome.tif": demo_path()}, require_token="the-right-one") as server:
+        done = run_cli(server.url("x.ome.tif", token=canary), "--json")
+    assert done.returncode == 2
+    assert "token" in done.stderr.lower() and "Traceback" not in done.stderr
+    assert canary not in done.stdout + done.stderr
+
+
+def test_token_from_the_environment_is_used_and_not_printed(canary: str) -> None:
+    import os
+
+    with RangeServer({"x.ome.tif": demo_path()}, require_token=canary) as server:
+        done = run_cli(server.url("x.ome.tif"), env={**os.environ, "OMETIFF_TOKEN": canary})
+    assert done.returncode == 0, done.stderr
+    assert "DAPI" in done.stdout and canary not in done.stdout + done.stderr
+
+
+def test_offsets_file_fetches_all_ifds_at_once(tmp_path: Path) -> None:
+    data = json.loads(run_cli(str(demo_path()), "--json").stdout)
+    offsets = tmp_path / "demo.offsets.json"
+    offsets.write_text(json.dumps([ifd["offset"] for ifd in data["ifds"]]))
+    with_offsets = json.loads(run_cli(str(demo_path()), "--json", "--offsets", str(offsets)).stdout)
+    assert [i["offset"] for i in with_offsets["ifds"]] == [i["offset"] for i in data["ifds"]]
+    assert with_offsets["requests"]["rounds"] <= data["requests"]["rounds"]
+
+
+def test_bad_offsets_file_is_a_clear_error(tmp_path: Path) -> None:
+    offsets = tmp_path / "bad.offsets.json"
+    offsets.write_text('{"not": "a list"}')
+    done = run_cli(str(demo_path()), "--offsets", str(offsets))
+    assert done.returncode == 2 and "list of non-negative integers" in done.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("--json",)])
+def test_closed_pipe_is_not_an_error(args: tuple[str, ...]) -> None:
+    command = f"{sys.executable} -m ometiff_helpers {demo_path()} {' '.join(args)} | head -c 20"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
