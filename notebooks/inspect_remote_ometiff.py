@@ -139,6 +139,17 @@ tables.requests_summary(report.ledger, times=False)
 # %%
 tables.requests_table(report.ledger, times=False)
 
+# %% [markdown]
+# What a geotiff.js 2.x viewer (Viv, Vitessce) must fetch before it can draw its first tile, beside what this tool
+# needed for all the metadata; and what the server answered to the probes the browser depends on (CORS preflight,
+# ranges past the end, HEAD, offsets.json at the portal's locations).
+
+# %%
+tables.viewer_estimate_table(report)
+
+# %%
+tables.probes_table(report)
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (timings differ from run to run: this output is not saved in the committed notebook)

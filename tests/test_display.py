@@ -268,3 +268,23 @@ def test_pyramid_figure_handles_odd_levels() -> None:
 )
 def test_short_name(name: str, short: str) -> None:
     assert plots.short_name(name) == short
+
+
+def test_viewer_estimate_and_probes_tables_over_http() -> None:
+    with demo.serve_demo() as server:
+        rep = report.inspect(server.url(demo.DEMO_NAME))
+    estimate = tables.viewer_estimate_table(rep)
+    assert list(estimate.columns) == ["geotiff.js 2.x (estimate)", "this tool"]
+    assert estimate.loc["requests", "this tool"] == f"{rep.ledger.count:,}"
+    assert estimate.loc["IFDs opened", "this tool"] == "16 (all)"
+    probes = tables.probes_table(rep)
+    answers = dict(zip(probes["probe"], probes["status"], strict=True))
+    assert answers["range past end of file"] == 206 and answers["CORS preflight"] in (200, 204)
+    assert answers["offsets.json (sibling)"] == 404
+    assert "access-control-allow-headers: Range" in probes.set_index("probe").loc["CORS preflight", "answer"]
+
+
+def test_probes_table_is_empty_for_local_files() -> None:
+    rep = report.inspect(str(demo.demo_path()))
+    assert tables.probes_table(rep).empty
+    assert tables.viewer_estimate_table(rep).loc["requests", "this tool"] == f"{rep.ledger.count:,}"

@@ -403,6 +403,10 @@ class InspectApp:
             "Requests",
             self._html(
                 _frame_html(tables.requests_summary(rep.ledger)),
+                _heading("Before its first tile, the viewer must fetch"),
+                _frame_html(tables.viewer_estimate_table(rep)),
+                _heading("Network probes"),
+                _frame_html(tables.probes_table(rep), index=False),
                 _heading("Requests"),
                 _frame_html(tables.requests_table(rep.ledger), index=False),
             ),

@@ -450,6 +450,66 @@ def requests_table(ledger: Any, *, times: bool = True) -> pd.DataFrame:
 _TOKEN_RE = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[^>]*>|[^<]+", re.DOTALL)
 
 
+def viewer_estimate_table(report: Any) -> pd.DataFrame:
+    """What a geotiff.js 2.x viewer (Viv) must fetch before its first tile, beside what this tool needed."""
+    estimate = report.extra.get("viewer_estimate", {}).get("geotiff_js")
+    ours = report.ledger.as_dict()
+    if not estimate:
+        return frame([], ["", "geotiff.js 2.x (estimate)", "this tool"])
+    rows = [
+        {
+            "": "requests",
+            "geotiff.js 2.x (estimate)": f"{estimate['requests']:,}",
+            "this tool": f"{ours['count']:,}",
+        },
+        {
+            "": "bytes",
+            "geotiff.js 2.x (estimate)": format_bytes(estimate["bytes"]),
+            "this tool": format_bytes(ours["bytes"]),
+        },
+        {
+            "": "IFDs opened",
+            "geotiff.js 2.x (estimate)": f"{estimate['ifds_opened']:,}",
+            "this tool": f"{len(report.tiff.all_ifds()):,} (all)",
+        },
+        {
+            "": "offset arrays read",
+            "geotiff.js 2.x (estimate)": format_bytes(estimate["eager_array_bytes"]),
+            "this tool": "only on demand",
+        },
+    ]
+    return frame(rows).set_index("")
+
+
+def probes_table(report: Any) -> pd.DataFrame:
+    """The network probes' answers (HTTP files only): what the viewer's browser will meet on this server."""
+    probes = report.extra.get("probes") or {}
+    rows = []
+    for probe in probes.values():
+        if not isinstance(probe, dict) or "label" not in probe:
+            continue
+        headers = probe.get("headers") or {}
+        shown = {k: v for k, v in headers.items() if k.startswith("access-control-") or k == "content-range"}
+        rows.append(
+            {
+                "probe": probe["label"],
+                "request": f"{probe['method']} {probe.get('request_range') or ''}".strip(),
+                "status": probe["status"] if probe["status"] is not None else "",
+                "answer": probe.get("error") or "; ".join(f"{k}: {v}" for k, v in shown.items()),
+            }
+        )
+    for found in probes.get("offsets") or []:
+        rows.append(
+            {
+                "probe": f"offsets.json ({found['location']})",
+                "request": "GET" if found.get("status") is not None else "",
+                "status": found["status"] if found.get("status") is not None else "",
+                "answer": f"{found['outcome']}: {found['detail']}",
+            }
+        )
+    return frame(rows, ["probe", "request", "status", "answer"])
+
+
 def pretty_xml_lines(text: str, indent: str = "  ") -> list[str]:
     """Indent XML text one element per line, without parsing it (so it works on broken or hostile XML too).
 
