@@ -38,7 +38,7 @@ from ometiff_helpers.source import open_source
 from ometiff_helpers.tiff import read_tiff
 
 KIB = 1024
-OFFSET_ARRAYS = frozenset({273, 279, 324, 325})  # Strip/Tile offsets and byte counts: not "metadata bytes"
+OFFSET_ARRAYS = frozenset({273, 279, 324, 325})  # Strip/Tile offsets and byte counts
 DEMO = Path(__file__).resolve().parents[1] / "ometiff_helpers" / "data" / "demo.ome.tif"
 
 
@@ -50,11 +50,22 @@ class FileFacts:
     size: int
     ifds: int  # every IFD, SubIFDs included
     ome_xml: int  # bytes of IFD 0's ImageDescription
-    metadata: int  # IFD spans + out-of-line values except offset arrays (the OME-XML included)
+    metadata: int  # the strict count: IFD spans + out-of-line values except offset arrays (OME-XML included)
+    offset_arrays: int = 0  # out-of-line Strip/Tile offset and byte-count arrays
+
+    @property
+    def metadata_all(self) -> int:
+        """Metadata bytes: everything that is not pixel data (IFDs, every out-of-line value, offset arrays too)."""
+        return self.metadata + self.offset_arrays
+
+    @property
+    def budget_all(self) -> int:
+        """The issue's byte budget, 2 x metadata + 256 KiB, with metadata = everything that is not pixel data."""
+        return 2 * self.metadata_all + 256 * KIB
 
     @property
     def budget(self) -> int:
-        """The issue's byte budget: 2 x the metadata bytes + 256 KiB."""
+        """The strict budget: 2 x the metadata bytes without the offset arrays + 256 KiB."""
         return 2 * self.metadata + 256 * KIB
 
 
@@ -101,7 +112,7 @@ def file_specs(scale: str = "full", rois: int = 200) -> list[FileSpec]:
 
 
 def file_facts(name: str, path: Path) -> FileFacts:
-    """IFD count, OME-XML size and metadata bytes, read locally with tifffile."""
+    """IFD count, OME-XML size, metadata and offset-array bytes, read locally with tifffile."""
     with tifffile.TiffFile(path) as tif:
         big = tif.is_bigtiff
         count, entry, pointer = (8, 20, 8) if big else (2, 12, 4)
@@ -110,15 +121,19 @@ def file_facts(name: str, path: Path) -> FileFacts:
             assert isinstance(page, tifffile.TiffPage)
             pages.append(page)
             pages.extend(p for p in (page.pages or []) if isinstance(p, tifffile.TiffPage))
-        metadata = 0
+        metadata = arrays = 0
         for page in pages:
             metadata += count + entry * len(page.tags) + pointer
             for tag in page.tags.values():
-                if tag.valuebytecount > pointer and tag.code not in OFFSET_ARRAYS:
+                if tag.valuebytecount <= pointer:
+                    continue
+                if tag.code in OFFSET_ARRAYS:
+                    arrays += tag.valuebytecount
+                else:
                     metadata += tag.valuebytecount
         desc = pages[0].tags.get(270)
         xml = desc.valuebytecount if desc is not None else 0
-    return FileFacts(name, path.stat().st_size, len(pages), xml, metadata)
+    return FileFacts(name, path.stat().st_size, len(pages), xml, metadata, arrays)
 
 
 # --- readers -------------------------------------------------------------------------------------------------------
@@ -200,7 +215,7 @@ def _settled_log(server: RangeServer) -> list[ServedRequest]:
 
 
 def _targets(row: Row) -> str:
-    """The issue's targets for our reader: rounds and requests (scattered), rounds (tail), bytes (all)."""
+    """The issue's targets for our reader: rounds and requests (scattered), rounds (tail), bytes (all files)."""
     if not row.reader.startswith("ometiff_helpers") or row.outcome.error:
         return ""
     checks = []
@@ -209,7 +224,12 @@ def _targets(row: Row) -> str:
         checks.append(f"requests<={row.file.ifds + 2} {'yes' if row.requests <= row.file.ifds + 2 else 'NO'}")
     if row.file.name.startswith("tail"):
         checks.append(f"rounds<=3 {'yes' if row.rounds <= 3 else 'NO'}")
+    checks.append(f"bytes<=budget {'yes' if row.nbytes <= row.file.budget_all else 'NO'}")
     return ", ".join(checks)
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
 
 
 def _kib(n: int) -> str:
@@ -219,15 +239,18 @@ def _kib(n: int) -> str:
 def markdown(rows: list[Row], latency: float) -> str:
     lines = [
         f"Latency {latency * 1000:.0f} ms per request. Requests, rounds and bytes are counted by the server; "
-        "budget = 2 x metadata bytes + 256 KiB.",
+        "budget = 2 x metadata bytes + 256 KiB, metadata = everything that is not pixel data (IFDs, every "
+        "out-of-line value including the tile/strip offset and byte-count arrays, the OME-XML); the strict "
+        "budget leaves the offset arrays out of the metadata.",
         *(
             ["Without latency requests do not overlap: the rounds column then counts requests."]
             if latency <= 0
             else []
         ),
         "",
-        "| file | size | IFDs | OME-XML KiB | metadata KiB | budget KiB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| file | size | IFDs | OME-XML KiB | metadata KiB | budget KiB | metadata w/o offset arrays KiB "
+        "| strict budget KiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     seen = set()
     for row in rows:
@@ -235,12 +258,12 @@ def markdown(rows: list[Row], latency: float) -> str:
         if f.name not in seen:
             seen.add(f.name)
             lines.append(
-                f"| {f.name} | {f.size / 2**30:,.2f} GiB | {f.ifds} | {_kib(f.ome_xml)} | {_kib(f.metadata)} "
-                f"| {_kib(f.budget)} |"
+                f"| {f.name} | {f.size / 2**30:,.2f} GiB | {f.ifds} | {_kib(f.ome_xml)} | {_kib(f.metadata_all)} "
+                f"| {_kib(f.budget_all)} | {_kib(f.metadata)} | {_kib(f.budget)} |"
             )
     lines += [
         "",
-        "| file | reader | requests | rounds | KiB | wall s | IFDs covered | OME-XML read | within budget "
+        "| file | reader | requests | rounds | KiB | wall s | IFDs covered | OME-XML read | within budget (strict) "
         "| our ledger (req / rounds / KiB) | targets |",
         "|---|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
@@ -254,7 +277,7 @@ def markdown(rows: list[Row], latency: float) -> str:
         ledger = (
             f"{o.ledger['count']} / {o.ledger['rounds']} / {_kib(int(o.ledger['bytes']))}" if o.ledger else ""
         )
-        within = "yes" if row.nbytes <= row.file.budget else "no"
+        within = f"{_yes(row.nbytes <= row.file.budget_all)} ({_yes(row.nbytes <= row.file.budget)})"
         lines.append(
             f"| {row.file.name} | {row.reader} {status}".rstrip()
             + f" | {row.requests} | {row.rounds} | {_kib(row.nbytes)} | {row.seconds:.2f} | {covered} | {xml_ok} "

@@ -49,6 +49,9 @@ class ReadOptions:
         64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
     )
     ifd_read_margin: int = 512  # extra bytes read after an IFD's estimated span
+    template_span_max: int = (
+        4 * 1024 * 1024
+    )  # cap on an IFD's read span learnt from a sibling (values included)
     tail_read_max: int = 1024 * 1024  # IFD 0 within this many bytes of EOF: read to EOF in one request
     stride_lookahead: int = 8  # predicted chain IFDs fetched speculatively per round (doubles while right)
     max_stride_lookahead: int = 256

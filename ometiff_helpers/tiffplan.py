@@ -4,6 +4,10 @@ Per round the planner first parses all it can from bytes already received (the f
 speculative reads), then asks for every missing piece at once: the next chain IFD, the SubIFDs of every IFD just
 read, small out-of-line values, IFD 0's ImageDescription, and predicted chain IFDs (stride prediction or an
 offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real pointer gave.
+
+An IFD not yet seen is read with the span its parsed siblings needed (``_update_span``): its entries through the
+last value that had to be read, e.g. a SubIFDs array stored after the tile offset arrays, so an IFD and its SubIFDs
+arrive in one request.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ if TYPE_CHECKING:
 
 Range = tuple[int, int]
 _DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
-_NEARBY = 64 * 1024  # values this close after an IFD count toward its span estimate
+_UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
+_LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
+_BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's block
 
 
 class _Buffers:
@@ -126,11 +132,11 @@ class TiffPlanner:
         self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
         self.n_subifds = 0
-        # bytes to read for a chain IFD of unknown size: IFD 0's span, then the max seen
-        self.span_est = _DEFAULT_SPAN
-        self.sub_span_est: int | None = None  # the same for SubIFDs, once one was parsed
+        # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
+        self.span_est = _DEFAULT_SPAN  # chain IFDs
+        self.sub_span_est: int | None = None  # SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
-        self.predicted: list[int] = []  # chain offsets predicted in the last round
+        self.predicted: list[Range] = []  # ranges predicted to hold chain IFDs in the last round
         self.window: Range | None = None  # or the window of small strides read in the last round
         self.lookahead = max(1, options.stride_lookahead)
         self.desc_range: Range | None = None
@@ -236,7 +242,7 @@ class TiffPlanner:
 
         for node in self.pending:
             if node.count is None:
-                est = self.span_est if node.depth == 0 or self.sub_span_est is None else self.sub_span_est
+                est = self.span_est if node.depth == 0 else self.sub_span_est or _DEFAULT_SPAN
                 want(node.offset, node.offset + est, "ifd")
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
@@ -260,13 +266,16 @@ class TiffPlanner:
         """Ranges expected to hold the next chain IFDs, assuming the last stride between chain IFDs repeats.
 
         Small strides: one window covering the next ``lookahead`` strides (tolerates varying strides). Large strides:
-        the predicted offsets themselves (``lookahead`` of them once the stride repeated, else one).
+        the predicted offsets themselves, ``lookahead`` of them once the stride repeated; else two, each read from
+        a lead of 1/16 of the stride before it (compressed data makes strides vary; IFD 0's description makes the
+        first stride a guess, see ``_stride``).
         """
         if self.sidecar is not None or self.opt.stride_lookahead <= 0:
             return []
         frontier = self.chain[-1]
         if self.predicted or self.window is not None:
-            hits = sum(1 for p in self.predicted if p in self.visited)
+            chain = sorted(n.offset for n in self.chain)
+            hits = sum(1 for start, end in self.predicted if _holds(chain, start, end))
             if self.window is not None:
                 ok = frontier.offset >= self.window[1] - self.span_est or (
                     frontier.parsed and not frontier.next_offset
@@ -281,7 +290,7 @@ class TiffPlanner:
         if frontier.parsed or len(self.chain) < 2:
             return []
         recent = self.chain[-9:]
-        strides = [b.offset - a.offset for a, b in itertools.pairwise(recent)]
+        strides = [self._stride(a, b) for a, b in itertools.pairwise(recent)]
         stride = strides[-1]
         if stride == 0:
             return []
@@ -294,17 +303,25 @@ class TiffPlanner:
             self.window = (frontier.offset, end)
             return [self.window]
         cycle = strides[-period:] if period else [stride]
-        n = self.lookahead if period else 1
-        out = []
+        n = self.lookahead if period else min(self.lookahead, _UNCONFIRMED_STEPS)
+        lead = self.opt.ifd_read_margin
+        if not period:
+            lead = min(_LEAD_MAX, max(lead, abs(stride) // 16))
         off = frontier.offset
         for k in range(n):
             off += cycle[k % len(cycle)]
             if off < self.fmt.header_size or off + self.fmt.ifd_size(1) > self.size or off in self.visited:
                 break
             if self.buf.get(off, off + self.fmt.count_size) is None:
-                out.append(off)
-        self.predicted = out
-        return [(off, off + self.span_est) for off in out]
+                self.predicted.append((max(self.fmt.header_size, off - lead), off + self.span_est))
+        return self.predicted
+
+    def _stride(self, a: _Node, b: _Node) -> int:
+        """Bytes from chain IFD ``a`` to ``b``, less IFD 0's description when it lies between them."""
+        desc = self._description_value(a)
+        if desc is not None and a.offset < desc[0] and desc[1] <= b.offset:
+            return b.offset - a.offset - (desc[1] - desc[0])
+        return b.offset - a.offset
 
     # --- parsing what we have -----------------------------------------------------------------------------------
 
@@ -531,21 +548,49 @@ class TiffPlanner:
             self.desc_parts.append(data)
 
     def _update_span(self, node: _Node) -> None:
-        end = node.offset + node.span
+        """Learn, from an IFD just parsed, how many bytes to read for its siblings (the IFDs of the same depth).
+
+        Writers store an IFD's out-of-line values as one block right after its entries. The sibling's read span is
+        this IFD's span through the end of the last value that had to be read (the SubIFDs array, a Software
+        string), following the block across values that were not needed (tile offset arrays), less the values the
+        siblings lack (IFD 0's description); no further than ``ReadOptions.template_span_max``.
+        """
+        fmt = self.fmt
+        located = []
         for idx, e in enumerate(node.entries):
             n = e.nbytes()
-            if n is None or e.is_inline(self.fmt) or (idx not in node.values and idx not in node.waiting):
+            if n is not None and not e.is_inline(fmt):
+                located.append((e.value_offset(fmt), n, idx))
+        block_end = needed_end = node.offset + node.span
+        skipped = lacking = 0  # bytes of the siblings-lack values passed, and those before needed_end
+        for voff, n, idx in sorted(located):
+            if voff < node.offset:
                 continue
-            if node.depth == 0 and node.index == 0 and e.code == TagCode.IMAGE_DESCRIPTION:
-                continue
-            voff = e.value_offset(self.fmt)
-            if node.offset <= voff < node.offset + _NEARBY:
-                end = max(end, voff + n)
-        span = end - node.offset + self.opt.ifd_read_margin
+            if voff > block_end + _BLOCK_GAP:
+                break
+            block_end = max(block_end, voff + n)
+            if self._is_description0(node, idx):
+                skipped += n
+            elif idx in node.values or idx in node.waiting:
+                if voff + n - node.offset - skipped > self.opt.template_span_max:
+                    break
+                needed_end, lacking = max(needed_end, voff + n), skipped
+        span = needed_end - node.offset - lacking + self.opt.ifd_read_margin
         if node.depth:
             self.sub_span_est = max(self.sub_span_est or 0, span)
         else:
             self.span_est = span if node.index == 0 else max(self.span_est, span)
+
+    def _is_description0(self, node: _Node, idx: int) -> bool:
+        return node is self.chain[0] and idx == self.desc_index
+
+    def _description_value(self, node: _Node) -> Range | None:
+        """Where IFD 0's out-of-line description lies, for ``node`` = IFD 0 (None otherwise or when inline)."""
+        if node is not self.chain[0] or self.desc_index is None:
+            return None
+        e = node.entries[self.desc_index]  # set only for an out-of-line description
+        start = e.value_offset(self.fmt)
+        return start, start + (e.nbytes() or 0)
 
     # --- following pointers -------------------------------------------------------------------------------------
 
@@ -756,6 +801,12 @@ class TiffPlanner:
             depth=node.depth,
             nbytes=self.fmt.ifd_size(node.count or 0),
         )
+
+
+def _holds(sorted_offsets: list[int], start: int, end: int) -> bool:
+    """Whether one of ``sorted_offsets`` lies in ``[start, end)``."""
+    i = bisect.bisect_left(sorted_offsets, start)
+    return i < len(sorted_offsets) and sorted_offsets[i] < end
 
 
 def _total(ranges: list[Range]) -> int:
