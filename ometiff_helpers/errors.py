@@ -117,7 +117,9 @@ class IFDLoop(CorruptTiff):
 class LimitExceeded(OmeTiffError):
     """A configured bound (tags per IFD, IFD count, bytes, requests, XML size, depth) was reached."""
 
-    def __init__(self, message: str, *, name: str, value: int | float, limit: int | float, hint: str | None = None):
+    def __init__(
+        self, message: str, *, name: str, value: int | float, limit: int | float, hint: str | None = None
+    ):
         super().__init__(message, hint=hint)
         self.name = name
         self.value = value
