@@ -6,6 +6,7 @@ older spellings (``PixelType``, ``LogicalChannel``, ``Shape/Rect``, ``AcquiredDa
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
@@ -206,8 +207,8 @@ class Converter:
             try:
                 fv = float(raw)
             except ValueError:
-                fv = float("nan")
-            if fv != fv or fv != int(fv):
+                fv = math.nan
+            if not math.isfinite(fv) or fv != int(fv):  # "inf", "1e400", "nan": not an integer
                 self._bad(node, attr, raw, "an integer")
                 return None
             v = int(fv)

@@ -510,3 +510,16 @@ def test_every_error_is_an_ometiff_error() -> None:
             parse_ome_xml(data[:cut])
         except OmeTiffError as exc:
             assert_clean(exc)
+
+
+@pytest.mark.parametrize("raw", ["inf", "-Infinity", "1e400", "nan"])
+def test_x18_non_finite_integers_are_findings_not_overflow(raw: str) -> None:
+    data = ome(body=f'<TiffData IFD="{raw}" PlaneCount="1"/>').replace(
+        b'SizeX="4"', f'SizeX="{raw}"'.encode()
+    )
+    doc = parse_ome_xml(data)
+    p = doc.images[0].pixels
+    assert p is not None and p.size_x is None and p.tiffdata[0].ifd == 0 and not p.tiffdata[0].ifd_given
+    bad = [f.message for f in doc.findings if f.code == "OME_BAD_VALUE"]
+    assert any("SizeX" in m and "not an integer" in m for m in bad)
+    assert any("TiffData@IFD" in m for m in bad)
