@@ -38,7 +38,7 @@ from .omexml_model import (
     Shape,
     TiffData,
 )
-from .omexml_tables import physical_extent_um, plane_mapping, tables
+from .omexml_tables import dimension_index, physical_extent_um, plane_mapping, tables
 from .progress import Progress
 from .units import Quantity
 from .xmlsafety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
@@ -707,11 +707,13 @@ def _check_tiffdata(image: Image, log: FindingLog) -> None:
                 where=where,
                 key=f"{where}-first",
             )
-        elif td.plane_count is not None and td.plane_count > total:
+        elif td.plane_count is not None and (start := dimension_index(p, *first)) + td.plane_count > total:
+            past = f" from plane {start:,} on" if start else ""
             log.add(
                 "OME_TIFFDATA_RANGE",
                 Severity.WARNING,
-                f"TiffData #{td.index} claims PlaneCount={td.plane_count:,} but the image has only {total:,} planes.",
+                f"TiffData #{td.index} claims PlaneCount={td.plane_count:,}{past} but the image has only "
+                f"{total:,} planes; the planes past the end are ignored.",
                 remedy="The plane mapping is wrong: re-export the metadata.",
                 where=where,
                 key=f"{where}-count",

@@ -523,3 +523,13 @@ def test_x18_non_finite_integers_are_findings_not_overflow(raw: str) -> None:
     bad = [f.message for f in doc.findings if f.code == "OME_BAD_VALUE"]
     assert any("SizeX" in m and "not an integer" in m for m in bad)
     assert any("TiffData@IFD" in m for m in bad)
+
+
+def test_x18_plane_count_running_past_the_last_plane_from_a_later_start() -> None:
+    """SizeZ=2: FirstZ=1 with PlaneCount=2 asks for planes 1 and 2; plane 2 does not exist."""
+    doc = parse_ome_xml(ome(body='<TiffData FirstZ="1" IFD="1" PlaneCount="2"/>'))
+    ranges = [f.message for f in doc.findings if f.code == "OME_TIFFDATA_RANGE"]
+    assert len(ranges) == 1 and "PlaneCount=2 from plane 1 on" in ranges[0] and "only 2 planes" in ranges[0]
+    assert [(r.z, r.ifd) for r in plane_mapping(doc.images[0])] == [(1, 1)]
+    fits = parse_ome_xml(ome(body='<TiffData FirstZ="1" IFD="1" PlaneCount="1"/>'))
+    assert "OME_TIFFDATA_RANGE" not in codes(fits)
