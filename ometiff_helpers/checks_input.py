@@ -1,7 +1,8 @@
 """What every check rule reads: one frozen view of a report (TIFF, OME-XML, probe results, viewer estimate).
 
 Rules are pure functions of a ``CheckInput``; this module derives the views they share (pyramid levels, the first
-Image's Pixels, the plane index the viewer computes from DimensionOrder) so that no rule re-derives them.
+Image's Pixels, the plane index the viewer computes from DimensionOrder) so that no rule re-derives them. The pyramid
+functions are also what ``report.Report.levels()`` shows, so the Summary and the findings agree.
 """
 
 from __future__ import annotations
@@ -97,50 +98,18 @@ class CheckInput:
 
     @property
     def pyramid_kind(self) -> str:
-        """ "subifds", "legacy" (reduced IFDs or extra Images in the main chain) or "none"."""
-        ifd0 = self.ifd0
-        if ifd0 is None:
-            return "none"
-        if ifd0.subifds:
-            return "subifds"
-        return "legacy" if len(self.levels) > 1 else "none"
+        """See ``pyramid_kind``."""
+        return pyramid_kind(self.tiff, self.ome)
 
     @property
     def levels(self) -> tuple[IFD, ...]:
-        """The first plane's resolution levels: IFD 0 and its SubIFDs, or the legacy levels in the main chain."""
-        ifd0 = self.ifd0
-        if ifd0 is None:
-            return ()
-        if ifd0.subifds:
-            return (ifd0, *ifd0.subifds)
-        reduced = [ifd0]
-        for ifd in self.tiff.ifds[1:]:
-            if not ifd.is_reduced:
-                break
-            reduced.append(ifd)
-        if len(reduced) > 1:
-            return tuple(reduced)
-        return self.legacy_image_levels or (ifd0,)
+        """See ``pyramid_levels``."""
+        return pyramid_levels(self.tiff, self.ome)
 
     @property
     def legacy_image_levels(self) -> tuple[IFD, ...]:
-        """Bio-Formats 5.9 layout: one OME Image per resolution, each the next ``planes`` IFDs of the chain."""
-        ome, pixels = self.ome, self.pixels
-        if ome is None or pixels is None or len(ome.images) < 2:
-            return ()
-        planes = pixels.plane_total
-        out: list[IFD] = []
-        prev_w = None
-        for k, img in enumerate(ome.images):
-            px = img.pixels
-            index = k * planes
-            if px is None or index >= len(self.tiff.ifds) or px.plane_total != planes:
-                break
-            if prev_w is not None and (not px.size_x or px.size_x >= prev_w):
-                break
-            prev_w = px.size_x
-            out.append(self.tiff.ifds[index])
-        return tuple(out) if len(out) > 1 else ()
+        """See ``legacy_image_levels``."""
+        return legacy_image_levels(self.tiff, self.ome)
 
     def plane_index(self, z: int, c: int, t: int) -> int | None:
         """The IFD index Viv computes for (z, c, t) from DimensionOrder alone (it ignores TiffData)."""
@@ -149,6 +118,51 @@ class CheckInput:
             return None
         return dimension_order_index(px.dimension_order or "XYZCT", z, c, t, px.size_z or 1,
                                      px.effective_size_c, px.size_t or 1)  # fmt: skip
+
+
+def pyramid_levels(tiff: TiffStructure, ome: OmeDocument | None) -> tuple[IFD, ...]:
+    """The first plane's resolution levels: IFD 0 and its SubIFDs, or the legacy levels in the main chain."""
+    if not tiff.ifds:
+        return ()
+    ifd0 = tiff.ifds[0]
+    if ifd0.subifds:
+        return (ifd0, *ifd0.subifds)
+    reduced = [ifd0]
+    for ifd in tiff.ifds[1:]:
+        if not ifd.is_reduced:
+            break
+        reduced.append(ifd)
+    if len(reduced) > 1:
+        return tuple(reduced)
+    return legacy_image_levels(tiff, ome) or (ifd0,)
+
+
+def pyramid_kind(tiff: TiffStructure, ome: OmeDocument | None) -> str:
+    """ "subifds", "legacy" (reduced IFDs or extra Images in the main chain) or "none"."""
+    if not tiff.ifds:
+        return "none"
+    if tiff.ifds[0].subifds:
+        return "subifds"
+    return "legacy" if len(pyramid_levels(tiff, ome)) > 1 else "none"
+
+
+def legacy_image_levels(tiff: TiffStructure, ome: OmeDocument | None) -> tuple[IFD, ...]:
+    """Bio-Formats 5.9 layout: one OME Image per resolution, each the next ``planes`` IFDs of the chain."""
+    if ome is None or len(ome.images) < 2 or ome.images[0].pixels is None:
+        return ()
+    planes = ome.images[0].pixels.plane_total
+    out: list[IFD] = []
+    prev_w = None
+    for k, img in enumerate(ome.images):
+        px = img.pixels
+        index = k * planes
+        if px is None or index >= len(tiff.ifds) or px.plane_total != planes:
+            break
+        if prev_w is not None and (not px.size_x or px.size_x >= prev_w):
+            break
+        prev_w = px.size_x
+        out.append(tiff.ifds[index])
+    return tuple(out) if len(out) > 1 else ()
 
 
 def dimension_order_index(order: str, z: int, c: int, t: int, size_z: int, size_c: int, size_t: int) -> int:

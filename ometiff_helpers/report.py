@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
+from .checks_input import pyramid_kind, pyramid_levels
 from .errors import OmeTiffError
 from .findings import Finding, Severity
 from .omexml import OmeDocument, OmeXmlParser, parse_ome_xml
 from .progress import Progress, ProgressCallback
 from .source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
-from .tiff import IFD, ReadOptions, TiffStructure, read_tiff
+from .tiff import ReadOptions, TiffStructure, read_tiff
 from .units import length_to_um
 
 
@@ -52,18 +53,12 @@ class Report:
     # --- derived views ---------------------------------------------------------------------------------------------
 
     def levels(self) -> list[Level]:
-        """The pyramid of the first image: IFD 0 and its SubIFDs, or IFD 0 and the reduced IFDs after it (legacy)."""
-        if not self.tiff.ifds:
+        """The pyramid of the first image, as the checks see it (``checks_input.pyramid_levels``): IFD 0 and its
+        SubIFDs, or the legacy levels in the main chain (reduced IFDs after IFD 0, or one OME Image per level)."""
+        chain = pyramid_levels(self.tiff, self.ome)
+        if not chain:
             return []
-        first = self.tiff.ifds[0]
-        chain: list[IFD] = [first]
-        if first.subifds:
-            chain += list(first.subifds)
-        else:
-            for ifd in self.tiff.ifds[1:]:
-                if not ifd.is_reduced:
-                    break
-                chain.append(ifd)
+        first = chain[0]
         base = first.width or 0
         levels = []
         for i, ifd in enumerate(chain):
@@ -125,11 +120,7 @@ class Report:
             out["Channels"] = f"{len(channels)}: {names}"
         levels = self.levels()
         if levels:
-            how = (
-                "SubIFDs"
-                if ifd0 is not None and ifd0.subifds
-                else ("legacy, in the main chain" if len(levels) > 1 else "no pyramid")
-            )
+            how = _pyramid_how(self.tiff, self.ome)
             sizes = " → ".join(
                 f"{lv.width}×{lv.height}" for lv in (levels if len(levels) <= 3 else [levels[0], levels[-1]])
             )
@@ -323,6 +314,16 @@ def physical_extent_um(pixels: Any) -> tuple[float, float] | None:
     if ux is None or uy is None:
         return None
     return pixels.size_x * ux, pixels.size_y * uy
+
+
+def _pyramid_how(tiff: TiffStructure, ome: OmeDocument | None) -> str:
+    kind = pyramid_kind(tiff, ome)
+    if kind == "subifds":
+        return "SubIFDs"
+    if kind == "none":
+        return "no pyramid"
+    reduced = pyramid_levels(tiff, ome)[1].is_reduced
+    return "legacy: reduced IFDs in the main chain" if reduced else "legacy: one OME Image per level"
 
 
 def _first_pixels(ome: OmeDocument | None) -> Any:

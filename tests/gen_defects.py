@@ -141,6 +141,30 @@ def write(path: Path, s: Spec) -> Path:
     return path
 
 
+def write_legacy_images(
+    path: Path, sizes: Sequence[tuple[int, int]] = ((64, 48), (32, 24), (16, 12))
+) -> Path:
+    """Bio-Formats 5.9 / raw2ometiff --legacy layout: one OME Image per resolution (2 channels each), all IFDs in the
+    main chain and none marked reduced (NewSubfileType 0)."""
+    images = []
+    for k, (w, h) in enumerate(sizes):
+        chans = "".join(f'<Channel ID="Channel:{k}:{c}" Name="Ch{c}" SamplesPerPixel="1"/>' for c in range(2))
+        tds = "".join(f'<TiffData IFD="{2 * k + c}" PlaneCount="1" FirstC="{c}"/>' for c in range(2))
+        images.append(
+            f'<Image ID="Image:{k}"><Pixels ID="Pixels:{k}" DimensionOrder="XYCZT" Type="uint16" SizeX="{w}" '
+            f'SizeY="{h}" SizeC="2" SizeZ="1" SizeT="1" PhysicalSizeX="0.5" PhysicalSizeY="0.5">{chans}{tds}'
+            "</Pixels></Image>"
+        )
+    desc = f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{NS}" Creator="gen_defects">{"".join(images)}</OME>'
+    with tifffile.TiffWriter(path) as tw:
+        for k, (w, h) in enumerate(sizes):
+            for c in range(2):
+                first = k == 0 and c == 0
+                tw.write(np.zeros((h, w), "uint16"), description=desc.encode() if first else None, metadata=None,
+                         tile=(16, 16))  # fmt: skip
+    return path
+
+
 def patch_tag(path: Path, page: int, code: int, value: int, *, subifd: int | None = None) -> None:
     """Overwrite the (inline, first) value of tag ``code`` in top-level IFD ``page`` (or its SubIFD ``subifd``)."""
     with tifffile.TiffFile(path) as tif:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from gen_defects import Spec, patch_tag, write
+from gen_defects import Spec, patch_tag, write, write_legacy_images
 
 from ometiff_helpers import checks
 from ometiff_helpers.checks import CheckInput, evaluate, run_checks
@@ -187,6 +187,13 @@ CASES: list[tuple[str, Build, str, Severity, str]] = [
     ),
     ("legacy", spec(levels=2, legacy=True, size_c=1), "LEGACY_PYRAMID", W, r"reduced-resolution IFDs"),
     (
+        "legacy-images",
+        lambda d: write_legacy_images(d / "f.ome.tif"),
+        "LEGACY_PYRAMID",
+        W,
+        r"separate OME Image .*IFD 0 64x48, IFD 2 32x24, IFD 4 16x12",
+    ),
+    (
         "jpeg-rgb",
         patched(Spec(rgb=True, dtype="uint8", size_c=1, compression=None), 0, 259, 7),
         "JPEG_COLOUR",
@@ -320,3 +327,26 @@ def test_run_checks_without_source_adds_no_probes(tmp_path: Path) -> None:
     found = run_checks(report, source=None)
     assert "probes" not in report.extra and "viewer_estimate" in report.extra
     assert all(isinstance(f, Finding) for f in found)
+
+
+@pytest.mark.parametrize(
+    ("build", "how", "paths"),
+    [
+        (spec(levels=3), "SubIFDs", ["IFD 0", "IFD 0 / SubIFD 0", "IFD 0 / SubIFD 1"]),
+        (spec(levels=3, legacy=True), "legacy: reduced IFDs in the main chain", ["IFD 0", "IFD 1", "IFD 2"]),
+        (
+            lambda d: write_legacy_images(d / "f.ome.tif"),
+            "legacy: one OME Image per level",
+            ["IFD 0", "IFD 2", "IFD 4"],
+        ),
+        (spec(extra_image=True, size_c=1, extra_ifds=1), "no pyramid", ["IFD 0"]),
+    ],
+    ids=["subifds", "legacy-reduced", "legacy-images", "multi-image"],
+)
+def test_report_levels_are_the_levels_the_checks_judge(
+    tmp_path: Path, build: Build, how: str, paths: list[str]
+) -> None:
+    report = inspect(str(build(tmp_path)), probes=False)
+    assert [lv.path for lv in report.levels()] == paths
+    assert [ifd.path for ifd in CheckInput.from_report(report).levels] == paths
+    assert report.summary()["Pyramid levels"].startswith(f"{len(paths)} ({how})")
