@@ -254,3 +254,27 @@ def test_load_routes_and_errors(corpus_dir: Path, range_server, tmp_path: Path) 
     app.url.value = "  "
     app.load_button.click()
     assert "Enter a URL" in app.status.value
+
+
+def test_roi_figure_draws_a_transformed_ellipse_in_image_coordinates(tmp_path: Path) -> None:
+    """An Ellipse with a Transform (translate by 1000, 0) sits at (1100, 50) in pixels, like its untransformed twin
+    at (100, 50): the transform is applied once, not on top of the axes' own data transform."""
+    ns = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
+    path = tmp_path / "moved.ome.xml"
+    path.write_text(
+        f'<OME xmlns="{ns}"><Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
+        'SizeX="2000" SizeY="100" SizeZ="1" SizeC="1" SizeT="1"><Channel ID="Channel:0:0"/></Pixels></Image>'
+        '<ROI ID="ROI:0"><Union><Ellipse ID="Shape:0" X="100" Y="50" RadiusX="10" RadiusY="5"/></Union></ROI>'
+        '<ROI ID="ROI:1"><Union><Ellipse ID="Shape:1" X="100" Y="50" RadiusX="10" RadiusY="5">'
+        '<Transform A00="1" A10="0" A01="0" A11="1" A02="1000" A12="0"/></Ellipse></Union></ROI></OME>'
+    )
+    explored = ea.load(path)
+    for roi, centre in (("ROI:0", 100.0), ("ROI:1", 1100.0)):
+        fig = ea.roi_figure(explored, roi=roi)
+        vertices = fig.axes[0].collections[0].get_paths()[0].vertices
+        assert vertices[:, 0].min() == pytest.approx(centre - 10, abs=0.01)
+        assert vertices[:, 0].max() == pytest.approx(centre + 10, abs=0.01)
+        assert vertices[:, 1].min() == pytest.approx(45, abs=0.01) and vertices[:, 1].max() == pytest.approx(
+            55
+        )
+        matplotlib.pyplot.close(fig)

@@ -443,8 +443,8 @@ def roi_figure(
             bounds.extend(pts)
         elif s.kind == "Ellipse" and None not in (s.x, s.y, s.radius_x, s.radius_y):
             patch = Ellipse((s.x, s.y), 2 * s.radius_x, 2 * s.radius_y)  # type: ignore[arg-type, operator]
-            if transform is not None:
-                patch.set_transform(transform + ax.transData)
+            if transform is not None:  # the collection adds the axes' data transform itself
+                patch.set_transform(transform)
             patches.append(patch)
             patch_colours.append(colour)
             bounds.extend(tx([(s.x - s.radius_x, s.y - s.radius_y), (s.x + s.radius_x, s.y + s.radius_y)]))  # type: ignore[operator]
