@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import __version__
-from .checks_input import pyramid_kind, pyramid_levels
+from .checks_input import legacy_image_levels, pyramid_kind, pyramid_levels
 from .errors import OmeTiffError
 from .findings import Finding, Severity
 from .omexml import OmeDocument, OmeXmlParser, parse_ome_xml
@@ -98,9 +98,13 @@ class Report:
         out: dict[str, str] = {"File": self.display_name}
         kind = "BigTIFF" if t.bigtiff else "classic TIFF"
         endian = "little-endian" if t.byteorder == "<" else "big-endian"
-        ome = (
-            f"OME-TIFF (schema {self.ome.schema_version})" if self.ome else f"not OME-TIFF: {self.ome_error}"
-        )
+        if self.ome is None:
+            ome = f"not OME-TIFF: {self.ome_error}"
+        elif self.ome.binary_only is not None:
+            stub = self.ome.binary_only.metadata_file or "a companion file (no MetadataFile given)"
+            ome = f"OME-TIFF (schema {self.ome.schema_version}), BinaryOnly stub: the metadata is in {stub}"
+        else:
+            ome = f"OME-TIFF (schema {self.ome.schema_version})"
         out["Format"] = f"{kind}, {endian}; {ome}"
         out["File size"] = f"{human_bytes(t.size)} ({t.size:,} bytes)"
         pixels = _first_pixels(self.ome)
@@ -114,10 +118,17 @@ class Report:
             out["Dimensions"] = (
                 f"{ifd0.width} × {ifd0.height} px, {ifd0.samples_per_pixel} sample(s) per pixel"
             )
+        if self.ome is not None and len(self.ome.images) > 1:
+            legacy = legacy_image_levels(self.tiff, self.ome)
+            out["Images"] = f"{len(self.ome.images)}" + (
+                " (one per pyramid level)" if legacy else " (the viewer shows only the first, described here)"
+            )
         channels = list(pixels.channels) if pixels is not None else []
         if channels:
             names = ", ".join(ch.name or ch.id or f"#{ch.index}" for ch in channels)
-            out["Channels"] = f"{len(channels)}: {names}"
+            spp = max(ch.samples_per_pixel or 1 for ch in channels)
+            samples = f" ({spp} samples per pixel{', RGB' if spp == 3 else ''})" if spp > 1 else ""
+            out["Channels"] = f"{len(channels)}{samples}: {names}"
         levels = self.levels()
         if levels:
             how = _pyramid_how(self.tiff, self.ome)

@@ -350,3 +350,29 @@ def test_report_levels_are_the_levels_the_checks_judge(
     assert [lv.path for lv in report.levels()] == paths
     assert [ifd.path for ifd in CheckInput.from_report(report).levels] == paths
     assert report.summary()["Pyramid levels"].startswith(f"{len(paths)} ({how})")
+
+
+@pytest.mark.parametrize(
+    ("build", "label", "expected"),
+    [
+        (
+            corpus("viv/avivator/data/multifile-Z1.ome.tiff"),
+            "Format",
+            "BinaryOnly stub: the metadata is in multifile.companion.ome",
+        ),
+        (spec(extra_image=True, size_c=1, extra_ifds=1), "Images", "2 (the viewer shows only the first"),
+        (lambda d: write_legacy_images(d / "f.ome.tif"), "Images", "3 (one per pyramid level)"),
+        (spec(rgb=True, dtype="uint8", size_c=1), "Channels", "1 (3 samples per pixel, RGB): Ch0"),
+    ],
+    ids=["binary-only", "multi-image", "legacy-images", "rgb"],
+)
+def test_summary_names_what_support_staff_must_know(
+    tmp_path: Path, build: Build, label: str, expected: str
+) -> None:
+    summary = inspect(str(build(tmp_path)), probes=False).summary()
+    assert expected in summary.get(label, ""), summary
+
+
+def test_summary_has_no_images_line_for_one_image(tmp_path: Path) -> None:
+    summary = inspect(str(demo_path()), probes=False).summary()
+    assert "Images" not in summary and summary["Channels"].startswith("4: DAPI")
