@@ -1249,8 +1249,7 @@ class HttpSource(ByteSource):
             problem = _Retry("truncated", f"{len(data):,} of {length:,} bytes")
         if problem is not None:
             self._record(span, len(data), 200, t0, state, problem.message)
-            state.got = 0  # a whole-file answer cannot be resumed
-            raise problem
+            raise problem  # bytes already in state.buf (an earlier 206) stay valid: the retry resumes after them
         self._record(span, len(data), 200, t0, state, "whole file")
         body = bytes(data)
         if self._size is not None and len(body) != self._size:
@@ -1266,12 +1265,13 @@ class HttpSource(ByteSource):
         if failure is not None:
             data, body, chunk = bytearray(), b"", b""  # a web page may echo the token: keep it out of locals
             raise failure
+        # ``span`` starts after the bytes an earlier, broken 206 already gave (``state.got``): append, never replace
         piece = body[span[0] : min(span[1], len(body))]
         if state.consumer is not None:
             state.pending += piece
             return b""
-        state.buf = bytearray(piece)
-        return piece
+        state.buf += piece
+        return bytes(state.buf)
 
     def _after_first(self, headers: Mapping[str, str], data: bytes, where: str) -> NotATiff | None:
         """Keep the validators; the error to raise when the first bytes are a web page or a JSON document."""

@@ -233,6 +233,36 @@ class FaultHandler(RangeRequestHandler):
         self.close_connection = True
         self.connection.close()
 
+    def mode_steps(self, rest: str) -> None:
+        """One answer per request, in the order of ``plan`` (comma-separated), then normal service: ``cut206`` (206
+        headers for the whole range, 1000 bytes, close), ``cut200`` (the whole file announced, 1000 bytes, close),
+        ``whole200`` (the whole file, Range ignored), ``reset206`` (as cut206, but a TCP reset)."""
+        entry = self.entry(rest)
+        plan = [p for p in self.param("plan").split(",") if p]
+        n = self.count(f"steps:{rest}:{self.param('key')}")
+        step = plan[n] if n < len(plan) else "ok"
+        if step == "whole200":
+            self.serve_entry(entry, False, honour_range=False)
+            return
+        if step not in ("cut206", "cut200", "reset206"):
+            self.serve_entry(entry, False)
+            return
+        s, e = (0, entry.size) if step == "cut200" else self.requested_span(entry.size)
+        headers = {"ETag": entry.etag, "Content-Length": str(e - s)}
+        if step != "cut200":
+            headers["Content-Range"] = f"bytes {s}-{e - 1}/{entry.size}"
+        self.send_status(200 if step == "cut200" else 206, headers)
+        self.end_headers()
+        self.write_body(entry.read(s, min(e, s + 1000)))
+        self.wfile.flush()
+        self.close_connection = True
+        if step == "reset206":
+            time.sleep(0.05)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        else:
+            self.connection.shutdown(socket.SHUT_WR)
+
     # --- H14 -------------------------------------------------------------------------------------------------------
 
     def mode_unsatisfiable(self, rest: str) -> None:

@@ -323,6 +323,22 @@ def test_h21_persistent_reset_mid_body(fault, debug_log):
     assert_no_secret(e, debug_log.text)
 
 
+@pytest.mark.parametrize(
+    "plan",
+    ["cut206,whole200", "reset206,whole200", "reset206,cut200", "reset206,cut200,whole200"],
+)
+def test_h11_h13_a_broken_range_resumed_by_a_whole_file_answer_keeps_the_right_bytes(fault, plan):
+    """A 206 cut short, then (on the retry) a 200 with the whole small file or another cut: the bytes that arrived
+    first are kept and the rest continues after them, never shifted or doubled."""
+    src = HttpSource(fault.fault_url("steps", "small.tif", plan=plan, after=1), options=FAST)
+    src.open(100)
+    assert src.read(2000, 9000) == SMALL[2000:9000]
+    assert src.read(0, len(SMALL)) == SMALL  # the block cache holds the right bytes too
+    streamed: list[bytes] = []
+    assert src.fetch([(2000, 9000)], consumers={0: streamed.append}) == [None]
+    assert b"".join(streamed) == SMALL[2000:9000]
+
+
 # --- H14, H15, H17, H18 ------------------------------------------------------------------------------------------
 
 
