@@ -33,8 +33,6 @@ def check_not_ome(inp: CheckInput) -> list[Finding]:
     if inp.ome is not None or inp.ifd0 is None:
         return []
     kind = inp.ome_error_kind or "unknown"
-    if kind == "binary-only":
-        return []  # MULTI_FILE says it better
     later = [
         ifd.path
         for ifd in inp.tiff.ifds[1:]
@@ -57,13 +55,6 @@ def check_multi_file(inp: CheckInput) -> list[Finding]:
     """MULTI_FILE: a BinaryOnly stub or TiffData pointing at other files; the viewer reads one file only."""
     ome = inp.ome
     if ome is None:
-        if inp.ome_error_kind == "binary-only":
-            return [finding(
-                "MULTI_FILE", E,
-                f"the OME-XML is a BinaryOnly stub ({inp.ome_error}); the metadata lives in a companion file "
-                "the viewer does not fetch.",
-                "Combine the set into one OME-TIFF (bfconvert or bioformats2raw + raw2ometiff on the companion file).",
-                "IFD 0")]  # fmt: skip
         return []
     if ome.binary_only is not None:
         return [finding(

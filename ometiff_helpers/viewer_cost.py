@@ -134,8 +134,7 @@ def estimate_viewer_cost(inp: CheckInput, *, offsets_available: bool = False) ->
                 idx = k * plane_total + p
                 if k > 0 and idx < len(top):
                     wanted.append(idx)
-        elif kind == "legacy" and p == 0:  # reduced IFDs after IFD 0: the viewer sees one big image
-            pass
+        # reduced IFDs after IFD 0 (legacy, NewSubfileType 1): the viewer sees one big image, opens nothing more
     opened: list[IFD] = []
     seen: set[int] = set()
     walked = 0
