@@ -176,6 +176,7 @@ def test_roi_view_filters(union_app: ea.ExploreApp) -> None:
     assert polygon.shape[0] >= 8 and tuple(polygon[0]) == pytest.approx((158.125, 27.75), abs=1e-3)
     assert ax.get_xlim()[0] < 0 < 305 < ax.get_xlim()[1]  # the image extent is in view, y downwards
     assert ax.get_ylim()[0] > 240 > 0 > ax.get_ylim()[1]
+    matplotlib.pyplot.close(fig)
 
 
 def test_validation_tab(union_app: ea.ExploreApp, corpus_dir: Path) -> None:

@@ -24,12 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.collections import LineCollection, PatchCollection, PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse, Rectangle
-from matplotlib.transforms import Affine2D
 
 from .. import omexml
 from ..errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
@@ -62,7 +58,6 @@ __all__ = [
 PER_PAGE = 100  # tree rows per page of siblings
 TABLE_ROWS = 200  # rows of a big table shown in a widget (the CSV export has them all)
 XML_SUFFIXES = (".xml", ".ome", ".companion.ome")
-_DEFAULT_STROKE = "#1f77b4"
 
 
 # --- loading ---------------------------------------------------------------------------------------------------------
@@ -390,11 +385,6 @@ def roi_figure(
 ) -> Figure:
     """The shapes (filtered as in `shapes_table`) drawn to scale, in pixels, over the first image's extent."""
     doc = explored.doc
-    extent = _image_extent(doc)
-    fig, ax = plt.subplots(figsize=(9.0, 6.0), dpi=80)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (pixels)")
-    ax.set_ylabel("y (pixels)")
     shapes = [
         s
         for r in (doc.rois if doc is not None else ())
@@ -402,97 +392,10 @@ def roi_figure(
         for s in r.shapes
         if _keep({"Z": s.the_z, "C": s.the_c, "T": s.the_t, "ROI ID": r.id}, z, c, t, roi)
     ]
-    polys: list[list[tuple[float, float]]] = []
-    poly_colours: list[str] = []
-    lines: list[list[tuple[float, float]]] = []
-    line_colours: list[str] = []
-    patches: list[Any] = []
-    patch_colours: list[str] = []
-    points: list[tuple[float, float]] = []
-    bounds: list[tuple[float, float]] = []
-    for s in shapes:
-        colour = s.stroke_colour.hex_rgb if s.stroke_colour is not None else _DEFAULT_STROKE
-        transform = Affine2D.from_values(*s.transform) if s.transform else None
-
-        def tx(
-            pts: list[tuple[float, float]], transform: Affine2D | None = transform
-        ) -> list[tuple[float, float]]:
-            return [tuple(p) for p in transform.transform(pts)] if transform is not None else pts  # type: ignore[misc]
-
-        if s.kind in ("Polygon", "Polyline"):
-            pts = tx(s.point_list())
-            if pts:
-                (polys if s.kind == "Polygon" else lines).append(pts)
-                (poly_colours if s.kind == "Polygon" else line_colours).append(colour)
-                bounds.extend(pts)
-        elif s.kind == "Line" and None not in (s.x1, s.y1, s.x2, s.y2):
-            pts = tx([(s.x1, s.y1), (s.x2, s.y2)])  # type: ignore[list-item]
-            lines.append(pts)
-            line_colours.append(colour)
-            bounds.extend(pts)
-        elif s.kind in ("Rectangle", "Mask") and None not in (s.x, s.y, s.width, s.height):
-            corners = [
-                (s.x, s.y),
-                (s.x + s.width, s.y),
-                (s.x + s.width, s.y + s.height),
-                (s.x, s.y + s.height),
-            ]  # type: ignore[operator]
-            pts = tx(corners)  # type: ignore[arg-type]
-            polys.append(pts)
-            poly_colours.append(colour)
-            bounds.extend(pts)
-        elif s.kind == "Ellipse" and None not in (s.x, s.y, s.radius_x, s.radius_y):
-            patch = Ellipse((s.x, s.y), 2 * s.radius_x, 2 * s.radius_y)  # type: ignore[arg-type, operator]
-            if transform is not None:  # the collection adds the axes' data transform itself
-                patch.set_transform(transform)
-            patches.append(patch)
-            patch_colours.append(colour)
-            bounds.extend(tx([(s.x - s.radius_x, s.y - s.radius_y), (s.x + s.radius_x, s.y + s.radius_y)]))  # type: ignore[operator]
-        elif s.kind in ("Point", "Label") and None not in (s.x, s.y):
-            (x, y) = tx([(s.x, s.y)])[0]  # type: ignore[list-item]
-            points.append((x, y))
-            bounds.append((x, y))
-            if s.kind == "Label" or s.text:
-                ax.annotate(
-                    s.text or "", (x, y), fontsize=8, color=colour, xytext=(3, 3), textcoords="offset points"
-                )
-    if polys:
-        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=poly_colours, linewidths=1))
-    if lines:
-        ax.add_collection(LineCollection(lines, colors=line_colours, linewidths=1))
-    if patches:
-        ax.add_collection(
-            PatchCollection(
-                patches, facecolors="none", edgecolors=patch_colours, linewidths=1, match_original=False
-            )
-        )
-    if points:
-        ax.plot([p[0] for p in points], [p[1] for p in points], "+", color="#d62728", markersize=8)
-    if extent is not None:
-        ax.add_patch(
-            Rectangle(
-                (0, 0), extent[0], extent[1], fill=False, edgecolor="#555555", linestyle="--", linewidth=1
-            )
-        )
-        width, height = float(extent[0]), float(extent[1])
-    else:
-        width = max((b[0] for b in bounds), default=1.0)
-        height = max((b[1] for b in bounds), default=1.0)
-    xs = [0.0, width] + [b[0] for b in bounds]
-    ys = [0.0, height] + [b[1] for b in bounds]
-    pad = 0.02 * max(width, height)
-    ax.set_xlim(min(xs) - pad, max(xs) + pad)
-    ax.set_ylim(max(ys) + pad, min(ys) - pad)  # image coordinates: y grows downwards
     what = ", ".join(f"{k}={v}" for k, v in (("Z", z), ("C", c), ("T", t), ("ROI", roi)) if v is not None)
-    size = f"{extent[0]} × {extent[1]} px image" if extent is not None else "no image size"
-    ax.set_title(
-        f"{len(shapes):,} shape(s) of {plots.short_name(explored.display_name)} ({size})"
-        + (f"; {what}" if what else "")
+    return plots.shapes_figure(
+        shapes, extent=_image_extent(doc), name=plots.short_name(explored.display_name), filters=what
     )
-    if not shapes:
-        ax.text(0.5, 0.5, "no shapes match", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    return fig
 
 
 def shape_planes(explored: Explored) -> dict[str, list[int]]:

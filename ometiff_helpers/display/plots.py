@@ -1,4 +1,4 @@
-"""Matplotlib figures: the pyramid sketch (levels drawn to scale as nested rectangles).
+"""Matplotlib figures: the pyramid sketch (levels drawn to scale as nested rectangles) and ROI shapes.
 
 Figures are made through pyplot so that a notebook cell ending with ``plt.show()`` displays them; `figure_png`
 renders one to PNG bytes (for widgets) and closes it. Rendering is deterministic: fixed size, fixed DPI, the fonts
@@ -13,11 +13,21 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import matplotlib.pyplot as plt
+from matplotlib.collections import LineCollection, PatchCollection, PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Ellipse, Rectangle
+from matplotlib.transforms import Affine2D
 
-__all__ = ["figure_labels", "figure_png", "level_colours", "level_label", "pyramid_figure", "short_name"]
+__all__ = [
+    "figure_labels",
+    "figure_png",
+    "level_colours",
+    "level_label",
+    "pyramid_figure",
+    "shapes_figure",
+    "short_name",
+]
 
 #: one colour per level (matplotlib's "tab10", cycled)
 _PALETTE = (
@@ -34,6 +44,7 @@ _PALETTE = (
 )
 _FIGSIZE = (9.0, 6.0)
 _DPI = 80
+_SHAPE_STROKE = _PALETTE[0]  # a shape without StrokeColor
 
 
 def level_colours(n: int) -> list[str]:
@@ -107,6 +118,109 @@ def pyramid_figure(levels: Sequence[Any], *, title: str = "") -> Figure:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def shapes_figure(
+    shapes: Sequence[Any], *, extent: tuple[int, int] | None = None, name: str = "", filters: str = ""
+) -> Figure:
+    """ROI shapes (`omexml.Shape` records) drawn to scale in image pixels, y downwards, each in its stroke colour,
+    with its Transform applied; ``extent`` (width, height) is drawn dashed. ``name`` (a `short_name`) and
+    ``filters`` ("Z=2, ROI=ROI:1") go into the title."""
+    fig, ax = plt.subplots(figsize=_FIGSIZE, dpi=_DPI)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (pixels)")
+    ax.set_ylabel("y (pixels)")
+    polys: list[list[tuple[float, float]]] = []
+    poly_colours: list[str] = []
+    lines: list[list[tuple[float, float]]] = []
+    line_colours: list[str] = []
+    patches: list[Any] = []
+    patch_colours: list[str] = []
+    points: list[tuple[float, float]] = []
+    bounds: list[tuple[float, float]] = []
+    for s in shapes:
+        colour = s.stroke_colour.hex_rgb if s.stroke_colour is not None else _SHAPE_STROKE
+        transform = Affine2D.from_values(*s.transform) if s.transform else None
+
+        if s.kind in ("Polygon", "Polyline"):
+            pts = _moved(transform, s.point_list())
+            if pts:
+                (polys if s.kind == "Polygon" else lines).append(pts)
+                (poly_colours if s.kind == "Polygon" else line_colours).append(colour)
+                bounds.extend(pts)
+        elif s.kind == "Line" and None not in (s.x1, s.y1, s.x2, s.y2):
+            pts = _moved(transform, [(s.x1, s.y1), (s.x2, s.y2)])  # type: ignore[list-item]
+            lines.append(pts)
+            line_colours.append(colour)
+            bounds.extend(pts)
+        elif s.kind in ("Rectangle", "Mask") and None not in (s.x, s.y, s.width, s.height):
+            corners = [
+                (s.x, s.y),
+                (s.x + s.width, s.y),
+                (s.x + s.width, s.y + s.height),
+                (s.x, s.y + s.height),
+            ]  # type: ignore[operator]
+            pts = _moved(transform, corners)  # type: ignore[arg-type]
+            polys.append(pts)
+            poly_colours.append(colour)
+            bounds.extend(pts)
+        elif s.kind == "Ellipse" and None not in (s.x, s.y, s.radius_x, s.radius_y):
+            patch = Ellipse((s.x, s.y), 2 * s.radius_x, 2 * s.radius_y)  # type: ignore[arg-type, operator]
+            if transform is not None:  # the collection adds the axes' data transform itself
+                patch.set_transform(transform)
+            patches.append(patch)
+            patch_colours.append(colour)
+            bounds.extend(
+                _moved(
+                    transform, [(s.x - s.radius_x, s.y - s.radius_y), (s.x + s.radius_x, s.y + s.radius_y)]
+                )
+            )  # type: ignore[operator]
+        elif s.kind in ("Point", "Label") and None not in (s.x, s.y):
+            (x, y) = _moved(transform, [(s.x, s.y)])[0]  # type: ignore[list-item]
+            points.append((x, y))
+            bounds.append((x, y))
+            if s.kind == "Label" or s.text:
+                ax.annotate(
+                    s.text or "", (x, y), fontsize=8, color=colour, xytext=(3, 3), textcoords="offset points"
+                )
+    if polys:
+        ax.add_collection(PolyCollection(polys, facecolors="none", edgecolors=poly_colours, linewidths=1))
+    if lines:
+        ax.add_collection(LineCollection(lines, colors=line_colours, linewidths=1))
+    if patches:
+        ax.add_collection(
+            PatchCollection(
+                patches, facecolors="none", edgecolors=patch_colours, linewidths=1, match_original=False
+            )
+        )
+    if points:
+        ax.plot([p[0] for p in points], [p[1] for p in points], "+", color="#d62728", markersize=8)
+    if extent is not None:
+        ax.add_patch(
+            Rectangle(
+                (0, 0), extent[0], extent[1], fill=False, edgecolor="#555555", linestyle="--", linewidth=1
+            )
+        )
+        width, height = float(extent[0]), float(extent[1])
+    else:
+        width = max((b[0] for b in bounds), default=1.0)
+        height = max((b[1] for b in bounds), default=1.0)
+    xs = [0.0, width] + [b[0] for b in bounds]
+    ys = [0.0, height] + [b[1] for b in bounds]
+    pad = 0.02 * max(width, height)
+    ax.set_xlim(min(xs) - pad, max(xs) + pad)
+    ax.set_ylim(max(ys) + pad, min(ys) - pad)  # image coordinates: y grows downwards
+    size = f"{extent[0]} × {extent[1]} px image" if extent is not None else "no image size"
+    ax.set_title(f"{len(shapes):,} shape(s) of {name} ({size})" + (f"; {filters}" if filters else ""))
+    if not shapes:
+        ax.text(0.5, 0.5, "no shapes match", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def _moved(transform: Affine2D | None, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``pts`` through a shape's Transform (unchanged without one)."""
+    return pts if transform is None else [(float(x), float(y)) for x, y in transform.transform(pts)]
 
 
 def figure_labels(fig: Figure) -> list[str]:
