@@ -146,7 +146,7 @@ class _Builder:
         if len(self.stack) >= self.limits.max_depth:
             raise LimitExceeded(
                 f"The XML nests deeper than {self.limits.max_depth} levels (at line {self._line()}).",
-                name="xml depth",
+                name="max_depth",
                 value=len(self.stack) + 1,
                 limit=self.limits.max_depth,
                 hint="OME-XML is a few levels deep; this file is malformed or hostile.",
@@ -154,7 +154,7 @@ class _Builder:
         if i >= self.limits.max_elements:
             raise LimitExceeded(
                 f"The XML has more than {self.limits.max_elements:,} elements.",
-                name="xml elements",
+                name="max_elements",
                 value=i + 1,
                 limit=self.limits.max_elements,
                 hint="Raise OmeXmlOptions.max_elements if you trust this file.",
@@ -241,7 +241,7 @@ class XmlTree:
         if size > limits.max_bytes:
             raise LimitExceeded(
                 f"The XML is {size:,} bytes, more than the {limits.max_bytes:,} this explorer reads.",
-                name="xml bytes",
+                name="max_xml_bytes",
                 value=size,
                 limit=limits.max_bytes,
                 hint="Raise OmeXmlOptions.max_bytes if the machine has the memory.",

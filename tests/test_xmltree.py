@@ -236,11 +236,13 @@ def test_bounds() -> None:
     deep = b"<a>" * 100_000 + b"</a>" * 100_000
     with pytest.raises(LimitExceeded, match="deeper than 64") as info:
         XmlTree.parse(deep)
-    assert info.value.limit == 64
-    with pytest.raises(LimitExceeded, match="more than 10 elements"):
+    assert info.value.limit == 64 and info.value.name == "max_depth"
+    with pytest.raises(LimitExceeded, match="more than 10 elements") as info:
         XmlTree.parse(b"<a>" + b"<b/>" * 20 + b"</a>", options=OmeXmlOptions(max_elements=10))
-    with pytest.raises(LimitExceeded, match="100 this explorer reads"):
+    assert info.value.name == "max_elements"  # the OmeXmlOptions field to raise, as the OME-XML parser says
+    with pytest.raises(LimitExceeded, match="100 this explorer reads") as info:
         XmlTree.parse(b"<a>" + b" " * 200 + b"</a>", options=OmeXmlOptions(max_bytes=100))
+    assert info.value.name == "max_xml_bytes"
 
 
 def test_bad_element_numbers_raise_our_error(union_tree: XmlTree) -> None:
