@@ -145,7 +145,8 @@ plt.show()
 # %%
 verdict, errors = ex.validation_table(explored)
 print(verdict)
-display(errors)
+if len(errors):
+    display(errors)
 
 # %% [markdown]
 # ## Export
