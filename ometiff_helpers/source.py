@@ -17,12 +17,13 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -607,6 +608,12 @@ def _sniff_text_kind(content_type: str | None, data: bytes) -> str | None:
     return None
 
 
+def _parse_length(value: str | None) -> int | None:
+    """A Content-Length header's value; None when absent or not a plain decimal number (``"12, 12"``, ``"²"``)."""
+    m = re.fullmatch(r"\s*([0-9]+)\s*", value or "")
+    return int(m.group(1)) if m else None
+
+
 def _parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None when absent or garbage."""
     if not value:
@@ -625,6 +632,15 @@ def _parse_retry_after(value: str | None, now: float | None = None) -> float | N
     if when is None or when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class _NoRedirectSession(requests.Session):
+    """A session that never resolves redirects itself. Even with ``allow_redirects=False``, `requests.Session.send`
+    walks one step of `resolve_redirects` to fill ``Response.next``, and that step reads the 3xx's whole body
+    (decoded, unbounded) and parses its Location (a raw ValueError). This module follows redirects on its own."""
+
+    def resolve_redirects(self, *args: object, **kwargs: object) -> Iterator[Any]:
+        return iter(())
 
 
 class _Retry(Exception):
@@ -695,7 +711,7 @@ class HttpSource(ByteSource):
     def _get_session(self) -> requests.Session:
         with self._state_lock:
             if self._session is None:
-                session = requests.Session()
+                session = _NoRedirectSession()
                 adapter = HTTPAdapter(
                     pool_connections=4,
                     pool_maxsize=max(16, self.options.max_concurrency),
@@ -940,9 +956,7 @@ class HttpSource(ByteSource):
             try:
                 status = response.status_code
                 if status in _REDIRECTS and response.headers.get("Location"):
-                    target = self._redirect_target(
-                        url, SecretURL(urljoin(url.reveal(), response.headers["Location"].strip())), visited
-                    )
+                    target = self._redirect_target(url, _location(url, response.headers["Location"]), visited)
                     self._record(span, 0, status, t0, state, f"redirect to {target.redacted}")
                     visited.append(target)
                     url = target
@@ -1121,13 +1135,14 @@ class HttpSource(ByteSource):
         """Validate a 206's Content-Range against the request; return the number of body bytes to read."""
         start, end = span
         value = headers.get("Content-Range")
-        length = headers.get("Content-Length")
+        length_s = headers.get("Content-Length")
+        length = _parse_length(length_s)
         problem = ""
         expected = 0
         if value is None:
             # H9: usable only if the size is already known and the length matches the request
             want = (min(end, self._size) - start) if self._size is not None else None
-            if want is None or length is None or int(length) != want:
+            if want is None or length is None or length != want:
                 problem = "206 response without Content-Range"
             else:
                 expected = want
@@ -1150,8 +1165,10 @@ class HttpSource(ByteSource):
                     expected = b + 1 - a
                     if self._size is None:
                         self._size = total
-                    if length is not None and length.strip().isdigit() and int(length) != expected:
-                        problem = f"Content-Length {length} disagrees with Content-Range {value.strip()}"
+                    if length_s is not None and length != expected:
+                        problem = (
+                            f"Content-Length {length_s.strip()} disagrees with Content-Range {value.strip()}"
+                        )
         if problem:
             self._record(span, 0, 206, t0, state, problem)
             raise ProtocolError(f"{problem} from {where}", url=where, status=206)
@@ -1205,8 +1222,7 @@ class HttpSource(ByteSource):
         """A 200 to a range request: accept a small complete file, otherwise stop before downloading it."""
         where = url.redacted
         limit = self.options.small_file_limit
-        length_s = response.headers.get("Content-Length")
-        length = int(length_s) if length_s and length_s.strip().isdigit() else None
+        length = _parse_length(response.headers.get("Content-Length"))
         asked = human_bytes(span[1] - span[0])
         gz_hint = (
             "The object is probably stored with Content-Encoding: gzip (GCS decompressive transcoding); "
@@ -1293,6 +1309,19 @@ class HttpSource(ByteSource):
                 hint="The JSON usually says what went wrong (expired token, missing object).",
             )
         return None
+
+
+def _location(current: SecretURL, location: str) -> SecretURL:
+    """The redirect target ``location`` resolved against ``current``; `RedirectError` when it is no URL at all."""
+    try:
+        return SecretURL(urljoin(current.reveal(), location.strip()))
+    except ValueError:  # urllib's message is harmless, but the Location may hold a secret: say nothing of it
+        location = ""  # nor keep it in this frame's locals (verbose tracebacks print them)
+        raise RedirectError(
+            f"the server at {current.redacted} redirected to an address that is not a valid URL",
+            url=current.redacted,
+            hint="The server is misconfigured; ask its administrators.",
+        ) from None
 
 
 def _tls_reason(exc: BaseException) -> str:

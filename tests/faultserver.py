@@ -168,8 +168,16 @@ class FaultHandler(RangeRequestHandler):
         self._send_206(entry, s + 100, e + 100, f"bytes {s + 100}-{e + 99}/{entry.size}")
 
     def mode_no_content_range(self, rest: str) -> None:
+        """206 without Content-Range; ``cl`` replaces the Content-Length header's text (e.g. ``"12, 12"``)."""
         entry = self.entry(rest)
         s, e = self.requested_span(entry.size)
+        if self.param("cl"):
+            data = entry.read(s, e)
+            self.send_status(206, {"Content-Type": "image/tiff", "Content-Length": self.param("cl")})
+            self.end_headers()
+            self.write_body(data)
+            self.close_connection = True
+            return
         self._send_206(entry, s, e, None)
 
     def mode_star_total(self, rest: str) -> None:
@@ -348,6 +356,12 @@ class FaultHandler(RangeRequestHandler):
         self._redirect(
             self.param("to").replace("{port}", str(self.owner.port)), int(self.param("code", "302"))
         )
+
+    def mode_fat_redirect(self, rest: str) -> None:
+        """302 to the plain file, with a (virtual, multi-GB) body that a client must not read."""
+        self.send_status(302, {"Location": f"/{rest}", "Content-Length": str(VIRTUAL_SIZE)})
+        self.end_headers()
+        self.stream_virtual(VIRTUAL_SIZE)
 
     def mode_drop_query(self, rest: str) -> None:
         """H26: redirect to the same file under /need_token/ without the query."""

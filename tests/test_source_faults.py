@@ -260,6 +260,17 @@ def test_h9_missing_content_range_accepted_when_size_known_and_length_matches(fa
     assert src.fetch([(500_000, 600_000)]) == [DATA[500_000:600_000]]
 
 
+@pytest.mark.parametrize("length", ["100, 100", "abc", "\u00b2"])
+def test_h9_unreadable_content_length_is_a_protocol_error(fault, debug_log, length):
+    """Without Content-Range the length decides; a header that is no plain number must not escape as ValueError."""
+    src = HttpSource(fault.fault_url("no_content_range", "f.tif", after=1, cl=length), options=FAST)
+    src.open(1000)
+    with pytest.raises(ProtocolError) as info:
+        src.fetch([(500_000, 500_100)])
+    assert "without Content-Range" in str(info.value)
+    assert_no_secret(info.value, debug_log.text)
+
+
 def test_h10_unknown_total_is_refused(fault, debug_log):
     _, e = failing_open(fault.fault_url("star_total", "f.tif"), ProtocolError)
     assert "without the file size" in str(e)
@@ -485,6 +496,25 @@ def test_h24_a_few_redirects_are_followed_and_reused(fault):
 def test_h25_non_http_redirect_is_refused(fault, debug_log, target):
     _, e = failing_open(fault.fault_url("redirect", "f.tif", to=target), RedirectError)
     assert "non-HTTP" in str(e)
+    assert_no_secret(e, debug_log.text)
+
+
+def test_h24_the_body_of_a_redirect_is_not_downloaded(fault):
+    """requests reads a 3xx's whole body even with allow_redirects=False (to fill Response.next): not here."""
+    src = HttpSource(fault.fault_url("fat_redirect", "f.tif"), options=FAST)
+    with within(2.0):
+        assert src.open(1000) == DATA[:1000]
+    redirect = next(r for r in gets(fault) if r.path.startswith("/fat_redirect/"))
+    assert redirect.nbytes < 16 * MIB  # what the sockets' buffers took before the client hung up, not 64 MiB
+    assert_connections_released(src)
+
+
+def test_h25_redirect_to_an_unparseable_location(fault, debug_log):
+    """A Location urllib cannot split (bad IPv6 literal) is a RedirectError, not a raw ValueError."""
+    _, e = failing_open(
+        fault.fault_url("redirect", "f.tif", to=f"http://[::1/f.tif?token={CANARY}"), RedirectError
+    )
+    assert "not a valid URL" in str(e)
     assert_no_secret(e, debug_log.text)
 
 
