@@ -279,3 +279,12 @@ def test_roi_figure_draws_a_transformed_ellipse_in_image_coordinates(tmp_path: P
             55
         )
         matplotlib.pyplot.close(fig)
+
+
+def test_a_token_left_in_the_form_does_not_stop_a_local_file(corpus_dir: Path) -> None:
+    app = ea.ExploreApp()
+    app.url.value = str(corpus_dir / SHAPE_UNION)
+    app.token.value = "left-over-token"
+    app.load_button.click()
+    assert app.error is None, app.error
+    assert app.explored is not None and app.explored.display_name == "shape-union.ome.xml"

@@ -122,10 +122,9 @@ def load(
     Raises `NotOmeTiff` when a TIFF carries no XML, and the reader's errors (redacted) otherwise.
     """
     opts = options or OmeXmlOptions()
-    if isinstance(location, str) and token:
-        location = SecretURL(location, token=token)
-    elif isinstance(location, str) and location.startswith(("http://", "https://")):
-        location = SecretURL(location)
+    if isinstance(location, str):
+        secret = SecretURL(location, token=token or None)
+        location = secret if secret.is_http else Path(location)  # a token means nothing to a local path
     if isinstance(location, SecretURL):
         name, display = location.path_name, location.redacted
     else:
