@@ -18,8 +18,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from .source import HttpSource
-from .urls import SecretURL, is_secret_key
+from .source import HttpSource, read_capped
+from .urls import SecretURL, is_secret_key, redact_text
 
 #: response headers worth keeping (lower-case)
 _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "access-control-allow-origin",
@@ -200,43 +200,47 @@ class _Prober:
             except requests.exceptions.RequestException as exc:
                 return ProbeResponse(label, method, url.redacted, None, seconds=time.monotonic() - t0,
                                      error=f"no answer ({type(exc).__name__})", redirects=tuple(hops)), b""  # fmt: skip
+            body = bytearray()
             try:
-                location = response.headers.get("Location")
-                if (
-                    response.status_code in (301, 302, 303, 307, 308)
-                    and location
-                    and len(hops) < self.opt.max_redirects
-                ):
-                    target = SecretURL(urljoin(current.reveal(), location.strip()))
-                    if target.is_http and not (current.scheme == "https" and target.scheme == "http"):
-                        hops.append(target.redacted)
-                        current = target
-                        continue
-                body = self._read(response, limit, t0) if method != "HEAD" else b""
-                kept = {k: v for k in _KEEP if (v := response.headers.get(k)) is not None}
+                target = self._redirect(response, current, len(hops))
+                if target is not None:
+                    hops.append(target.redacted)
+                    current = target
+                    continue
+                if method != "HEAD":  # at most limit + 1 bytes (one more tells that there was more)
+                    read_capped(response, limit + 1, t0 + 2 * self.opt.timeout, body)
+                kept = {k: redact_text(v) for k in _KEEP if (v := response.headers.get(k)) is not None}
                 if "location" in kept:
                     kept["location"] = SecretURL(kept["location"]).redacted
                 return ProbeResponse(
                     label, method, url.redacted, response.status_code, kept, len(body), time.monotonic() - t0,
                     "" if len(body) <= limit else f"body longer than {limit:,} bytes (not read further)",
                     send_headers.get("Range", ""), tuple(hops),
-                ), body  # fmt: skip
-            except requests.exceptions.RequestException as exc:
+                ), bytes(body)  # fmt: skip
+            except Exception as exc:  # urllib3's own errors (reset, timeout mid-body): the answer is broken
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0,
                                      error=f"broken response ({type(exc).__name__})"), b""  # fmt: skip
             finally:
+                self.bytes += len(body)
                 response.close()
 
-    def _read(self, response: requests.Response, limit: int, t0: float) -> bytes:
-        """At most ``limit + 1`` bytes (one more tells that there was more), within twice the timeout."""
-        out = bytearray()
-        for chunk in response.iter_content(16 * 1024, decode_unicode=False):
-            out += chunk
-            self.bytes += len(chunk)
-            if len(out) > limit or time.monotonic() - t0 > 2 * self.opt.timeout:
-                break
-        return bytes(out[: limit + 1])
+    def _redirect(self, response: requests.Response, current: SecretURL, hops: int) -> SecretURL | None:
+        """The next hop when ``response`` is a redirect worth following (http(s), no downgrade, few hops)."""
+        location = response.headers.get("Location")
+        if (
+            response.status_code not in (301, 302, 303, 307, 308)
+            or not location
+            or hops >= self.opt.max_redirects
+        ):
+            return None
+        try:
+            target = SecretURL(urljoin(current.reveal(), location.strip()))
+        except ValueError:  # not a URL: report the 3xx as it is
+            return None
+        if not target.is_http or (current.scheme == "https" and target.scheme == "http"):
+            return None
+        return target
 
 
 def run_probes(
@@ -305,7 +309,7 @@ def compare_offsets(body: bytes, ifd_offsets: Sequence[int]) -> str | None:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        head = body[:40].decode("utf-8", "replace").strip()
+        head = redact_text(body[:40].decode("utf-8", "replace").strip())  # an error page may echo the token
         return f"not JSON (starts with {head!r})"
     if not isinstance(data, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in data):
         return f"not a JSON list of integers (found {type(data).__name__})"

@@ -583,6 +583,18 @@ _ERROR_BODY_READ = 4 * _KIB
 _READ_CHUNK = 256 * _KIB
 
 
+def read_capped(response: requests.Response, limit: int, deadline_at: float, into: bytearray) -> None:
+    """Append at most ``limit`` bytes of ``response``'s body to ``into``: raw (never decoded, so no gzip bomb), one
+    socket read at a time, stopping at EOF or once ``time.monotonic()`` passes ``deadline_at`` (a server that sends
+    a byte now and then never trips the per-read timeout). urllib3's errors propagate; ``into`` keeps what arrived.
+    """
+    while len(into) < limit and time.monotonic() < deadline_at:
+        chunk = response.raw.read1(limit - len(into), decode_content=False)
+        if not chunk:
+            break
+        into += chunk
+
+
 def sanitize_snippet(data: bytes, limit: int = _ERROR_SNIPPET) -> str:
     """A short printable preview of a response body: tags dropped, whitespace collapsed, secrets scrubbed."""
     text = data[: limit * 8].decode("utf-8", errors="replace")
@@ -1081,11 +1093,7 @@ class HttpSource(ByteSource):
     def _error_snippet(self, response: requests.Response, state: _Attempt) -> str:
         data = bytearray()
         try:
-            while len(data) < _ERROR_BODY_READ and time.monotonic() < state.deadline_at:
-                chunk = response.raw.read1(_ERROR_BODY_READ - len(data), decode_content=False)
-                if not chunk:
-                    break
-                data += chunk
+            read_capped(response, _ERROR_BODY_READ, state.deadline_at, data)
         except Exception:  # the body is only decoration for the message
             log.debug("could not read the error body")
         return sanitize_snippet(bytes(data))

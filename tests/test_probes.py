@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -285,3 +286,37 @@ def test_url_helpers() -> None:
     assert without_secrets(SecretURL("https://h.example/a.ome.tif?v=1")) is None
     assert compare_offsets(b"[8, 16]", [8, 16]) is None
     assert compare_offsets(b'{"offsets": [8]}', [8]) == "not a JSON list of integers (found dict)"
+
+
+def test_offsets_error_page_echoing_the_token(
+    servers: list[FaultServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A non-JSON offsets answer is quoted in the finding: a page that echoes the token is quoted redacted."""
+    s = serve({TIF: demo_path(), SIBLING: f"bad token {CANARY}".encode()})
+    servers.append(s)
+    report = run(s)
+    (f,) = [f for f in report.findings if f.code == "OFFSETS_WRONG"]
+    assert "not JSON (starts with 'bad token ***')" in f.message
+    assert_no_canary(report, caplog)
+
+
+def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
+    """A server that sends one byte now and then never trips the per-read timeout: each probe body stops at
+    twice the probe timeout (raw reads, one socket read at a time), so the probes end in seconds, not hours."""
+    from faultserver import CANARY as FAULT_CANARY
+    from faultserver import FaultServer as ModeServer
+
+    from ometiff_helpers.probes import ProbeOptions, run_probes
+    from ometiff_helpers.source import HttpOptions, HttpSource
+
+    data = demo_path().read_bytes()
+    s = range_server({"f.ome.tif": data}, cls=ModeServer)
+    src = HttpSource(s.fault_url("slow", "f.ome.tif", after=1, every=0.02), options=HttpOptions())
+    src.open(1000)  # the first request is served normally, every later one one byte at a time
+    t0 = time.monotonic()
+    results = run_probes(src, [8], options=ProbeOptions(timeout=0.3))
+    assert time.monotonic() - t0 < 6.0
+    assert results.range_eof is not None and results.range_eof.status == 206
+    assert 0 < results.range_eof.nbytes < 100  # ~0.6 s of one byte every 20 ms
+    assert FAULT_CANARY not in json.dumps(results.as_dict())
+    src.close()
