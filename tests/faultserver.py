@@ -81,6 +81,18 @@ class FaultHandler(RangeRequestHandler):
             self.write_body(piece)
             sent += len(piece)
 
+    def hang_up(self, *, reset: bool) -> None:
+        """End the connection in the middle of a body: a clean close (the client sees fewer bytes than promised) or
+        a TCP RST (SO_LINGER 0)."""
+        self.wfile.flush()
+        self.close_connection = True
+        if not reset:
+            self.connection.shutdown(socket.SHUT_WR)
+            return
+        time.sleep(0.05)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
     # --- H1, H2: status codes with bodies ------------------------------------------------------------------------
 
     def mode_status(self, rest: str) -> None:
@@ -218,9 +230,7 @@ class FaultHandler(RangeRequestHandler):
         )
         self.end_headers()
         self.write_body(data[: len(data) // 2])
-        self.wfile.flush()
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_WR)
+        self.hang_up(reset=False)
 
     def mode_reset(self, rest: str) -> None:
         """Send 1000 body bytes, then a TCP RST (SO_LINGER 0) (n times, then behave)."""
@@ -235,11 +245,7 @@ class FaultHandler(RangeRequestHandler):
         )
         self.end_headers()
         self.write_body(entry.read(s, min(e, s + 1000)))
-        self.wfile.flush()
-        time.sleep(0.05)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-        self.connection.close()
+        self.hang_up(reset=True)
 
     def mode_steps(self, rest: str) -> None:
         """One answer per request, in the order of ``plan`` (comma-separated), then normal service: ``cut206`` (206
@@ -262,14 +268,7 @@ class FaultHandler(RangeRequestHandler):
         self.send_status(200 if step == "cut200" else 206, headers)
         self.end_headers()
         self.write_body(entry.read(s, min(e, s + 1000)))
-        self.wfile.flush()
-        self.close_connection = True
-        if step == "reset206":
-            time.sleep(0.05)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        else:
-            self.connection.shutdown(socket.SHUT_WR)
+        self.hang_up(reset=step == "reset206")
 
     # --- H14 -------------------------------------------------------------------------------------------------------
 
