@@ -9,10 +9,12 @@ ledger counts the requests an HTTP read would make.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import re
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -28,6 +30,8 @@ from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from .errors import (
@@ -655,6 +659,106 @@ class _NoRedirectSession(requests.Session):
         return iter(())
 
 
+# --- the deadline watchdog ------------------------------------------------------------------------------------------
+# A socket read timeout bounds one read, not a response: a server that sends its status line and headers one byte at
+# a time keeps every read short while http.client waits hours for the blank line. Each range request therefore arms a
+# timer at its deadline; the connection it uses registers itself (thread-local, from inside urllib3) and the timer
+# shuts that socket down, so the blocked read returns at once.
+
+_watched = threading.local()
+
+
+def _shut(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    # the plain socket's shutdown, also under TLS: SSLSocket.shutdown would unwrap it under the reader's feet
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watch:
+    """The deadline of one range request: `fire` (the timer) cuts the connection attached by the request's thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: HTTPConnection | None = None
+        # the connection's socket as last seen: http.client drops ``conn.sock`` when a response says
+        # "Connection: close", while the response still reads from it
+        self._sock: socket.socket | None = None
+        self.fired = False
+
+    def attach(self, conn: HTTPConnection) -> None:
+        with self._lock:
+            if conn is not self._conn:
+                self._conn, self._sock = conn, None
+            self._sock = conn.sock or self._sock
+            if self.fired:
+                _shut(self._sock)
+
+    def detach(self) -> None:
+        """The request no longer uses its connection (which may go back to the pool for another request)."""
+        with self._lock:
+            self._conn = self._sock = None
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._conn is not None:
+                _shut(self._conn.sock or self._sock)
+
+
+def _attach_current(conn: HTTPConnection) -> None:
+    watch: _Watch | None = getattr(_watched, "watch", None)
+    if watch is not None:
+        watch.attach(conn)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        _attach_current(self)  # while connecting (the socket appears midway)
+        super().connect()
+        _attach_current(self)  # a deadline that passed while connecting cuts the new socket now
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach_current(self)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        _attach_current(self)
+        super().connect()
+        _attach_current(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach_current(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = MappingProxyType({"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool})
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections register with the deadline watch of the request using them."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
+
+
 class _Retry(Exception):
     """Internal: this attempt failed in a way worth retrying."""
 
@@ -678,6 +782,13 @@ class _Attempt:
     pending: bytearray = field(default_factory=bytearray)  # consumer bytes not yet delivered
     got: int = 0
     attempt: int = 0
+    started: float = field(default_factory=time.monotonic)
+    watch: _Watch = field(default_factory=_Watch)
+
+    @property
+    def expired(self) -> bool:
+        """The watchdog cut the connection: whatever arrived since may be cut short."""
+        return self.watch.fired
 
     def __repr__(self) -> str:
         return f"_Attempt(span={self.span}, got={self.got}, attempt={self.attempt})"
@@ -724,7 +835,7 @@ class HttpSource(ByteSource):
         with self._state_lock:
             if self._session is None:
                 session = _NoRedirectSession()
-                adapter = HTTPAdapter(
+                adapter = _WatchedAdapter(
                     pool_connections=4,
                     pool_maxsize=max(16, self.options.max_concurrency),
                     max_retries=Retry(
@@ -810,6 +921,21 @@ class HttpSource(ByteSource):
 
     def _request(self, span: Range, consumer: Consumer | None, *, first: bool) -> bytes:
         state = _Attempt(span=span, consumer=consumer, deadline_at=self._deadline_for_request(), first=first)
+        timer = threading.Timer(max(0.0, state.deadline_at - time.monotonic()), state.watch.fire)
+        timer.name = "ometiff-deadline"
+        timer.daemon = True
+        outer = getattr(_watched, "watch", None)
+        _watched.watch = state.watch
+        timer.start()
+        try:
+            return self._retrying(state)
+        finally:
+            timer.cancel()
+            timer.join()
+            _watched.watch = outer
+
+    def _retrying(self, state: _Attempt) -> bytes:
+        consumer = state.consumer
         opts = self.options
         resets = truncations = 0
         failure: OmeTiffError | None = None
@@ -820,6 +946,12 @@ class HttpSource(ByteSource):
                 done = self._attempt(state)
             except _Retry as r:
                 retry = r
+            except OmeTiffError:
+                if state.expired:  # e.g. headers cut off by the watchdog, read as a bad answer
+                    raise self._deadline_error(state, "the server sends too slowly") from None
+                raise
+            if state.expired:  # what arrived may be cut short: neither retry nor trust it
+                raise self._deadline_error(state, "the server sends too slowly")
             if retry is None:
                 if consumer is not None and state.pending:
                     consumer(bytes(state.pending))
@@ -892,8 +1024,9 @@ class HttpSource(ByteSource):
 
     def _deadline_error(self, state: _Attempt, why: str) -> DeadlineExceeded:
         s, e = state.span
+        waited = time.monotonic() - state.started
         return DeadlineExceeded(
-            f"reading bytes {s:,}-{e - 1:,} of {self.url.redacted} ran out of time ({why}); "
+            f"reading bytes {s:,}-{e - 1:,} of {self.url.redacted} ran out of time after {waited:.1f} s ({why}); "
             f"{state.got:,} of {e - s:,} bytes arrived",
             url=self.url.redacted,
             hint="The server is too slow; try again later or raise the deadline.",
@@ -964,7 +1097,11 @@ class HttpSource(ByteSource):
             span = (start, state.span[1])
             t0 = time.monotonic()
             log.debug("GET %s bytes=%d-%d (attempt %d)", url.redacted, span[0], span[1] - 1, state.attempt)
-            response = self._send(url, span, state.deadline_at)
+            try:
+                response = self._send(url, span, state.deadline_at)
+            except BaseException:
+                state.watch.detach()  # urllib3 closed and discarded the connection
+                raise
             try:
                 status = response.status_code
                 if status in _REDIRECTS and response.headers.get("Location"):
@@ -975,6 +1112,7 @@ class HttpSource(ByteSource):
                     continue
                 return self._handle(response, url, visited, span, state, t0)
             finally:
+                state.watch.detach()  # before the connection can go back to the pool for another request
                 response.close()
 
     def _redirect_target(self, current: SecretURL, target: SecretURL, visited: list[SecretURL]) -> SecretURL:

@@ -325,6 +325,27 @@ class FaultHandler(RangeRequestHandler):
             self.write_body(entry.read(pos, pos + 1))
             self.wfile.flush()
 
+    def mode_slow_head(self, rest: str) -> None:
+        """The status line and headers one byte every ``every`` seconds (then the body at once); each header byte
+        sent is counted under ``slow_head:bytes``."""
+        entry = self.entry(rest)
+        s, e = self.requested_span(entry.size)
+        data = entry.read(s, e)
+        head = (
+            f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {s}-{e - 1}/{entry.size}\r\n"
+            f"Content-Length: {len(data)}\r\nX-Padding: {'.' * 200}\r\n\r\n"
+        ).encode()
+        every = float(self.param("every", "0.2"))
+        self._status = 206
+        self.close_connection = True
+        for pos in range(len(head)):
+            if self.owner.stopping.wait(every):
+                return
+            self.wfile.write(head[pos : pos + 1])
+            self.wfile.flush()
+            self.count("slow_head:bytes")
+        self.write_body(data)
+
     def mode_silent(self, rest: str) -> None:
         """Read the request, never answer (until the server stops or 30 s pass)."""
         self.owner.stopping.wait(30)
@@ -433,6 +454,25 @@ def assert_connections_released(source) -> None:
             assert pool.pool.qsize() == pool.pool.maxsize, (
                 f"{pool.pool.maxsize - pool.pool.qsize()} connection(s) held"
             )
+
+
+def assert_no_open_connections(source) -> None:
+    """No connection of the source's pools still holds a socket (a connection cut off by a deadline is discarded)."""
+    session = source._session
+    if session is None:
+        return
+    for adapter in session.adapters.values():
+        manager = adapter.poolmanager
+        for key in list(manager.pools.keys()):
+            for conn in list(manager.pools[key].pool.queue):
+                assert conn is None or conn.sock is None, (
+                    "a connection with an open socket went back to the pool"
+                )
+
+
+def watchdog_threads() -> list[str]:
+    """Names of the deadline watchdog threads still alive."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("ometiff-deadline")]
 
 
 def silent_listener() -> tuple[socket.socket, int]:

@@ -7,6 +7,7 @@ cause/context, DEBUG logs of every logger) and that the work stayed bounded (req
 from __future__ import annotations
 
 import random
+import re
 import ssl
 import time
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from faultserver import (
     SERVER_SEND_CAP,
     FaultServer,
     assert_connections_released,
+    assert_no_open_connections,
     assert_no_secret,
     enable_debug_logging,
     make_self_signed_cert,
     silent_listener,
+    watchdog_threads,
 )
 
 from ometiff_helpers.errors import (
@@ -408,6 +411,44 @@ def test_h19_slow_loris_hits_the_wall_clock_deadline(fault, debug_log):
     assert_no_secret(e, debug_log.text)
 
 
+@pytest.mark.timeout(20)
+def test_h19_status_line_and_headers_trickled_hit_the_wall_clock_deadline(fault, debug_log):
+    """One byte of the status line and headers every 0.2 s: each socket read succeeds and http.client's line and
+    header limits allow hours, so only a watchdog that cuts the connection at the deadline bounds it."""
+    deadline = 1.5
+    options = HttpOptions(read_timeout=5.0, request_deadline=deadline, backoff_base=0.01)
+    with within(deadline + 1.0):
+        src, e = failing_open(
+            fault.fault_url("slow_head", "f.tif", every=0.2), DeadlineExceeded, options=options
+        )
+    text = str(e)
+    assert "bytes 0-65,535" in text and "ran out of time" in text and "too slow" in text
+    waited = re.search(r"after (\d+\.\d) s", text)
+    assert waited and deadline - 0.1 <= float(waited.group(1)) <= deadline + 1.0  # how long it waited
+    assert "raise the deadline" in e.hint
+    assert len(fault.seen) == 1  # not retried: the time is up
+    trickled = fault.counters.get("slow_head:bytes", 0)  # header bytes the server sent (of ~330)
+    assert 0 < trickled <= deadline / 0.2 + 3
+    assert src.ledger.bytes == 0
+    assert not src.is_open
+    assert_no_open_connections(src)
+    assert watchdog_threads() == []
+    assert_no_secret(e, debug_log.text)
+
+
+def test_watchdog_ends_with_each_request_and_leaves_connections_alive(fault):
+    with HttpSource(fault.url("f.tif", token=CANARY), options=FAST) as src:
+        src.open()
+        assert watchdog_threads() == []
+        got = src.fetch([(i * 100_000, i * 100_000 + 1000) for i in range(1, 9)])  # one concurrent round
+        assert got == [DATA[i * 100_000 : i * 100_000 + 1000] for i in range(1, 9)]
+        assert watchdog_threads() == []
+        assert src.read(1_500_000, 1_500_100) == DATA[1_500_000:1_500_100]
+        ports = {seen[4] for seen in fault.seen}
+        assert len(ports) < len(fault.seen)  # keep-alive connections are reused, not cut
+    assert watchdog_threads() == []
+
+
 def test_h19_headers_never_sent(fault, debug_log):
     options = HttpOptions(read_timeout=0.5, request_deadline=2.0, backoff_base=0.01, backoff_max=0.02)
     with within(2.0 + 1.0):
@@ -457,6 +498,23 @@ def test_h23_self_signed_certificate_is_refused(tls_server, debug_log):
     server, _ = tls_server
     _, e = failing_open(server.url("f.tif", token=CANARY), ConnectionFailed)
     assert "certificate verification failed" in str(e) and "stays on" in str(e)
+    assert_no_secret(e, debug_log.text)
+
+
+@pytest.mark.timeout(20)
+def test_h19_trickled_headers_over_tls_hit_the_wall_clock_deadline(tls_server, monkeypatch, debug_log):
+    """The watchdog cuts the TCP socket under the TLS layer too."""
+    server, cert = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    options = HttpOptions(read_timeout=5.0, request_deadline=1.0, backoff_base=0.01)
+    with within(1.0 + 1.0):
+        src, e = failing_open(
+            server.fault_url("slow_head", "f.tif", every=0.2), DeadlineExceeded, options=options
+        )
+    assert "ran out of time" in str(e)
+    assert len(server.seen) == 1
+    assert_no_open_connections(src)
+    assert watchdog_threads() == []
     assert_no_secret(e, debug_log.text)
 
 
