@@ -473,12 +473,16 @@ def _scrub(value: Any, secrets: Sequence[str]) -> Any:
 
 
 def _secret_forms(token: str | None) -> list[str]:
+    """The token as given and as sent (`SecretURL` strips a pasted token's surrounding spaces), each raw and
+    URL-quoted; longest first, so that a longer form is replaced before a shorter one it contains."""
     if not token:
         return []
     from urllib.parse import quote, quote_plus
 
-    forms = {token, quote(token, safe=""), quote_plus(token, safe=""), quote(token, safe="-._~")}
-    return sorted((f for f in forms if f), key=len, reverse=True)
+    forms: set[str] = set()
+    for form in {token, token.strip()}:
+        forms |= {form, quote(form, safe=""), quote_plus(form, safe=""), quote(form, safe="-._~")}
+    return sorted((f for f in forms if f.strip()), key=len, reverse=True)
 
 
 def _sanitise_for_saving(nb: Any, token: str | None) -> Any:

@@ -452,3 +452,19 @@ def test_a_failing_notebook_saves_no_record_and_leaks_no_token(
     assert f"in cell 4: RuntimeError: the viewer cannot open {server.url(DEMO_NAME)}" in err
     assert "Nothing was saved" in err
     _assert_no_token(err)
+
+
+def test_a_pasted_token_with_spaces_is_scrubbed_in_the_form_that_was_sent() -> None:
+    """`SecretURL` strips a pasted token ("  tok  " -> "tok") before sending it, so the stripped form (and its
+    URL-quoted forms) is what a kernel could print: the record must hold none of them."""
+    pasted = f"  {TOKEN}  "
+    sent = TOKEN
+    nb = _nb(
+        ("where()", [_stream(f"token {sent}\nquoted {quote(sent, safe='')}\n")]),
+        ("x", [_html(f"<b>{quote(sent, safe='-._~')}</b>", plain=f"as pasted:{pasted}")]),
+    )
+    saved = nbformat.writes(records._sanitise_for_saving(nb, pasted))
+    _assert_no_token(saved)
+    assert pasted.strip() not in saved and saved.count("***") >= 4
+    change = records._scrub_change(records.CellChange(1, f"title {sent}", "output", (f"- {sent}",)), pasted)
+    assert sent not in change.title + "".join(change.diff)
