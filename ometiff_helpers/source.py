@@ -288,6 +288,11 @@ class _BlockCache:
         with self._lock:
             return sum(len(d) for d in self._data)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._starts.clear()
+            self._data.clear()
+
 
 def coalesce(spans: Iterable[Range], gap: int, max_size: int) -> list[Range]:
     """Sort and merge half-open spans separated by at most ``gap`` bytes; no merged span exceeds ``max_size``
@@ -376,7 +381,11 @@ class ByteSource(ABC):
             if self._size is None:
                 self._check_budget(1, first_read)
                 self.ledger.add_round(1)
-                data = self._open_first(first_read)
+                try:
+                    data = self._open_first(first_read)
+                except BaseException:
+                    self._forget()  # reusing the source runs the first-read checks again
+                    raise
                 self._cache.insert(0, data)
                 log.debug("opened %s: %d bytes", self.display_name, self._size or 0)
                 return data
@@ -434,6 +443,13 @@ class ByteSource(ABC):
             else:
                 out.append(self._cache.get(s, e))
         return out
+
+    def _forget(self) -> None:
+        """Back to unopened after a failed first read: size and validators unknown, nothing cached (a web page's
+        bytes, or a size learned from a cut-off answer, must not serve a later read)."""
+        self._size = None
+        self._etag = self._last_modified = self._content_type = None
+        self._cache.clear()
 
     def read(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` (clamped to the file)."""
@@ -913,6 +929,10 @@ class HttpSource(ByteSource):
 
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
         return self._request(span, consumer, first=False)
+
+    def _forget(self) -> None:
+        super()._forget()
+        self._effective = self.url  # a redirect that led to a web page is followed afresh
 
     # --- one range, with retries ---------------------------------------------------------------------------------
 

@@ -399,6 +399,26 @@ def test_h18_json_error_document(fault, debug_log):
     assert_no_secret(e, debug_log.text)
 
 
+@pytest.mark.parametrize("mode", ["html", "json", "page206"])
+def test_h17_h18_a_failed_open_leaves_the_source_unopened(range_server, debug_log, mode):
+    """After NotATiff the source is as new (size unknown, nothing cached): reusing it re-runs the web-page check
+    instead of serving the page's bytes as file bytes."""
+    page = b"<!DOCTYPE html><html><body>Please sign in</body></html>" + b" " * 20_000
+    server = range_server({"f.tif": DATA, "page.tif": page}, cls=FaultServer)
+    url = server.url("page.tif", token=CANARY) if mode == "page206" else server.fault_url(mode, "f.tif")
+    src, e = failing_open(url, NotATiff)
+    assert not src.is_open and src._cache.nbytes == 0
+    with pytest.raises(RuntimeError, match="size unknown"):
+        _ = src.size
+    with pytest.raises(NotATiff) as again:
+        src.read(0, 8)
+    assert again.value.kind == e.kind == ("json" if mode == "json" else "html")
+    assert len(server.seen) == 2  # the first read was sent again
+    assert not src.is_open and src._cache.nbytes == 0
+    assert_no_secret(e, debug_log.text)
+    assert_no_secret(again.value, debug_log.text)
+
+
 # --- H19, H20, H22, H23: slow, silent, unreachable ---------------------------------------------------------------
 
 
