@@ -137,6 +137,9 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
     """Serves the files of its `RangeServer`; subclasses may override `respond` to inject faults."""
 
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds the body back until
+    # the client's delayed ACK (~40 ms per request on loopback), which would swamp the latency the benchmark injects
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     # --- plumbing ------------------------------------------------------------------------------------------------

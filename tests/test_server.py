@@ -169,3 +169,27 @@ def test_lifecycle(range_server):
         assert server.base_url.startswith("http://127.0.0.1:") and server.port > 0
         assert _get(server, "/a").body == b"x"
     assert "stopped" in repr(server)
+
+
+def test_served_connections_disable_nagle() -> None:
+    """Headers and body are separate writes: with Nagle on, each response waits for the client's delayed ACK."""
+    import socket
+
+    from ometiff_helpers.server import RangeRequestHandler
+
+    seen: list[int] = []
+
+    class Recording(RangeRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            seen.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    class Server(RangeServer):
+        handler_class = Recording
+
+    with Server({"f.bin": b"x" * 100}) as server:
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
+        conn.request("GET", "/f.bin", headers={"Range": "bytes=0-9"})
+        assert conn.getresponse().read() == b"x" * 10
+        conn.close()
+    assert seen and all(seen)
