@@ -332,6 +332,9 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # clients open a dozen connections at once (one round of concurrent ranges): with socketserver's default
+    # backlog of 5 the kernel drops SYNs and the client retransmits one second later
+    request_queue_size = 128
     owner: RangeServer
 
     def handle_error(self, request: object, client_address: object) -> None:  # never print tracebacks
