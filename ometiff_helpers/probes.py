@@ -174,11 +174,26 @@ class _Prober:
         self.bytes = 0
         self.t0 = time.monotonic()
 
+    @property
+    def _hard_limit(self) -> float:
+        """Seconds after which one probe is cut, whatever arrived: past the body cap (2 x timeout)."""
+        return 3 * self.opt.timeout
+
     def send(
         self, label: str, method: str, url: SecretURL, headers: Mapping[str, str] | None = None,
         *, max_body: int | None = None,
     ) -> tuple[ProbeResponse, bytes]:  # fmt: skip
-        """One request (following a few redirects), body read up to ``max_body`` bytes, then closed."""
+        """One request (following a few redirects), body read up to ``max_body`` bytes, then closed.
+
+        A body stops at twice the probe timeout (``read_capped``); a server that trickles its status line and
+        headers, which no read timeout catches, is cut off by the source's watchdog a little later."""
+        with self.source.watchdog(self._hard_limit) as watch:
+            return self._send(label, method, url, headers, max_body, watch)
+
+    def _send(
+        self, label: str, method: str, url: SecretURL, headers: Mapping[str, str] | None,
+        max_body: int | None, watch: Any,
+    ) -> tuple[ProbeResponse, bytes]:  # fmt: skip
         limit = self.opt.max_body if max_body is None else max_body
         hops: list[str] = []
         t0 = time.monotonic()
@@ -198,8 +213,9 @@ class _Prober:
                     prepared, stream=True, timeout=(self.opt.timeout, self.opt.timeout), allow_redirects=False
                 )
             except requests.exceptions.RequestException as exc:
+                why = f"within {self._hard_limit:g} s" if watch.fired else f"({type(exc).__name__})"
                 return ProbeResponse(label, method, url.redacted, None, seconds=time.monotonic() - t0,
-                                     error=f"no answer ({type(exc).__name__})", redirects=tuple(hops)), b""  # fmt: skip
+                                     error=f"no answer {why}", redirects=tuple(hops)), b""  # fmt: skip
             body = bytearray()
             try:
                 target = self._redirect(response, current, len(hops))

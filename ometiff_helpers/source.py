@@ -723,6 +723,23 @@ class _Watch:
                 _shut(self._conn.sock or self._sock)
 
 
+@contextlib.contextmanager
+def _watching(watch: _Watch, deadline_at: float) -> Iterator[_Watch]:
+    """Arm a timer that fires ``watch`` at ``deadline_at`` for the requests this thread sends; disarm it on exit."""
+    timer = threading.Timer(max(0.0, deadline_at - time.monotonic()), watch.fire)
+    timer.name = "ometiff-deadline"
+    timer.daemon = True
+    outer = getattr(_watched, "watch", None)
+    _watched.watch = watch
+    timer.start()
+    try:
+        yield watch
+    finally:
+        timer.cancel()
+        timer.join()
+        _watched.watch = outer
+
+
 def _attach_current(conn: HTTPConnection) -> None:
     watch: _Watch | None = getattr(_watched, "watch", None)
     if watch is not None:
@@ -941,18 +958,13 @@ class HttpSource(ByteSource):
 
     def _request(self, span: Range, consumer: Consumer | None, *, first: bool) -> bytes:
         state = _Attempt(span=span, consumer=consumer, deadline_at=self._deadline_for_request(), first=first)
-        timer = threading.Timer(max(0.0, state.deadline_at - time.monotonic()), state.watch.fire)
-        timer.name = "ometiff-deadline"
-        timer.daemon = True
-        outer = getattr(_watched, "watch", None)
-        _watched.watch = state.watch
-        timer.start()
-        try:
+        with _watching(state.watch, state.deadline_at):
             return self._retrying(state)
-        finally:
-            timer.cancel()
-            timer.join()
-            _watched.watch = outer
+
+    def watchdog(self, seconds: float) -> contextlib.AbstractContextManager[_Watch]:
+        """For side requests sent through `session` (the probes): the connection this thread uses is cut once
+        ``seconds`` have passed, headers included; the context's value tells whether it ``fired``."""
+        return _watching(_Watch(), time.monotonic() + seconds)
 
     def _retrying(self, state: _Attempt) -> bytes:
         consumer = state.consumer

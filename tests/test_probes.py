@@ -27,7 +27,8 @@ PORTAL = "output_offsets/run1/demo.offsets.json"
 
 
 class FaultHandler(RangeRequestHandler):
-    """Switchable faults: ``server.modes`` holds any of head403, eof416, eof200, no_total, no_expose, ignore_range."""
+    """Switchable faults: ``server.modes`` holds any of head403, trickle_head, eof416, eof200, no_total, no_expose,
+    ignore_range."""
 
     def cors_headers(self, preflight: bool = False) -> None:
         if "no_expose" not in self.owner.modes:  # type: ignore[attr-defined]
@@ -39,6 +40,14 @@ class FaultHandler(RangeRequestHandler):
 
     def respond(self, head_only: bool) -> None:
         modes: set[str] = self.owner.modes  # type: ignore[attr-defined]
+        if head_only and "trickle_head" in modes:  # the status line one byte every 0.2 s, never the end
+            self.close_connection = True
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 200:
+                if self.owner.stopping.wait(0.2):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return
         if head_only and "head403" in modes:
             self.send_simple(403, b"<Error>SignatureDoesNotMatch</Error>", "application/xml")
             return
@@ -320,3 +329,23 @@ def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
     assert 0 < results.range_eof.nbytes < 100  # ~0.6 s of one byte every 20 ms
     assert FAULT_CANARY not in json.dumps(results.as_dict())
     src.close()
+
+
+def test_a_probe_whose_headers_trickle_is_cut_at_its_deadline(servers: list[FaultServer]) -> None:
+    """HEAD answered one header byte every 0.2 s: each read is quick, so only the watchdog ends it."""
+    from ometiff_helpers.probes import ProbeOptions, run_probes
+    from ometiff_helpers.source import HttpSource
+
+    s = serve({TIF: demo_path()}, modes={"trickle_head"})
+    servers.append(s)
+    source = HttpSource(s.url(TIF, token=CANARY))
+    source.open(64 * 1024)
+    t0 = time.monotonic()
+    results = run_probes(source, offsets_of(demo_path()), options=ProbeOptions(timeout=0.5))
+    elapsed = time.monotonic() - t0
+    source.close()
+    assert elapsed < 4.0  # the HEAD probe is cut after 3 x 0.5 s; the others answer at once
+    assert results.head is not None and results.head.status is None
+    assert results.head.error == "no answer within 1.5 s"
+    assert results.preflight is not None and results.preflight.status in (200, 204)
+    assert CANARY not in json.dumps(results.as_dict())
