@@ -106,7 +106,9 @@ class Report:
         else:
             ome = f"OME-TIFF (schema {self.ome.schema_version})"
         out["Format"] = f"{kind}, {endian}; {ome}"
-        out["File size"] = f"{human_bytes(t.size)} ({t.size:,} bytes)"
+        out["File size"] = (
+            f"{t.size:,} bytes" if t.size < 1024 else f"{human_bytes(t.size)} ({t.size:,} bytes)"
+        )
         pixels = _first_pixels(self.ome)
         ifd0 = t.ifds[0] if t.ifds else None
         if pixels is not None:
