@@ -18,7 +18,6 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from .errors import (
     RemoteError,
     ServerError,
 )
+from .segments import Segments
 from .urls import SecretURL, install_secret_filter, redact_text
 
 __all__ = [
@@ -212,88 +212,6 @@ class HttpOptions:
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
 
-# --- the block cache -------------------------------------------------------------------------------------------------
-
-
-class _BlockCache:
-    """Disjoint byte segments already fetched; merged when they touch."""
-
-    def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._data: list[bytes] = []
-        self._lock = threading.Lock()
-
-    def insert(self, start: int, data: bytes) -> None:
-        if not data:
-            return
-        end = start + len(data)
-        with self._lock:
-            i = bisect_right(self._starts, start) - 1
-            lo = i if i >= 0 and self._starts[i] + len(self._data[i]) >= start else i + 1
-            hi = lo
-            new_start, new_end = start, end
-            pieces: list[tuple[int, bytes]] = []
-            while hi < len(self._starts) and self._starts[hi] <= end:
-                s, d = self._starts[hi], self._data[hi]
-                pieces.append((s, d))
-                new_start = min(new_start, s)
-                new_end = max(new_end, s + len(d))
-                hi += 1
-            if not pieces:
-                self._starts.insert(lo, start)
-                self._data.insert(lo, bytes(data))
-                return
-            buf = bytearray(new_end - new_start)
-            for s, d in pieces:
-                buf[s - new_start : s - new_start + len(d)] = d
-            buf[start - new_start : end - new_start] = data
-            self._starts[lo:hi] = [new_start]
-            self._data[lo:hi] = [bytes(buf)]
-
-    def missing(self, start: int, end: int) -> list[Range]:
-        """The parts of ``[start, end)`` not in the cache."""
-        gaps: list[Range] = []
-        pos = start
-        with self._lock:
-            i = max(0, bisect_right(self._starts, start) - 1)
-            while pos < end and i < len(self._starts):
-                s, e = self._starts[i], self._starts[i] + len(self._data[i])
-                if e <= pos:
-                    i += 1
-                    continue
-                if s >= end:
-                    break
-                if s > pos:
-                    gaps.append((pos, s))
-                pos = max(pos, e)
-                i += 1
-        if pos < end:
-            gaps.append((pos, end))
-        return gaps
-
-    def get(self, start: int, end: int) -> bytes:
-        """Bytes ``[start, end)``; the caller made sure they are cached."""
-        if start >= end:
-            return b""
-        with self._lock:
-            i = bisect_right(self._starts, start) - 1
-            s = self._starts[i]
-            d = self._data[i]
-        if s + len(d) < end:  # pragma: no cover - guarded by missing()
-            raise RuntimeError("block cache miss")
-        return d[start - s : end - s]
-
-    @property
-    def nbytes(self) -> int:
-        with self._lock:
-            return sum(len(d) for d in self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._starts.clear()
-            self._data.clear()
-
-
 def coalesce(spans: Iterable[Range], gap: int, max_size: int) -> list[Range]:
     """Sort and merge half-open spans separated by at most ``gap`` bytes; no merged span exceeds ``max_size``
     (longer single spans are split into ``max_size`` pieces)."""
@@ -323,7 +241,7 @@ class ByteSource(ABC):
     def __init__(self, options: HttpOptions | None = None) -> None:
         self.options = options or HttpOptions()
         self.ledger = Ledger(self.options.max_concurrency)
-        self._cache = _BlockCache()
+        self._cache = Segments()
         self._size: int | None = None
         self._etag: str | None = None
         self._last_modified: str | None = None
@@ -386,7 +304,7 @@ class ByteSource(ABC):
                 except BaseException:
                     self._forget()  # reusing the source runs the first-read checks again
                     raise
-                self._cache.insert(0, data)
+                self._cache.add(0, data)
                 log.debug("opened %s: %d bytes", self.display_name, self._size or 0)
                 return data
         end = min(first_read, self.size)
@@ -432,16 +350,16 @@ class ByteSource(ABC):
             results = self._run(jobs)
             for ((a, _b), consumer), data in zip(jobs, results, strict=True):
                 if consumer is None:
-                    self._cache.insert(a, data)
+                    self._cache.add(a, data)
 
         out: list[bytes | None] = []
         for i, (s, e) in enumerate(clamped):
             if i in consumers:
                 if i not in streamed and s < e:
-                    consumers[i](self._cache.get(s, e))
+                    consumers[i](self._cached(s, e))
                 out.append(None)
             else:
-                out.append(self._cache.get(s, e))
+                out.append(self._cached(s, e))
         return out
 
     def _forget(self) -> None:
@@ -450,6 +368,13 @@ class ByteSource(ABC):
         self._size = None
         self._etag = self._last_modified = self._content_type = None
         self._cache.clear()
+
+    def _cached(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` that ``fetch`` has just made sure are in the cache."""
+        data = self._cache.get(start, end)
+        if data is None:  # pragma: no cover - guarded by missing()
+            raise RuntimeError("block cache miss")
+        return data
 
     def read(self, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` (clamped to the file)."""
@@ -1454,7 +1379,7 @@ class HttpSource(ByteSource):
             self._check_validators(response.headers, where, span, state, t0)
         self._size = len(body)
         self._effective = url
-        self._cache.insert(0, body)
+        self._cache.add(0, body)
         failure = self._after_first(response.headers, body, where) if state.first else None
         if failure is not None:
             data, body, chunk = bytearray(), b"", b""  # a web page may echo the token: keep it out of locals

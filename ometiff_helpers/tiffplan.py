@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .errors import CorruptTiff, IFDLoop, LimitExceeded
 from .findings import Finding, Severity
 from .progress import Progress, ProgressCallback
+from .segments import Segments
 from .tiffmodel import IFD, ReadOptions, Tag, TagValue, TiffStructure
 from .tiffparse import RawEntry, decode_value, parse_entries, parse_header
 from .tifftags import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
@@ -33,61 +34,6 @@ _DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
 _UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
 _LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
 _BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's block
-
-
-class _Buffers:
-    """Bytes received so far, as sorted non-overlapping segments (merged on insert)."""
-
-    def __init__(self) -> None:
-        self._starts: list[int] = []
-        self._data: list[bytes] = []
-
-    def add(self, start: int, data: bytes) -> None:
-        if not data:
-            return
-        end = start + len(data)
-        i = bisect.bisect_left(self._starts, start)
-        if i > 0 and self._starts[i - 1] + len(self._data[i - 1]) >= start:
-            i -= 1
-        j = i
-        new_start, pieces = start, []
-        while j < len(self._starts) and self._starts[j] <= end:
-            s, d = self._starts[j], self._data[j]
-            if s < new_start:
-                pieces.append((s, d))
-                new_start = s
-            else:
-                pieces.append((s, d))
-            j += 1
-        if not pieces:
-            self._starts.insert(i, start)
-            self._data.insert(i, data)
-            return
-        new_end = max(end, *(s + len(d) for s, d in pieces))
-        buf = bytearray(new_end - new_start)
-        for s, d in pieces:
-            buf[s - new_start : s - new_start + len(d)] = d
-        buf[start - new_start : end - new_start] = data
-        self._starts[i:j] = [new_start]
-        self._data[i:j] = [bytes(buf)]
-
-    def _segment(self, pos: int) -> int | None:
-        i = bisect.bisect_right(self._starts, pos) - 1
-        if i >= 0 and pos < self._starts[i] + len(self._data[i]):
-            return i
-        return None
-
-    def get(self, start: int, end: int) -> bytes | None:
-        i = self._segment(start)
-        if i is None or end > self._starts[i] + len(self._data[i]):
-            return None
-        s = self._starts[i]
-        return self._data[i][start - s : end - s]
-
-    def covered_until(self, start: int) -> int:
-        """End of the received bytes starting at ``start`` (``start`` itself when none)."""
-        i = self._segment(start)
-        return start if i is None else self._starts[i] + len(self._data[i])
 
 
 @dataclass(eq=False)
@@ -125,7 +71,7 @@ class TiffPlanner:
         self.sidecar = list(offsets) if offsets is not None else None
         self.consumer = description_consumer
         self.on_progress = on_progress
-        self.buf = _Buffers()
+        self.buf = Segments()
         self.findings: list[Finding] = []
         self.visited: set[int] = set()
         self.chain: list[_Node] = []
