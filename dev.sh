@@ -44,6 +44,7 @@ case "${1:-}" in
     setup_venv test
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
+    "$VENV/bin/lint-imports"
     exec "$VENV/bin/python" -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
     ;;
   *)

@@ -31,8 +31,9 @@ matplotlib.use("Agg")
 
 from gen_omexml import Spec, generate  # noqa: E402
 
-from ometiff_helpers.display import explore_app, plots  # noqa: E402
-from ometiff_helpers.xmltree import XmlTree  # noqa: E402
+from ometiff_helpers.display import plots  # noqa: E402
+from ometiff_helpers.display.explore import app as explore_app  # noqa: E402
+from ometiff_helpers.display.explore.xmltree import XmlTree  # noqa: E402
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""OME-XML parsing benchmark: time and peak memory of ometiff_helpers.omexml against ElementTree and ome-types.
+"""OME-XML parsing benchmark: time and peak memory of ometiff_helpers.ome.parser against ElementTree and ome-types.
 
 Inputs: a generated 25 MB OME-XML with 20 000 polygon ROIs (tests/gen_omexml.py) and the corpus' largest real XML.
 Each (method, file) runs in a fresh subprocess: time is the best of ``--repeat`` runs; peak memory is the rise of
@@ -36,11 +36,11 @@ def _rss_kib(field: str) -> int:
 
 def _run_once(method: str, data: bytes, path: Path) -> object:
     if method == "omexml":
-        from ometiff_helpers.omexml import parse_ome_xml
+        from ometiff_helpers.ome.parser import parse_ome_xml
 
         return parse_ome_xml(data)
     if method == "omexml-stream-1MiB":
-        from ometiff_helpers.omexml import OmeXmlParser
+        from ometiff_helpers.ome.parser import OmeXmlParser
 
         p = OmeXmlParser(total=len(data))
         step = 1 << 20

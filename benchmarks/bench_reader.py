@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # and the package 
 from bench_files import FileSpec, write_file
 from seed_reader import read_like_seed
 
-from ometiff_helpers.server import RangeServer, ServedRequest, sequential_rounds
-from ometiff_helpers.source import open_source
-from ometiff_helpers.tiff import read_tiff
+from ometiff_helpers.demo.server import RangeServer, ServedRequest, sequential_rounds
+from ometiff_helpers.io.source import open_source
+from ometiff_helpers.tiff.read import read_tiff
 
 KIB = 1024
 OFFSET_ARRAYS = frozenset({273, 279, 324, 325})  # Strip/Tile offsets and byte counts

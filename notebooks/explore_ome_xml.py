@@ -37,8 +37,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from ometiff_helpers.display import explore_app as ex
 from ometiff_helpers.display import plots
+from ometiff_helpers.display.explore import app as ex
 
 pd.set_option("display.max_rows", 60)
 pd.set_option("display.max_colwidth", 100)

@@ -13,11 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import LimitExceeded, OmeTiffError
-from .report import Report, inspect
-from .source import human_bytes
-from .urls import redact_text
+from ometiff_helpers import __version__
+from ometiff_helpers.errors import LimitExceeded, OmeTiffError
+from ometiff_helpers.io.source import human_bytes
+from ometiff_helpers.report import Report, inspect
+from ometiff_helpers.urls import redact_text
 
 EXIT_FINDINGS = 1
 _MAX_OFFSETS_JSON = 64 * 1024 * 1024  # a million IFD offsets fit in well under this
@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> Report:
     token = os.environ.get("OMETIFF_TOKEN") or None
     offsets = _load_offsets(args.offsets, token) if args.offsets else None
     if args.demo:
-        from .demo import serve_demo
+        from ometiff_helpers.demo import serve_demo
 
         with serve_demo() as server:
             return inspect(server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes)
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> Report:
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:
-    from .source import open_source
+    from ometiff_helpers.io.source import open_source
 
     with open_source(where, token=token) as src:
         data = src.open(_MAX_OFFSETS_JSON + 1)
@@ -197,7 +197,7 @@ def _ask_token() -> str | None:
 
 
 def _records_main(argv: Sequence[str]) -> int:
-    from . import records
+    from ometiff_helpers.records import core as records
 
     args = _records_parser().parse_args(argv)
     if args.command == "record":

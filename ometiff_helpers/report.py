@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .checks_input import legacy_image_levels, pyramid_kind, pyramid_levels
-from .errors import OmeTiffError
-from .findings import Finding, Severity
-from .omexml import OmeDocument, OmeXmlParser, parse_ome_xml
-from .progress import Progress, ProgressCallback
-from .source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
-from .tiff import ReadOptions, TiffStructure, read_tiff
-from .units import length_to_um
+from ometiff_helpers import __version__
+from ometiff_helpers.diagnose.check_input import legacy_image_levels, pyramid_kind, pyramid_levels
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.io.source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
+from ometiff_helpers.ome.parser import OmeDocument, OmeXmlParser, parse_ome_xml
+from ometiff_helpers.ome.units import length_to_um
+from ometiff_helpers.progress import Progress, ProgressCallback
+from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
 
 @dataclass(frozen=True)
@@ -309,7 +309,7 @@ def inspect_source(
 def _run_diagnostics(report: Report, source: ByteSource, *, probes: bool) -> None:
     """Checks come from checks.py when present (diagnostics issue); until then only the reader's findings."""
     try:
-        from . import checks as checks_module
+        from ometiff_helpers.diagnose import evaluate as checks_module
     except ImportError:
         return
     report.findings.extend(checks_module.run_checks(report, source=source if probes else None))

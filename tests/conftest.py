@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ometiff_helpers.server import RangeServer
+from ometiff_helpers.demo.server import RangeServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

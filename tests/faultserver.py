@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from urllib.parse import quote
 
-from ometiff_helpers.server import RangeRequestHandler, RangeServer
+from ometiff_helpers.demo.server import RangeRequestHandler, RangeServer
 
 CANARY = "CANARY5ecret"
 VIRTUAL_SIZE = 5 * 1024**3  # 5 GiB, generated on the fly, never allocated
@@ -60,7 +60,7 @@ class FaultHandler(RangeRequestHandler):
         return entry
 
     def requested_span(self, size: int) -> tuple[int, int]:
-        from ometiff_helpers.server import parse_range_header
+        from ometiff_helpers.demo.server import parse_range_header
 
         span = parse_range_header(self.headers.get("Range", ""), size)
         return span if isinstance(span, tuple) else (0, size)
@@ -530,5 +530,5 @@ def assert_no_secret(exc: BaseException | None, log_text: str = "", secret: str 
 def enable_debug_logging(caplog) -> None:
     """DEBUG for every logger, urllib3's included."""
     caplog.set_level(logging.DEBUG)
-    for name in ("urllib3", "urllib3.connectionpool", "ometiff_helpers", "ometiff_helpers.source"):
+    for name in ("urllib3", "urllib3.connectionpool", "ometiff_helpers", "ometiff_helpers.io.source"):
         caplog.set_level(logging.DEBUG, logger=name)

@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ometiff_helpers.tifftags import FIELD_TYPES, TIFF_FORMATS, FieldType
+from ometiff_helpers.tiff.codes import FIELD_TYPES, TIFF_FORMATS, FieldType
 
 SMALL_OME = (
     '<?xml version="1.0" encoding="UTF-8"?>'

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from gen_defects import Spec, patch_tag, write, write_legacy_images
 
-from ometiff_helpers import checks
-from ometiff_helpers.checks import CheckInput, evaluate, run_checks
 from ometiff_helpers.demo import demo_path
+from ometiff_helpers.diagnose import evaluate as checks
+from ometiff_helpers.diagnose.evaluate import CheckInput, evaluate, run_checks
+from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.report import Report, inspect
-from ometiff_helpers.viewer_cost import ViewerEstimate
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
@@ -302,7 +302,7 @@ def test_eager_arrays_levels(tmp_path: Path) -> None:
 
 
 def test_viewer_estimate_walks_the_chain_without_offsets(tmp_path: Path) -> None:
-    from ometiff_helpers.viewer_cost import estimate_viewer_cost
+    from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 
     p = write(tmp_path / "z.ome.tif", Spec(size_c=3, size_z=4, tile=None, size_x=16, size_y=16))
     inp = CheckInput.from_report(inspect(str(p), probes=False))
@@ -315,7 +315,7 @@ def test_viewer_estimate_walks_the_chain_without_offsets(tmp_path: Path) -> None
 
 
 def test_dimension_order_index() -> None:
-    from ometiff_helpers.checks_input import dimension_order_index
+    from ometiff_helpers.diagnose.check_input import dimension_order_index
 
     assert dimension_order_index("XYZCT", 1, 2, 0, 5, 3, 1) == 11
     assert dimension_order_index("XYCZT", 1, 2, 0, 5, 3, 1) == 5

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 
 from ometiff_helpers.demo import demo_path
-from ometiff_helpers.server import RangeServer
+from ometiff_helpers.demo.server import RangeServer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 

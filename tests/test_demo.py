@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ometiff_helpers.demo import demo_path
-from ometiff_helpers.omeschema import validate_ome_xml
+from ometiff_helpers.ome.schema import validate_ome_xml
 from ometiff_helpers.report import inspect
 
 REPO = Path(__file__).resolve().parents[1]

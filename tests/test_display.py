@@ -18,7 +18,7 @@ from ometiff_helpers import demo, report
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.report import Level
-from ometiff_helpers.tiff import Tag
+from ometiff_helpers.tiff.read import Tag
 
 DEMO_CHANNELS = ["DAPI", "CD31", "Ki-67", "Pan-cytokeratin"]
 

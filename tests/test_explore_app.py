@@ -16,7 +16,7 @@ import pytest
 from gen_omexml import Spec, generate
 
 from ometiff_helpers.demo import DEMO_NAME, demo_path
-from ometiff_helpers.display import explore_app as ea
+from ometiff_helpers.display.explore import app as ea
 from ometiff_helpers.errors import NotOmeTiff, OmeXmlError
 from ometiff_helpers.urls import SecretURL
 

@@ -16,7 +16,7 @@ import requests
 from faultserver import CANARY
 
 from ometiff_helpers.errors import ProtocolError
-from ometiff_helpers.source import HttpOptions, HttpSource
+from ometiff_helpers.io.source import HttpOptions, HttpSource
 
 pytestmark = pytest.mark.nginx
 

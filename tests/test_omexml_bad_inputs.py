@@ -14,7 +14,7 @@ import pytest
 import tifffile
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
-from ometiff_helpers.omexml import (
+from ometiff_helpers.ome.parser import (
     KNOWN_VERSIONS,
     OmeXmlOptions,
     OmeXmlParser,

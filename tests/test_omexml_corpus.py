@@ -14,7 +14,7 @@ import pytest
 import tifffile
 
 from ometiff_helpers.errors import NotOmeTiff
-from ometiff_helpers.omexml import (
+from ometiff_helpers.ome.parser import (
     KNOWN_VERSIONS,
     OmeDocument,
     load_ome_xml,
@@ -22,7 +22,7 @@ from ometiff_helpers.omexml import (
     plane_mapping,
     tables,
 )
-from ometiff_helpers.omexml_tables import COLUMNS
+from ometiff_helpers.ome.tables import COLUMNS
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 XML_FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".xml", ".ome") and p.is_file())

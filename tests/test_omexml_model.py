@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ometiff_helpers.errors import OmeXmlError, UnsupportedOme
-from ometiff_helpers.omeschema import validate_ome_xml
-from ometiff_helpers.omexml import load_ome_xml, parse_ome_xml, physical_extent_um, plane_mapping, tables
-from ometiff_helpers.omexml_model import Colour
-from ometiff_helpers.omexml_tables import COLUMNS, dimension_index
-from ometiff_helpers.units import Quantity, length_to_um, normalise_unit, time_to_s
+from ometiff_helpers.ome.model import Colour
+from ometiff_helpers.ome.parser import load_ome_xml, parse_ome_xml, physical_extent_um, plane_mapping, tables
+from ometiff_helpers.ome.schema import validate_ome_xml
+from ometiff_helpers.ome.tables import COLUMNS, dimension_index
+from ometiff_helpers.ome.units import Quantity, length_to_um, normalise_unit, time_to_s
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"

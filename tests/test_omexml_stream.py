@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from ometiff_helpers.demo.server import RangeServer
 from ometiff_helpers.errors import OmeTiffError
-from ometiff_helpers.omexml import OmeXmlParser, load_ome_xml, parse_ome_xml, tables
+from ometiff_helpers.ome.parser import OmeXmlParser, load_ome_xml, parse_ome_xml, tables
 from ometiff_helpers.progress import Progress
-from ometiff_helpers.server import RangeServer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gen_omexml import Spec, generate

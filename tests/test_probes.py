@@ -13,10 +13,10 @@ import tifffile
 from gen_defects import Spec, write
 
 from ometiff_helpers.demo import demo_path
+from ometiff_helpers.demo.server import RangeRequestHandler, RangeServer, parse_range_header
+from ometiff_helpers.diagnose.probes import compare_offsets, offsets_name, portal_offsets_url, without_secrets
 from ometiff_helpers.findings import Finding, Severity
-from ometiff_helpers.probes import compare_offsets, offsets_name, portal_offsets_url, without_secrets
 from ometiff_helpers.report import Report, inspect
-from ometiff_helpers.server import RangeRequestHandler, RangeServer, parse_range_header
 from ometiff_helpers.urls import SecretURL
 
 CANARY = "CANARY-t0k3n-5ecret"
@@ -315,8 +315,8 @@ def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
     from faultserver import CANARY as FAULT_CANARY
     from faultserver import FaultServer as ModeServer
 
-    from ometiff_helpers.probes import ProbeOptions, run_probes
-    from ometiff_helpers.source import HttpOptions, HttpSource
+    from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes
+    from ometiff_helpers.io.source import HttpOptions, HttpSource
 
     data = demo_path().read_bytes()
     s = range_server({"f.ome.tif": data}, cls=ModeServer)
@@ -333,8 +333,8 @@ def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
 
 def test_a_probe_whose_headers_trickle_is_cut_at_its_deadline(servers: list[FaultServer]) -> None:
     """HEAD answered one header byte every 0.2 s: each read is quick, so only the watchdog ends it."""
-    from ometiff_helpers.probes import ProbeOptions, run_probes
-    from ometiff_helpers.source import HttpSource
+    from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes
+    from ometiff_helpers.io.source import HttpSource
 
     s = serve({TIF: demo_path()}, modes={"trickle_head"})
     servers.append(s)

@@ -16,12 +16,13 @@ from urllib.parse import quote
 import nbformat
 import pytest
 
-from ometiff_helpers import __version__, records
+from ometiff_helpers import __version__
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.demo import DEMO_NAME, demo_path
+from ometiff_helpers.demo.server import RangeServer
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.records import core as records
 from ometiff_helpers.report import inspect
-from ometiff_helpers.server import RangeServer
 
 REPO = Path(__file__).resolve().parents[1]
 # a token with characters that URLs percent-encode: it must reach the server intact and the record in no form
@@ -416,7 +417,7 @@ def test_records_module_imports_without_notebook_packages() -> None:
         "import sys\n"
         "for name in ('nbformat', 'nbclient', 'jupytext', 'IPython', 'pandas'):\n"
         "    sys.modules[name] = None\n"
-        "import ometiff_helpers.records, ometiff_helpers.__main__\n"
+        "import ometiff_helpers.records.core, ometiff_helpers.__main__\n"
         "print('ok')\n"
     )
     run = subprocess.run(

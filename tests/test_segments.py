@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ometiff_helpers.segments import Segments
+from ometiff_helpers.io.segments import Segments
 
 
 def test_touching_and_overlapping_segments_merge_new_bytes_winning() -> None:

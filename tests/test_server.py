@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ometiff_helpers.server import RangeServer, ServedRequest, parse_range_header, sequential_rounds
+from ometiff_helpers.demo.server import RangeServer, ServedRequest, parse_range_header, sequential_rounds
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -175,7 +175,7 @@ def test_served_connections_disable_nagle() -> None:
     """Headers and body are separate writes: with Nagle on, each response waits for the client's delayed ACK."""
     import socket
 
-    from ometiff_helpers.server import RangeRequestHandler
+    from ometiff_helpers.demo.server import RangeRequestHandler
 
     seen: list[int] = []
 
@@ -197,7 +197,7 @@ def test_served_connections_disable_nagle() -> None:
 
 def test_a_round_of_many_fresh_connections_is_one_round() -> None:
     """One fetch opens many connections at once; a listen backlog that drops SYNs would split the round in two."""
-    from ometiff_helpers.source import HttpOptions, HttpSource
+    from ometiff_helpers.io.source import HttpOptions, HttpSource
 
     data = bytes(range(256)) * 16384  # 4 MiB
     with RangeServer({"f.bin": data}, latency=0.1) as server:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from faultserver import CANARY, FaultServer, assert_connections_released
 
+from ometiff_helpers.demo.server import sequential_rounds
 from ometiff_helpers.errors import ConnectionFailed, NotFound
-from ometiff_helpers.server import sequential_rounds
-from ometiff_helpers.source import (
+from ometiff_helpers.io.source import (
     BytesSource,
     FileSource,
     HttpOptions,

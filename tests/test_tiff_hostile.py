@@ -11,9 +11,9 @@ import pytest
 from gen_tiff import Entry, TiffBuilder, image_entries
 
 from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded, NotATiff, OmeTiffError
-from ometiff_helpers.source import BytesSource
-from ometiff_helpers.tiff import ReadOptions, TiffStructure, read_tiff
-from ometiff_helpers.tifftags import FieldType
+from ometiff_helpers.io.source import BytesSource
+from ometiff_helpers.tiff.codes import FieldType
+from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
 
 def read(data: bytes, **options: object) -> tuple[TiffStructure, BytesSource]:

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from ometiff_helpers.source import ByteSource, FileSource, HttpSource
-from ometiff_helpers.tiff import IFD, ReadOptions, Tag, TiffStructure, load_tag_value, read_tiff
-from ometiff_helpers.tiffparse import decode_ascii
+from ometiff_helpers.io.source import ByteSource, FileSource, HttpSource
+from ometiff_helpers.tiff.parse import decode_ascii
+from ometiff_helpers.tiff.read import IFD, ReadOptions, Tag, TiffStructure, load_tag_value, read_tiff
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 CORPUS_TIFFS = sorted(

@@ -19,9 +19,9 @@ import pytest
 import tifffile
 from gen_tiff import ome_xml, write_tail_layout, write_tifffile_pyramid
 
-from ometiff_helpers.server import sequential_rounds
-from ometiff_helpers.source import FileSource, HttpSource
-from ometiff_helpers.tiff import ReadOptions, TiffStructure, read_tiff
+from ometiff_helpers.demo.server import sequential_rounds
+from ometiff_helpers.io.source import FileSource, HttpSource
+from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
 KIB = 1024
 REPO = Path(__file__).resolve().parents[1]

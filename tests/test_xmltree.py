@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from gen_omexml import Spec, generate
 
+from ometiff_helpers.display.explore.xmltree import SearchField, XmlTree, XPathError
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
-from ometiff_helpers.omexml import OmeXmlOptions
-from ometiff_helpers.xmltree import SearchField, XmlTree, XPathError
+from ometiff_helpers.ome.parser import OmeXmlOptions
 
 SHAPE_UNION = "ome-types/shape-union.ome.xml"
 

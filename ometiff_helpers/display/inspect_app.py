@@ -18,11 +18,11 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from .. import demo
-from ..errors import OmeTiffError
-from ..progress import Progress
-from ..urls import SecretURL, redact_text
-from . import plots, tables
+from ometiff_helpers import demo
+from ometiff_helpers.display import plots, tables
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.progress import Progress
+from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = ["InspectApp", "Target", "resolve_target"]
 
@@ -140,11 +140,11 @@ class InspectApp:
         self, inspect: Callable[..., Any] | None = None, save_record: Callable[..., Any] | None = None
     ) -> None:
         if inspect is None:
-            from .. import report
+            from ometiff_helpers import report
 
             inspect = report.inspect
         if save_record is None:
-            from .. import records
+            from ometiff_helpers.records import core as records
 
             save_record = records.make_record
         self._inspect = inspect
@@ -285,7 +285,7 @@ class InspectApp:
         The record re-executes the inspect notebook for the same URL; the token goes to its kernel only through
         the environment and is written nowhere (see ``records.make_record``).
         """
-        from ..records import RECORDS_DIR, default_record_path
+        from ometiff_helpers.records.core import RECORDS_DIR, default_record_path
 
         location = self._secret
         if location is None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from .. import tifftags
-from ..findings import Finding, Severity
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.tiff import codes as tifftags
 
 __all__ = [
     "HtmlTable",
@@ -350,9 +350,9 @@ def ome_rows(report: Any) -> dict[str, list[dict[str, Any]]]:
     """``omexml.tables(report.ome)``, or empty parts when the file has no OME-XML."""
     if report.ome is None:
         return {part: [] for part in OME_PARTS}
-    from .. import omexml  # imported here: display must import without the parser's optional pieces
+    from ometiff_helpers.ome import tables as ome_tables  # imported here: display imports without the parser
 
-    return omexml.tables(report.ome)
+    return ome_tables.tables(report.ome)
 
 
 def ome_part(report: Any, part: str) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from xml.parsers import expat
 
-from .errors import OmeXmlError
+from ometiff_helpers.errors import OmeXmlError
 
 DTD_MESSAGE = (
     "the OME-XML contains a DOCTYPE or ENTITY declaration, which is not allowed (entity expansion and "

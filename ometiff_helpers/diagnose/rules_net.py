@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .checks_input import CheckInput, finding
-from .findings import Finding, Severity
+from ometiff_helpers.diagnose.check_input import CheckInput, finding
+from ometiff_helpers.findings import Finding, Severity
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from .findings import Finding, Severity
-from .omexml_model import Image, OmeDocument, Pixels
-from .tiffmodel import IFD, TiffStructure
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.ome.model import Image, OmeDocument, Pixels
+from ometiff_helpers.tiff.model import IFD, TiffStructure
 
 if TYPE_CHECKING:
-    from .probes import ProbeResults
-    from .viewer_cost import ViewerEstimate
+    from ometiff_helpers.diagnose.probes import ProbeResults
+    from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 
 #: the OME pixel types and dimension orders (Viv's schema accepts exactly these)
 OME_TYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float", "double", "bit", "complex",

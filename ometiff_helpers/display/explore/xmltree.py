@@ -19,9 +19,9 @@ from enum import IntFlag
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
-from .errors import LimitExceeded, OmeTiffError, OmeXmlError
-from .omexml import OmeXmlOptions
-from .xmlsafety import DtdRefused, dtd_error, safe_expat_parser
+from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
+from ometiff_helpers.ome.parser import OmeXmlOptions
+from ometiff_helpers.ome.safety import DtdRefused, dtd_error, safe_expat_parser
 
 __all__ = [
     "NodeInfo",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .checks_input import CheckInput, finding, listing
-from .findings import Finding, Severity
-from .tifftags import Compression, Photometric, compression_name
+from ometiff_helpers.diagnose.check_input import CheckInput, finding, listing
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.tiff.codes import Compression, Photometric, compression_name
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 

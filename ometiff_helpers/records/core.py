@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from . import __version__
-from .errors import OmeTiffError
-from .urls import SecretURL, is_secret_key, redact_text
+from ometiff_helpers import __version__
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
 __all__ = [
     "RECORDS_DIR",
@@ -57,7 +57,7 @@ INJECTED_TAG = "injected-parameters"
 FACTS_TAG = "record-facts"
 HEADER_TAG = "record-header"
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]
 _NOTEBOOK_NAME = "inspect_remote_ometiff"
 #: where records go in a checkout (gitignored): ``records/`` at the top of the repository
 RECORDS_DIR = _ROOT / "records"
@@ -165,7 +165,7 @@ class RecordFacts:
 
 def record_facts(url: str, *, token: str | None = None) -> RecordFacts:
     """Read ``url`` (token from ``OMETIFF_TOKEN`` unless given) and return its `RecordFacts` (no probes, no checks)."""
-    from .report import inspect
+    from ometiff_helpers.report import inspect
 
     token = token or os.environ.get("OMETIFF_TOKEN") or None
     report = inspect(url, token=token, probes=False, checks=False)
@@ -337,7 +337,7 @@ def _parameters_source(clean_url: str, url_name: str = "OMETIFF_URL", token_name
 def _facts_source(url_name: str) -> str:
     return (
         "# Record facts: the file's one-line fingerprint and the facts a change shows in (`recheck` compares them).\n"
-        "from ometiff_helpers.records import record_facts\n"
+        "from ometiff_helpers.records.core import record_facts\n"
         "\n"
         f"record_facts({url_name})"
     )

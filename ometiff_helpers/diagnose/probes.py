@@ -18,8 +18,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
-from .source import HttpSource, read_capped
-from .urls import SecretURL, is_secret_key, redact_text
+from ometiff_helpers.io.source import HttpSource, read_capped
+from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
 #: response headers worth keeping (lower-case)
 _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "access-control-allow-origin",

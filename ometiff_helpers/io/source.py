@@ -33,7 +33,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-from .errors import (
+from ometiff_helpers.errors import (
     AccessDenied,
     ConnectionFailed,
     CorruptTiff,
@@ -49,8 +49,8 @@ from .errors import (
     RemoteError,
     ServerError,
 )
-from .segments import Segments
-from .urls import SecretURL, install_secret_filter, redact_text
+from ometiff_helpers.io.segments import Segments
+from ometiff_helpers.urls import SecretURL, install_secret_filter, redact_text
 
 __all__ = [
     "ByteSource",

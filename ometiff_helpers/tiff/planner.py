@@ -18,16 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import CorruptTiff, IFDLoop, LimitExceeded
-from .findings import Finding, Severity
-from .progress import Progress, ProgressCallback
-from .segments import Segments
-from .tiffmodel import IFD, ReadOptions, Tag, TagValue, TiffStructure
-from .tiffparse import RawEntry, decode_value, parse_entries, parse_header
-from .tifftags import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
+from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.io.segments import Segments
+from ometiff_helpers.progress import Progress, ProgressCallback
+from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
+from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from ometiff_helpers.tiff.parse import RawEntry, decode_value, parse_entries, parse_header
 
 if TYPE_CHECKING:
-    from .source import ByteSource
+    from ometiff_helpers.io.source import ByteSource
 
 Range = tuple[int, int]
 _DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen

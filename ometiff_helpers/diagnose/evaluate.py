@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import checks_net, checks_ome, checks_tiff
-from .checks_input import CheckInput, ReportLike, dimension_order_index
-from .checks_net import (
+from ometiff_helpers.diagnose import rules_net as checks_net
+from ometiff_helpers.diagnose import rules_ome as checks_ome
+from ometiff_helpers.diagnose import rules_tiff as checks_tiff
+from ometiff_helpers.diagnose.check_input import CheckInput, ReportLike, dimension_order_index
+from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults, run_probes
+from ometiff_helpers.diagnose.rules_net import (
     check_auth,
     check_cors,
     check_offsets,
     check_server_range,
     check_url_name,
 )
-from .checks_ome import (
+from ometiff_helpers.diagnose.rules_ome import (
     check_browser_memory,
     check_channels,
     check_contrast,
@@ -39,7 +42,7 @@ from .checks_ome import (
     check_type_mismatch,
     check_viv_schema,
 )
-from .checks_tiff import (
+from ometiff_helpers.diagnose.rules_tiff import (
     check_codec,
     check_eager_arrays,
     check_jpeg_colour,
@@ -49,12 +52,11 @@ from .checks_tiff import (
     check_pyramid_halving,
     check_tile_geometry,
 )
-from .errors import OmeTiffError
-from .findings import Finding
-from .probes import ProbeOptions, ProbeResults, run_probes
-from .source import ByteSource, HttpSource
-from .urls import redact_text
-from .viewer_cost import ViewerEstimate, estimate_viewer_cost
+from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate, estimate_viewer_cost
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.findings import Finding
+from ometiff_helpers.io.source import ByteSource, HttpSource
+from ometiff_helpers.urls import redact_text
 
 Rule = Callable[[CheckInput], list[Finding]]
 

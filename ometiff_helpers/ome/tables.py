@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import LimitExceeded
-from .omexml_model import Colour, Image, OmeDocument, Pixels, PlaneRef
-from .units import Quantity
+from ometiff_helpers.errors import LimitExceeded
+from ometiff_helpers.ome.model import Colour, Image, OmeDocument, Pixels, PlaneRef
+from ometiff_helpers.ome.units import Quantity
 
 Row = dict[str, Any]
 

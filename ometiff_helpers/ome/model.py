@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .findings import Finding
-from .units import Quantity
+from ometiff_helpers.findings import Finding
+from ometiff_helpers.ome.units import Quantity
 
 __all__ = [
     "Annotation",

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .findings import Finding
-from .tifftags import (
+from ometiff_helpers.findings import Finding
+from ometiff_helpers.tiff.codes import (
     TIFF_FORMATS,
     NewSubfileType,
     PlanarConfig,

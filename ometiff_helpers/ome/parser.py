@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
-from .errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
-from .findings import Severity
-from .omexml_build import SEP, Converter, FindingLog, Node, split_name
-from .omexml_model import (
+from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
+from ometiff_helpers.findings import Severity
+from ometiff_helpers.ome.build import SEP, Converter, FindingLog, Node, split_name
+from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
     Channel,
@@ -38,13 +38,13 @@ from .omexml_model import (
     Shape,
     TiffData,
 )
-from .omexml_tables import dimension_index, physical_extent_um, plane_mapping, tables
-from .progress import Progress
-from .units import Quantity
-from .xmlsafety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
+from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
+from ometiff_helpers.ome.tables import dimension_index, physical_extent_um, plane_mapping, tables
+from ometiff_helpers.ome.units import Quantity
+from ometiff_helpers.progress import Progress
 
 if TYPE_CHECKING:
-    from .progress import ProgressCallback
+    from ometiff_helpers.progress import ProgressCallback
 
 __all__ = [
     "KNOWN_VERSIONS",
@@ -113,7 +113,7 @@ def _preview(data: bytes, limit: int = 80) -> str:
     text = data[: limit * 4].decode("utf-8", "replace")
     text = _PRINTABLE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
     text = text[:limit] + ("..." if len(text) > limit else "")
-    from .urls import redact_text
+    from ometiff_helpers.urls import redact_text
 
     return redact_text(text)
 
@@ -781,7 +781,7 @@ def load_ome_xml(
 def _load_url(
     url: str, *, token: str | None, options: OmeXmlOptions, on_progress: ProgressCallback | None
 ) -> OmeDocument:
-    from . import source  # imported here: source is above omexml only for this entry point
+    from ometiff_helpers.io import source  # imported here: source is above omexml only for this entry point
 
     with source.open_source(url, token=token) as src:
         first = src.open(min(options.min_feed, 64 * 1024))

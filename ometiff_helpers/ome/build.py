@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from .findings import Finding, Severity
-from .omexml_model import (
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
     Channel,
@@ -39,7 +39,7 @@ from .omexml_model import (
     Well,
     WellSample,
 )
-from .units import Quantity, is_schema_length_unit, normalise_unit
+from ometiff_helpers.ome.units import Quantity, is_schema_length_unit, normalise_unit
 
 #: sizes beyond this are treated as corrupt (X18): arithmetic stays sane
 MAX_SIZE = 2**31

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks_input import CheckInput
-from .tiffmodel import IFD
-from .tifftags import TagCode
+from ometiff_helpers.diagnose.check_input import CheckInput
+from ometiff_helpers.tiff.codes import TagCode
+from ometiff_helpers.tiff.model import IFD
 
 BLOCK = 64 * 1024
 HEADER_READ = 1024

@@ -5,9 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .errors import CorruptTiff, NotATiff
-from .tiffmodel import TagValue
-from .tifftags import (
+from ometiff_helpers.errors import CorruptTiff, NotATiff
+from ometiff_helpers.tiff.codes import (
     BIGTIFF_MAGIC,
     BYTEORDER_MARKS,
     CLASSIC_MAGIC,
@@ -16,6 +15,7 @@ from .tifftags import (
     FieldType,
     TiffFormat,
 )
+from ometiff_helpers.tiff.model import TagValue
 
 #: what a file that is not a TIFF looks like, by its first bytes (checked in order, after leading whitespace for text)
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (

@@ -10,7 +10,7 @@ import atexit
 import threading
 from pathlib import Path
 
-from .server import RangeServer
+from ometiff_helpers.demo.server import RangeServer
 
 __all__ = ["DEMO_NAME", "demo_path", "demo_url", "serve_demo"]
 
@@ -23,7 +23,7 @@ _shared: RangeServer | None = None
 
 def demo_path() -> Path:
     """Where the bundled demo file is (inside the installed package)."""
-    return Path(__file__).resolve().parent / "data" / DEMO_NAME
+    return Path(__file__).resolve().parents[1] / "data" / DEMO_NAME
 
 
 def serve_demo(token: str | None = None, *, latency: float = 0.0) -> RangeServer:

@@ -27,15 +27,15 @@ import ipywidgets as w
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import omexml
-from ..errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
-from ..omexml import OmeDocument, OmeXmlOptions
-from ..omexml_tables import COLUMNS
-from ..source import open_source
-from ..urls import SecretURL, redact_text
-from ..xmltree import SearchField, SearchResult, XmlTree, XPathMatch
-from . import plots
-from .inspect_app import resolve_target
+from ometiff_helpers.display import plots
+from ometiff_helpers.display.explore.xmltree import SearchField, SearchResult, XmlTree, XPathMatch
+from ometiff_helpers.display.inspect_app import resolve_target
+from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
+from ometiff_helpers.io.source import open_source
+from ometiff_helpers.ome import parser as omexml
+from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions
+from ometiff_helpers.ome.tables import COLUMNS
+from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = [
     "AnnotationSection",
@@ -134,7 +134,7 @@ def load(
         data = _read_xml(location, opts)
         return Explored(display, "OME-XML file", data, XmlTree.parse(data, options=opts))
     if inspect is None:
-        from ..report import inspect as inspect_report
+        from ometiff_helpers.report import inspect as inspect_report
 
         inspect = inspect_report
     rep = inspect(location if isinstance(location, SecretURL) else str(location), checks=False, probes=False)
@@ -414,7 +414,7 @@ def validation_table(explored: Explored) -> tuple[str, pd.DataFrame]:
     """A one-line verdict and the schema errors (line, path, message) of the XML (OME 2016-06 XSD)."""
     columns = ["Line", "Path", "Message"]
     try:
-        from .. import omeschema
+        from ometiff_helpers.ome import schema as omeschema
 
         errors = omeschema.validate_ome_xml(explored.xml)
     except ImportError:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .checks_input import DIMENSION_ORDERS, OME_TYPES, CheckInput, finding, listing
-from .findings import Finding, Severity
-from .tifftags import Photometric, PlanarConfig, SampleFormat
-from .units import is_schema_length_unit, length_to_um, normalise_unit
+from ometiff_helpers.diagnose.check_input import DIMENSION_ORDERS, OME_TYPES, CheckInput, finding, listing
+from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.ome.units import is_schema_length_unit, length_to_um, normalise_unit
+from ometiff_helpers.tiff.codes import Photometric, PlanarConfig, SampleFormat
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 
@@ -202,7 +202,7 @@ def check_plane_mapping(inp: CheckInput) -> list[Finding]:
     image, px = inp.image, inp.pixels
     if image is None or px is None or not px.tiffdata:
         return []
-    from .omexml import plane_mapping
+    from ometiff_helpers.ome.parser import plane_mapping
 
     try:
         refs = plane_mapping(image)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import CorruptTiff, LimitExceeded
-from .tiffmodel import IFD, ReadOptions, Tag, TagValue, TiffStructure
-from .tiffparse import decode_value, sniff_kind
-from .tiffplan import TiffPlanner
+from ometiff_helpers.errors import CorruptTiff, LimitExceeded
+from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from ometiff_helpers.tiff.parse import decode_value, sniff_kind
+from ometiff_helpers.tiff.planner import TiffPlanner
 
 if TYPE_CHECKING:
-    from .progress import ProgressCallback
-    from .source import ByteSource
+    from ometiff_helpers.io.source import ByteSource
+    from ometiff_helpers.progress import ProgressCallback
 
 __all__ = [
     "IFD",

@@ -13,7 +13,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
-from .errors import OmeTiffError, OmeXmlError, UnsupportedOme
+from ometiff_helpers.errors import OmeTiffError, OmeXmlError, UnsupportedOme
 
 SCHEMA_VERSION = "2016-06"
 _NS = f"http://www.openmicroscopy.org/Schemas/OME/{SCHEMA_VERSION}"

@@ -1,0 +1,1 @@
+"""The curator notebook's explorer: a lazily navigable XML index and its widget app."""

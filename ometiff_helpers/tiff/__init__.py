@@ -1,0 +1,1 @@
+"""TIFF structure: the format's codes as data, frozen records, parsing, and the round planner."""
