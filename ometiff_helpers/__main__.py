@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ometiff_helpers import __version__
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError
-from ometiff_helpers.io.source import human_bytes
+from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.report import Report, inspect
 from ometiff_helpers.urls import redact_text
 
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> Report:
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:
-    from ometiff_helpers.io.source import open_source
+    from ometiff_helpers.io.open import open_source
 
     with open_source(where, token=token) as src:
         data = src.open(_MAX_OFFSETS_JSON + 1)

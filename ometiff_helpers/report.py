@@ -13,7 +13,10 @@ from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import legacy_image_levels, pyramid_kind, pyramid_levels
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
-from ometiff_helpers.io.source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
+from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
+from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.io.open import open_source
 from ometiff_helpers.ome.parser import OmeDocument, OmeXmlParser, parse_ome_xml
 from ometiff_helpers.ome.units import length_to_um
 from ometiff_helpers.progress import Progress, ProgressCallback
