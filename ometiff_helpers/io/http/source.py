@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -22,12 +21,10 @@ import requests
 from ometiff_helpers.errors import (
     AccessDenied,
     ConnectionFailed,
-    CorruptTiff,
     DeadlineExceeded,
     FormatError,
     NotATiff,
     NotFound,
-    OmeTiffError,
     ProtocolError,
     RangeNotSupported,
     RateLimited,
@@ -35,6 +32,7 @@ from ometiff_helpers.errors import (
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.base import ByteSource, Consumer, HttpOptions, Range
 from ometiff_helpers.io.http.body import error_snippet, parse_length, sanitize_snippet
+from ometiff_helpers.io.http.checks import check_content_range, unsatisfiable_error, validators_changed
 from ometiff_helpers.io.http.retry import Retryable, body_failure, parse_retry_after, retrying
 from ometiff_helpers.io.http.transport import Watch, new_session, redirect_hop, send, watching
 from ometiff_helpers.io.ledger import RequestRecord
@@ -47,8 +45,6 @@ log = logging.getLogger(__name__)
 # requests/urllib3 put the full URL into their DEBUG records: scrub ours and theirs
 install_secret_filter("ometiff_helpers.io", "urllib3")
 
-_CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-_CONTENT_RANGE_416_RE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 _READ_CHUNK = 256 * 1024
 
 
@@ -375,7 +371,7 @@ class HttpSource(ByteSource):
             )
         if status == 416:
             self._record(span, 0, status, t0, state, "range not satisfiable")
-            raise self._unsatisfiable(headers.get("Content-Range"), span, state, where)
+            raise unsatisfiable_error(headers.get("Content-Range"), span, state.first, where)
         if status == 429 or 500 <= status <= 599:
             wait = parse_retry_after(headers.get("Retry-After"))
             self._record(
@@ -419,89 +415,31 @@ class HttpSource(ByteSource):
             raise failure
         return data
 
-    def _unsatisfiable(
-        self, content_range: str | None, span: Range, state: _Attempt, where: str
-    ) -> OmeTiffError:
-        m = _CONTENT_RANGE_416_RE.match(content_range or "")
-        total = int(m.group(1)) if m else None
-        if (total is None and state.first) or (total is not None and total < 8):
-            n = "an unknown size" if total is None else f"{total} bytes"
-            return NotATiff(
-                f"file too short: the server says {where} has {n} (HTTP 416 for bytes {span[0]}-{span[1] - 1}); "
-                "a TIFF needs at least 8 bytes",
-                kind="empty" if total == 0 else "too-short",
-            )
-        return CorruptTiff(
-            f"file is {total if total is not None else 'an unknown number of'} bytes, too small: bytes "
-            f"{span[0]:,}-{span[1] - 1:,} are past its end (HTTP 416 from {where})",
-            offset=span[0],
-        )
-
     def _check_validators(
         self, headers: Mapping[str, str], where: str, span: Range, state: _Attempt, t0: float
     ) -> None:
-        if state.first:
+        """A later answer whose ETag / Last-Modified differ: the file was replaced while we read it."""
+        if state.first or not validators_changed(headers, self._etag, self._last_modified):
             return
-        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
-        changed = (self._etag is not None and etag is not None and etag != self._etag) or (
-            self._etag is None
-            and self._last_modified is not None
-            and modified is not None
-            and modified != self._last_modified
+        self._record(span, 0, 206, t0, state, "file changed")
+        raise ProtocolError(
+            f"file changed during read: {where} now has a different "
+            f"{'ETag' if self._etag else 'Last-Modified'} than when we started",
+            url=where,
+            hint="The file was replaced on the server; inspect it again.",
         )
-        if changed:
-            self._record(span, 0, 206, t0, state, "file changed")
-            raise ProtocolError(
-                f"file changed during read: {where} now has a different "
-                f"{'ETag' if self._etag else 'Last-Modified'} than when we started",
-                url=where,
-                hint="The file was replaced on the server; inspect it again.",
-            )
 
     def _check_content_range(
         self, headers: Mapping[str, str], span: Range, where: str, state: _Attempt, t0: float
     ) -> int:
         """Validate a 206's Content-Range against the request; return the number of body bytes to read."""
-        start, end = span
-        value = headers.get("Content-Range")
-        length_s = headers.get("Content-Length")
-        length = parse_length(length_s)
-        problem = ""
-        expected = 0
-        if value is None:
-            # H9: usable only if the size is already known and the length matches the request
-            want = (min(end, self._size) - start) if self._size is not None else None
-            if want is None or length is None or length != want:
-                problem = "206 response without Content-Range"
-            else:
-                expected = want
-        else:
-            m = _CONTENT_RANGE_RE.match(value)
-            if not m:
-                problem = f"unreadable Content-Range {value!r}"
-            else:
-                a, b, total_s = int(m.group(1)), int(m.group(2)), m.group(3)
-                total = int(total_s) if total_s != "*" else self._size
-                if total is None:
-                    problem = "Content-Range without the file size (bytes a-b/*); the size is needed to check offsets"
-                elif a != start or b < a or b + 1 != min(end, total):
-                    problem = (
-                        f"Content-Range mismatch: asked for bytes {start}-{end - 1}, got {value.strip()}"
-                    )
-                elif self._size is not None and total != self._size:
-                    problem = f"file changed during read: size was {self._size:,}, now {total:,}"
-                else:
-                    expected = b + 1 - a
-                    if self._size is None:
-                        self._size = total
-                    if length_s is not None and length != expected:
-                        problem = (
-                            f"Content-Length {length_s.strip()} disagrees with Content-Range {value.strip()}"
-                        )
-        if problem:
-            self._record(span, 0, 206, t0, state, problem)
-            raise ProtocolError(f"{problem} from {where}", url=where, status=206)
-        return expected
+        answer = check_content_range(headers, span, self._size)
+        if answer.problem:
+            self._record(span, 0, 206, t0, state, answer.problem)
+            raise ProtocolError(f"{answer.problem} from {where}", url=where, status=206, hint=answer.hint)
+        if self._size is None:
+            self._size = answer.total
+        return answer.expected
 
     def _read_body(
         self, response: requests.Response, span: Range, expected: int, state: _Attempt, t0: float, status: int
