@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ometiff_helpers import __version__
@@ -21,6 +22,7 @@ from ometiff_helpers.ome.parser import OmeDocument, OmeXmlParser, parse_ome_xml
 from ometiff_helpers.ome.units import length_to_um
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
+from ometiff_helpers.urls import SecretURL
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,7 @@ class _DescriptionSink:
 
 
 def inspect(
-    url_or_path: str,
+    url_or_path: str | Path | SecretURL | bytes,
     *,
     token: str | None = None,
     offsets: Sequence[int] | None = None,
