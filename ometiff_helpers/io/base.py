@@ -42,6 +42,7 @@ class SourceInfo:
     display_name: str
 
     def as_dict(self) -> dict[str, object]:
+        """The info as a JSON-ready dict."""
         return {
             "size": self.size,
             "etag": self.etag,
@@ -140,16 +141,19 @@ class ByteSource(ABC):
 
     @property
     def size(self) -> int:
+        """The file size in bytes (known after `open`)."""
         if self._size is None:
             raise RuntimeError(f"{self.display_name}: size unknown before open()")
         return self._size
 
     @property
     def is_open(self) -> bool:
+        """Whether the first read has happened (the size is known)."""
         return self._size is not None
 
     @property
     def info(self) -> SourceInfo:
+        """What the first read learned: size, validators, content type, kind, name."""
         return SourceInfo(
             size=self.size,
             etag=self._etag,
@@ -249,6 +253,7 @@ class ByteSource(ABC):
         return self.fetch([(start, end)])[0] or b""
 
     def close(self) -> None:
+        """Refuse further reads (subclasses also release connections)."""
         self._closed = True
 
     def __enter__(self) -> ByteSource:
@@ -264,9 +269,11 @@ class ByteSource(ABC):
     # --- helpers -------------------------------------------------------------------------------------------------
 
     def _max_request(self) -> int:
+        """The largest request a coalesced span may become."""
         return max(1, self.options.max_request_bytes)
 
     def _check_budget(self, n_requests: int, n_bytes: int) -> None:
+        """THE budget check: raise `LimitExceeded` before a round would pass ``max_requests`` or ``max_bytes``."""
         opts = self.options
         if self.ledger.count + n_requests > opts.max_requests:
             raise LimitExceeded(

@@ -33,6 +33,7 @@ class Ledger:
         self._max_concurrency = max(1, max_concurrency)
 
     def add(self, record: RequestRecord) -> None:
+        """Record one request."""
         with self._lock:
             self._records.append(record)
 
@@ -44,32 +45,38 @@ class Ledger:
 
     @property
     def records(self) -> list[RequestRecord]:
+        """A copy of the records so far."""
         with self._lock:
             return list(self._records)
 
     @property
     def count(self) -> int:
+        """How many requests were sent."""
         with self._lock:
             return len(self._records)
 
     @property
     def bytes(self) -> int:
+        """How many bytes arrived."""
         with self._lock:
             return sum(r.nbytes for r in self._records)
 
     @property
     def rounds(self) -> int:
+        """How many sequential rounds the requests took."""
         with self._lock:
             return self._rounds
 
     @property
     def seconds(self) -> float:
+        """Wall-clock time from the first request's start to the last one's end."""
         with self._lock:
             if not self._records:
                 return 0.0
             return max(r.t_end for r in self._records) - min(r.t_start for r in self._records)
 
     def as_dict(self) -> dict[str, int | float]:
+        """The totals as a JSON-ready dict."""
         return {
             "count": self.count,
             "bytes": self.bytes,

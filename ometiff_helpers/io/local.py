@@ -24,14 +24,17 @@ class BytesSource(ByteSource):
 
     @property
     def display_name(self) -> str:
+        """The name to show."""
         return self._name
 
     def _open_first(self, first_read: int) -> bytes:
+        """Learn the size; read the first bytes."""
         self._size = len(self._data)
         self._content_type = None
         return self._get((0, min(first_read, self._size)), None)
 
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
+        """Read one span (to the consumer, in chunks, when given)."""
         t0 = time.monotonic()
         data = self._data[span[0] : span[1]]
         self.ledger.add(RequestRecord(span[0], span[1], len(data), 206, t0, time.monotonic(), 1, self.kind))
@@ -54,9 +57,11 @@ class FileSource(ByteSource):
 
     @property
     def display_name(self) -> str:
+        """The name to show."""
         return str(self.path)
 
     def _open_first(self, first_read: int) -> bytes:
+        """Learn the size; read the first bytes."""
         failure: OmeTiffError | None = None
         try:
             if self.path.is_dir():
@@ -73,6 +78,7 @@ class FileSource(ByteSource):
         return self._get((0, min(first_read, self.size)), None)
 
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
+        """Read one span (to the consumer, in chunks, when given)."""
         t0 = time.monotonic()
         start, end = span
         step = self.options.consumer_chunk if consumer is not None else end - start

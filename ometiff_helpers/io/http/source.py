@@ -132,6 +132,7 @@ class HttpSource(ByteSource):
 
     @property
     def display_name(self) -> str:
+        """The redacted URL."""
         return self.url.redacted
 
     @property
@@ -154,6 +155,7 @@ class HttpSource(ByteSource):
             return self._session
 
     def close(self) -> None:
+        """Stop the request pool and close the session's connections."""
         super().close()
         with self._state_lock:
             if self._pool is not None:
@@ -164,6 +166,7 @@ class HttpSource(ByteSource):
                 self._session = None
 
     def _run(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> list[bytes]:
+        """One round of requests, timed against the source's deadline."""
         self._begin_round()
         try:
             return self._run_round(jobs)
@@ -183,6 +186,7 @@ class HttpSource(ByteSource):
         self._round_deadline = self._round_started + left
 
     def _end_round(self) -> None:
+        """Add the round's time to the time spent in requests."""
         self._busy += time.monotonic() - self._round_started
 
     def _run_round(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> list[bytes]:
@@ -215,6 +219,7 @@ class HttpSource(ByteSource):
     # --- the two entry points ------------------------------------------------------------------------------------
 
     def _open_first(self, first_read: int) -> bytes:
+        """The first request (bytes ``[0, first_read)``), as a round of its own."""
         self._begin_round()
         try:
             return self._request((0, first_read), None, first=True)
@@ -222,15 +227,18 @@ class HttpSource(ByteSource):
             self._end_round()
 
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
+        """One range of a round."""
         return self._request(span, consumer, first=False)
 
     def _forget(self) -> None:
+        """Back to unopened after a failed first read; redirects are followed afresh."""
         super()._forget()
         self._effective = self.url  # a redirect that led to a web page is followed afresh
 
     # --- one range, with retries ---------------------------------------------------------------------------------
 
     def _deadline_for_request(self) -> float:
+        """When the next request must end: its own deadline or the round's, whichever comes first."""
         return min(time.monotonic() + self.options.request_deadline, self._round_deadline)
 
     def _request(
@@ -260,6 +268,7 @@ class HttpSource(ByteSource):
         return watching(Watch(), time.monotonic() + seconds)
 
     def _deadline_error(self, state: _Attempt, why: str) -> DeadlineExceeded:
+        """The error for a request that ran out of time, saying how much arrived."""
         s, e = state.span
         waited = time.monotonic() - state.started
         return DeadlineExceeded(
@@ -272,6 +281,7 @@ class HttpSource(ByteSource):
     # --- one attempt (following redirects) -----------------------------------------------------------------------
 
     def _headers(self, url: SecretURL, span: Range) -> dict[str, str]:
+        """The request headers for ``span`` at ``url`` (extra headers only to the original origin)."""
         headers = {"Range": f"bytes={span[0]}-{span[1] - 1}", "Accept-Encoding": "identity"}
         if self._etag and not self._etag.startswith("W/"):
             headers["If-Match"] = self._etag
@@ -288,6 +298,7 @@ class HttpSource(ByteSource):
         return send(self._get_session(), "GET", url, self._headers(url, span), timeout)
 
     def _attempt(self, state: _Attempt) -> bytes:
+        """One attempt at a range: send, follow redirects, check and read the answer."""
         url = self._effective
         visited = [url]
         while True:
@@ -322,6 +333,7 @@ class HttpSource(ByteSource):
     def _record(
         self, span: Range, nbytes: int, status: int, t0: float, state: _Attempt, note: str = ""
     ) -> None:
+        """Add one request to the ledger (its note redacted)."""
         self.ledger.add(
             RequestRecord(
                 span[0], span[1], nbytes, status, t0, time.monotonic(), state.attempt, redact_text(note)
@@ -339,6 +351,7 @@ class HttpSource(ByteSource):
         state: _Attempt,
         t0: float,
     ) -> bytes:
+        """Judge one (non-redirect) answer: status, encoding, Content-Range, then read the body."""
         status = response.status_code
         headers = response.headers
         where = url.redacted
@@ -469,6 +482,7 @@ class HttpSource(ByteSource):
         self._record(span, got_here, status, t0, state)
 
     def _deliver(self, state: _Attempt, chunk: bytes) -> None:
+        """Pass received bytes to the buffer, or to the consumer in large chunks."""
         if state.consumer is None:
             state.buf += chunk
             return
@@ -499,6 +513,7 @@ class HttpSource(ByteSource):
         )
 
         def refuse(read: int, total: str) -> RangeNotSupported:
+            """The error for a whole-file answer too large to accept."""
             self._record(span, read, 200, t0, state, "range ignored")
             return RangeNotSupported(
                 f"this server ignores Range requests: it answered a {asked} range request for {where} with the "

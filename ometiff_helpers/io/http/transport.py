@@ -58,6 +58,7 @@ _watched = threading.local()
 
 
 def _shut(sock: socket.socket | None) -> None:
+    """Shut a socket down (not closed: its owner closes it), ignoring one already closed."""
     if sock is None:
         return
     # the plain socket's shutdown, also under TLS: SSLSocket.shutdown would unwrap it under the reader's feet
@@ -86,6 +87,7 @@ class Watch:
         self._fired.wait(max(0.0, seconds))
 
     def attach(self, conn: HTTPConnection) -> None:
+        """Register the connection the request now uses (cut at once if the watch already fired)."""
         with self._lock:
             if conn is not self._conn:
                 self._conn, self._sock = conn, None
@@ -124,38 +126,51 @@ def watching(watch: Watch, deadline_at: float) -> Iterator[Watch]:
 
 
 def _attach_current(conn: HTTPConnection) -> None:
+    """Register ``conn`` with the watch of the request this thread is sending, if any."""
     watch: Watch | None = getattr(_watched, "watch", None)
     if watch is not None:
         watch.attach(conn)
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """An HTTP connection that registers with the current request's watch."""
+
     def connect(self) -> None:
+        """Connect, registered with the request's watch before and after."""
         _attach_current(self)  # while connecting (the socket appears midway)
         super().connect()
         _attach_current(self)  # a deadline that passed while connecting cuts the new socket now
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Send the request, registered with the request's watch."""
         _attach_current(self)  # a kept-alive connection is not connected again
         super().request(*args, **kwargs)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection that registers with the current request's watch."""
+
     def connect(self) -> None:
+        """Connect, registered with the request's watch before and after."""
         _attach_current(self)
         super().connect()
         _attach_current(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Send the request, registered with the request's watch."""
         _attach_current(self)
         super().request(*args, **kwargs)
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    """A pool of watched HTTP connections."""
+
     ConnectionCls = _WatchedHTTPConnection
 
 
 class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    """A pool of watched HTTPS connections."""
+
     ConnectionCls = _WatchedHTTPSConnection
 
 
@@ -166,10 +181,12 @@ class _WatchedAdapter(HTTPAdapter):
     """An adapter whose connections register with the deadline watch of the request using them."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """The pool manager, with watched connection pools."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """A proxy manager, with watched connection pools too."""
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
         return manager
