@@ -34,7 +34,7 @@ from bench_files import FileSpec, write_file
 from seed_reader import read_like_seed
 
 from ometiff_helpers.demo.server import RangeServer, ServedRequest, sequential_rounds
-from ometiff_helpers.io.source import open_source
+from ometiff_helpers.io.open import open_source
 from ometiff_helpers.tiff.read import read_tiff
 
 KIB = 1024

@@ -14,10 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from ometiff_helpers import __version__
-from ometiff_helpers.errors import LimitExceeded, OmeTiffError
-from ometiff_helpers.io.source import human_bytes
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.io.open import read_small_file
 from ometiff_helpers.report import Report, inspect
-from ometiff_helpers.urls import redact_text
+from ometiff_helpers.urls import SecretURL, redact_text
 
 EXIT_FINDINGS = 1
 _MAX_OFFSETS_JSON = 64 * 1024 * 1024  # a million IFD offsets fit in well under this
@@ -100,24 +101,22 @@ def _run(args: argparse.Namespace) -> Report:
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:
-    from ometiff_helpers.io.source import open_source
-
-    with open_source(where, token=token) as src:
-        data = src.open(_MAX_OFFSETS_JSON + 1)
-    if len(data) > _MAX_OFFSETS_JSON:
-        raise LimitExceeded(
-            f"{where} is larger than {_MAX_OFFSETS_JSON:,} bytes: not an offsets.json",
-            name="offsets.json bytes",
-            value=len(data),
-            limit=_MAX_OFFSETS_JSON,
-        )
+    """The top-level IFD offsets listed in an offsets.json (path or URL), read as JSON, bounded in size."""
+    data = read_small_file(where, token=token, limit=_MAX_OFFSETS_JSON, what="offsets.json")
+    name = SecretURL(where).redacted if where.lower().startswith(("http://", "https://")) else where
     try:
         offsets = json.loads(data)
     except ValueError:
-        raise OmeTiffError(f"{where!s} is not JSON: expected a list of IFD offsets") from None
-    if not isinstance(offsets, list) or not all(isinstance(o, int) and o >= 0 for o in offsets):
         raise OmeTiffError(
-            "offsets.json must be a JSON list of non-negative integers (top-level IFD offsets)"
+            f"{name} is not JSON: expected a list of IFD offsets",
+            hint="Give the offsets.json written by generate_tiff_offsets (a JSON list of integers).",
+        ) from None
+    if not isinstance(offsets, list) or not all(
+        isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets
+    ):
+        raise OmeTiffError(
+            f"{name} must be a JSON list of non-negative integers (the top-level IFD offsets)",
+            hint="Give the offsets.json written by generate_tiff_offsets.",
         )
     return offsets
 

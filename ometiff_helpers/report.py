@@ -7,17 +7,22 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import legacy_image_levels, pyramid_kind, pyramid_levels
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
-from ometiff_helpers.io.source import ByteSource, HttpOptions, Ledger, SourceInfo, human_bytes, open_source
+from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
+from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.io.open import open_source
 from ometiff_helpers.ome.parser import OmeDocument, OmeXmlParser, parse_ome_xml
 from ometiff_helpers.ome.units import length_to_um
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
+from ometiff_helpers.urls import SecretURL
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,7 @@ class _DescriptionSink:
 
 
 def inspect(
-    url_or_path: str,
+    url_or_path: str | Path | SecretURL | bytes,
     *,
     token: str | None = None,
     offsets: Sequence[int] | None = None,

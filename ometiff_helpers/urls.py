@@ -45,6 +45,9 @@ SECRET_PARAMS: frozenset[str] = frozenset(
         "jwt",
         "policy",
         "key-pair-id",
+        "awsaccesskeyid",  # S3 SigV2 presigned URLs (with Signature, Expires)
+        "googleaccessid",  # GCS V2 signed URLs
+        "ossaccesskeyid",  # Alibaba OSS signed URLs
     }
 )
 
@@ -94,10 +97,30 @@ _PARAM_RE = re.compile(r"(?P<lead>[?&;](?P<key>[A-Za-z0-9_.\-%]+)=)(?P<value>[^&
 _USERINFO_RE = re.compile(r"(?P<lead>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\"]*:)(?P<pw>[^@/\s'\"]+)@")
 
 
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_SENTENCE_END = ".,;:!?"
+
+
+def _split_tail(value: str) -> tuple[str, str]:
+    """``"ABC)"`` -> ``("ABC", ")")``: punctuation that ends the sentence or closes a bracket opened before the URL
+    is text around the value, not part of it (a bracket opened inside the value stays in it)."""
+    end = len(value)
+    while end:
+        ch = value[end - 1]
+        if ch in _SENTENCE_END or (
+            ch in _CLOSERS and value[:end].count(_CLOSERS[ch]) < value[:end].count(ch)
+        ):
+            end -= 1
+            continue
+        break
+    return value[:end], value[end:]
+
+
 def _redact_params(text: str) -> str:
     def sub(m: re.Match[str]) -> str:
-        if is_secret_key(m.group("key")) and m.group("value"):
-            return m.group("lead") + REDACTED
+        value, tail = _split_tail(m.group("value"))
+        if is_secret_key(m.group("key")) and value:
+            return m.group("lead") + REDACTED + tail
         return m.group(0)
 
     text = _PARAM_RE.sub(sub, text)

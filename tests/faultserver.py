@@ -530,5 +530,5 @@ def assert_no_secret(exc: BaseException | None, log_text: str = "", secret: str 
 def enable_debug_logging(caplog) -> None:
     """DEBUG for every logger, urllib3's included."""
     caplog.set_level(logging.DEBUG)
-    for name in ("urllib3", "urllib3.connectionpool", "ometiff_helpers", "ometiff_helpers.io.source"):
+    for name in ("urllib3", "urllib3.connectionpool", "ometiff_helpers", "ometiff_helpers.io.http.source"):
         caplog.set_level(logging.DEBUG, logger=name)

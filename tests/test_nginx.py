@@ -16,7 +16,8 @@ import requests
 from faultserver import CANARY
 
 from ometiff_helpers.errors import ProtocolError
-from ometiff_helpers.io.source import HttpOptions, HttpSource
+from ometiff_helpers.io.base import HttpOptions
+from ometiff_helpers.io.http.source import HttpSource
 
 pytestmark = pytest.mark.nginx
 

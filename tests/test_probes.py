@@ -316,7 +316,8 @@ def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
     from faultserver import FaultServer as ModeServer
 
     from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes
-    from ometiff_helpers.io.source import HttpOptions, HttpSource
+    from ometiff_helpers.io.base import HttpOptions
+    from ometiff_helpers.io.http.source import HttpSource
 
     data = demo_path().read_bytes()
     s = range_server({"f.ome.tif": data}, cls=ModeServer)
@@ -334,7 +335,7 @@ def test_slow_bodies_are_cut_by_the_probe_deadline(range_server) -> None:
 def test_a_probe_whose_headers_trickle_is_cut_at_its_deadline(servers: list[FaultServer]) -> None:
     """HEAD answered one header byte every 0.2 s: each read is quick, so only the watchdog ends it."""
     from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes
-    from ometiff_helpers.io.source import HttpSource
+    from ometiff_helpers.io.http.source import HttpSource
 
     s = serve({TIF: demo_path()}, modes={"trickle_head"})
     servers.append(s)

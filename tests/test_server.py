@@ -197,7 +197,8 @@ def test_served_connections_disable_nagle() -> None:
 
 def test_a_round_of_many_fresh_connections_is_one_round() -> None:
     """One fetch opens many connections at once; a listen backlog that drops SYNs would split the round in two."""
-    from ometiff_helpers.io.source import HttpOptions, HttpSource
+    from ometiff_helpers.io.base import HttpOptions
+    from ometiff_helpers.io.http.source import HttpSource
 
     data = bytes(range(256)) * 16384  # 4 MiB
     with RangeServer({"f.bin": data}, latency=0.1) as server:

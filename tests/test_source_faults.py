@@ -42,7 +42,8 @@ from ometiff_helpers.errors import (
     RedirectError,
     ServerError,
 )
-from ometiff_helpers.io.source import HttpOptions, HttpSource
+from ometiff_helpers.io.base import HttpOptions
+from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.urls import SecretURL
 
 DATA = random.Random(7).randbytes(2_000_000)

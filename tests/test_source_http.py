@@ -12,14 +12,10 @@ from faultserver import CANARY, FaultServer, assert_connections_released
 
 from ometiff_helpers.demo.server import sequential_rounds
 from ometiff_helpers.errors import ConnectionFailed, NotFound
-from ometiff_helpers.io.source import (
-    BytesSource,
-    FileSource,
-    HttpOptions,
-    HttpSource,
-    coalesce,
-    open_source,
-)
+from ometiff_helpers.io.base import HttpOptions, coalesce
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.local import BytesSource, FileSource
+from ometiff_helpers.io.open import open_source
 from ometiff_helpers.urls import SecretURL
 
 DATA = random.Random(11).randbytes(3_000_000)

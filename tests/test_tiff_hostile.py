@@ -11,7 +11,7 @@ import pytest
 from gen_tiff import Entry, TiffBuilder, image_entries
 
 from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded, NotATiff, OmeTiffError
-from ometiff_helpers.io.source import BytesSource
+from ometiff_helpers.io.local import BytesSource
 from ometiff_helpers.tiff.codes import FieldType
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 

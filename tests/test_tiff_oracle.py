@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from ometiff_helpers.io.source import ByteSource, FileSource, HttpSource
+from ometiff_helpers.io.base import ByteSource
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.local import FileSource
 from ometiff_helpers.tiff.parse import decode_ascii
 from ometiff_helpers.tiff.read import IFD, ReadOptions, Tag, TiffStructure, load_tag_value, read_tiff
 

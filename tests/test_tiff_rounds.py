@@ -20,7 +20,8 @@ import tifffile
 from gen_tiff import ome_xml, write_tail_layout, write_tifffile_pyramid
 
 from ometiff_helpers.demo.server import sequential_rounds
-from ometiff_helpers.io.source import FileSource, HttpSource
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.local import FileSource
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
 KIB = 1024

@@ -55,7 +55,8 @@ from ometiff_helpers.diagnose.rules_tiff import (
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate, estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding
-from ometiff_helpers.io.source import ByteSource, HttpSource
+from ometiff_helpers.io.base import ByteSource
+from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.urls import redact_text
 
 Rule = Callable[[CheckInput], list[Finding]]

@@ -14,11 +14,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-import requests
-
-from ometiff_helpers.io.source import HttpSource, read_capped
+from ometiff_helpers.errors import OmeTiffError, RedirectError
+from ometiff_helpers.io.http.body import read_capped
+from ometiff_helpers.io.http.retry import Retryable
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.http.transport import redirect_hop, send
 from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
 #: response headers worth keeping (lower-case)
@@ -196,6 +198,7 @@ class _Prober:
     ) -> tuple[ProbeResponse, bytes]:  # fmt: skip
         limit = self.opt.max_body if max_body is None else max_body
         hops: list[str] = []
+        visited = [url]
         t0 = time.monotonic()
         current = url
         while True:
@@ -203,24 +206,23 @@ class _Prober:
             if current.origin == self.source.url.origin:
                 send_headers.update(self.source.options.headers)
             self.requests += 1
-            try:
-                session = self.source.session
-                prepared = session.prepare_request(
-                    requests.Request(method, current.reveal(), headers=send_headers)
+            try:  # the source's own send: same session, exact URL bytes, CA bundle and proxies from the environment
+                response = send(
+                    self.source.session, method, current, send_headers, (self.opt.timeout, self.opt.timeout)
                 )
-                prepared.url = current.reveal()  # byte for byte, as the source sends it
-                response = session.send(
-                    prepared, stream=True, timeout=(self.opt.timeout, self.opt.timeout), allow_redirects=False
-                )
-            except requests.exceptions.RequestException as exc:
-                why = f"within {self._hard_limit:g} s" if watch.fired else f"({type(exc).__name__})"
+            except (OmeTiffError, Retryable) as exc:
+                why = f"within {self._hard_limit:g} s" if watch.fired else f"({redact_text(str(exc))})"
                 return ProbeResponse(label, method, url.redacted, None, seconds=time.monotonic() - t0,
                                      error=f"no answer {why}", redirects=tuple(hops)), b""  # fmt: skip
             body = bytearray()
             try:
-                target = self._redirect(response, current, len(hops))
+                target = redirect_hop(
+                    response, current, visited, start=url, max_redirects=self.opt.max_redirects,
+                    cross_host=self.source.options.follow_cross_host_redirects,
+                )  # fmt: skip
                 if target is not None:
                     hops.append(target.redacted)
+                    visited.append(target)
                     current = target
                     continue
                 if method != "HEAD":  # at most limit + 1 bytes (one more tells that there was more)
@@ -233,6 +235,10 @@ class _Prober:
                     "" if len(body) <= limit else f"body longer than {limit:,} bytes (not read further)",
                     send_headers.get("Range", ""), tuple(hops),
                 ), bytes(body)  # fmt: skip
+            except RedirectError as exc:  # the 3xx is the answer: say why it was not followed
+                return ProbeResponse(label, method, url.redacted, response.status_code,
+                                     seconds=time.monotonic() - t0, error=redact_text(str(exc)),
+                                     redirects=tuple(hops)), b""  # fmt: skip
             except Exception as exc:  # urllib3's own errors (reset, timeout mid-body): the answer is broken
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0,
@@ -240,23 +246,6 @@ class _Prober:
             finally:
                 self.bytes += len(body)
                 response.close()
-
-    def _redirect(self, response: requests.Response, current: SecretURL, hops: int) -> SecretURL | None:
-        """The next hop when ``response`` is a redirect worth following (http(s), no downgrade, few hops)."""
-        location = response.headers.get("Location")
-        if (
-            response.status_code not in (301, 302, 303, 307, 308)
-            or not location
-            or hops >= self.opt.max_redirects
-        ):
-            return None
-        try:
-            target = SecretURL(urljoin(current.reveal(), location.strip()))
-        except ValueError:  # not a URL: report the 3xx as it is
-            return None
-        if not target.is_http or (current.scheme == "https" and target.scheme == "http"):
-            return None
-        return target
 
 
 def run_probes(

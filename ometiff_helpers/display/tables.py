@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.tiff import codes as tifftags
 
 __all__ = [
@@ -140,14 +141,7 @@ def format_bytes(n: int | None) -> str:
     """``1536`` -> ``"1.5 KiB (1,536 bytes)"``."""
     if n is None:
         return "unknown"
-    value = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            if unit == "bytes":
-                return f"{n:,} bytes"
-            return f"{value:.1f} {unit} ({n:,} bytes)"
-        value /= 1024
-    raise AssertionError("unreachable")
+    return f"{n:,} bytes" if n < 1024 else f"{human_bytes(n)} ({n:,} bytes)"
 
 
 # --- summary and findings ---------------------------------------------------------------------------------------------

@@ -88,10 +88,12 @@ class Segments:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held."""
         with self._lock:
             return sum(len(d) for d in self._data)
 
     def clear(self) -> None:
+        """Forget everything held."""
         with self._lock:
             self._starts.clear()
             self._data.clear()

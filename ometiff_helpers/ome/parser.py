@@ -781,9 +781,9 @@ def load_ome_xml(
 def _load_url(
     url: str, *, token: str | None, options: OmeXmlOptions, on_progress: ProgressCallback | None
 ) -> OmeDocument:
-    from ometiff_helpers.io import source  # imported here: source is above omexml only for this entry point
+    from ometiff_helpers.io.open import open_source  # imported here: only this entry point reads bytes
 
-    with source.open_source(url, token=token) as src:
+    with open_source(url, token=token) as src:
         first = src.open(min(options.min_feed, 64 * 1024))
         size = src.size
         parser = OmeXmlParser(total=size, on_progress=on_progress, options=options)

@@ -6,6 +6,7 @@ import struct
 from dataclasses import dataclass
 
 from ometiff_helpers.errors import CorruptTiff, NotATiff
+from ometiff_helpers.io.sniff import kind_words, sniff_kind
 from ometiff_helpers.tiff.codes import (
     BIGTIFF_MAGIC,
     BYTEORDER_MARKS,
@@ -17,65 +18,10 @@ from ometiff_helpers.tiff.codes import (
 )
 from ometiff_helpers.tiff.model import TagValue
 
-#: what a file that is not a TIFF looks like, by its first bytes (checked in order, after leading whitespace for text)
-_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-    (b"\x1f\x8b", "gzip"),
-    (b"%PDF", "pdf"),
-    (b"BM", "bmp"),
-    (b"\x00\x00\x00\x0cjP  ", "jpeg2000"),
-    (b"\xff\x4f\xff\x51", "jpeg2000"),
-    (b"\x89HDF\r\n\x1a\n", "hdf5"),
-    (b"7z\xbc\xaf\x27\x1c", "7z"),
-    (b"BZh", "bzip2"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-    (b"RIFF", "riff"),
-    (b"8BPS", "psd"),
-    (b"\x00\x00\x00\x0c\x4a\x58\x4c\x20", "jpegxl"),
-    (b"\xff\x0a", "jpegxl"),
-)
-
-_KIND_WORDS = {
-    "html": "an HTML page (a login or error page?)",
-    "xml": "an XML document",
-    "json": "a JSON document (an error message from the server?)",
-    "text": "plain text",
-    "empty": "an empty file",
-    "unknown": "unknown binary data",
-}
-
-
-def sniff_kind(data: bytes) -> str:
-    """Name what non-TIFF bytes look like: html, xml, json, png, jpeg, zip, gzip, pdf, text, empty or unknown."""
-    if not data:
-        return "empty"
-    for sig, kind in _BINARY_SIGNATURES:
-        if data.startswith(sig):
-            return kind
-    head = data[:512].lstrip(b"\xef\xbb\xbf").lstrip()  # UTF-8 BOM, whitespace
-    lower = head.lower()
-    if lower.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in lower[:256]:
-        return "html"
-    if lower.startswith(b"<"):
-        return "xml"
-    if lower.startswith((b"{", b"[")):
-        return "json"
-    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head[:64]):
-        return "text"
-    return "unknown"
-
 
 def hex_preview(data: bytes, n: int = 8) -> str:
+    """The first ``n`` bytes in hex, for a message: ``"49 49 2a 00"``."""
     return " ".join(f"{b:02x}" for b in data[:n]) or "(none)"
-
-
-def _kind_words(kind: str) -> str:
-    return _KIND_WORDS.get(kind, f"a {kind.upper()} file")
 
 
 @dataclass(frozen=True)
@@ -89,6 +35,7 @@ def parse_header(data: bytes, size: int) -> Header:
     if size < 8 or len(data) < 8:
         n = min(size, len(data))
         kind = sniff_kind(data[:n])
+        kind = "truncated-tiff" if kind == "tiff" else kind
         raise NotATiff(
             f"file too short: {n} bytes; a TIFF needs at least 8 (first bytes: {hex_preview(data)}).",
             kind=kind if n else "empty",
@@ -101,7 +48,7 @@ def parse_header(data: bytes, size: int) -> Header:
         what = "a byte-order mark II or MM" if order is None else f"version 42 or 43 (found {magic})"
         raise NotATiff(
             f"not a TIFF: expected {what} at offset 0; the first 8 bytes {hex_preview(data)} look like "
-            f"{_kind_words(kind)}.",
+            f"{kind_words(kind)}.",
             kind=kind,
             hint="Check the URL (an expired token often returns an HTML or JSON page) and the file type.",
         )

@@ -27,7 +27,7 @@ from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStru
 from ometiff_helpers.tiff.parse import RawEntry, decode_value, parse_entries, parse_header
 
 if TYPE_CHECKING:
-    from ometiff_helpers.io.source import ByteSource
+    from ometiff_helpers.io.base import ByteSource
 
 Range = tuple[int, int]
 _DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen

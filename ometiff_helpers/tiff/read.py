@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 from ometiff_helpers.errors import CorruptTiff, LimitExceeded
 from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
-from ometiff_helpers.tiff.parse import decode_value, sniff_kind
+from ometiff_helpers.tiff.parse import decode_value
 from ometiff_helpers.tiff.planner import TiffPlanner
 
 if TYPE_CHECKING:
-    from ometiff_helpers.io.source import ByteSource
+    from ometiff_helpers.io.base import ByteSource
     from ometiff_helpers.progress import ProgressCallback
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "TiffStructure",
     "load_tag_value",
     "read_tiff",
-    "sniff_kind",
 ]
 
 

@@ -1,0 +1,1 @@
+"""HTTP range reads: the transport (session, send, redirects, watchdog), retries, bodies, and `HttpSource`."""

@@ -1,0 +1,89 @@
+"""The request ledger: every request a byte source sent, with totals and logical rounds."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+__all__ = ["Ledger", "RequestRecord"]
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request sent (or one read of a local file): half-open byte range, bytes received, status, times."""
+
+    start: int
+    end: int
+    nbytes: int
+    status: int
+    t_start: float
+    t_end: float
+    attempt: int = 1
+    note: str = ""
+
+
+class Ledger:
+    """Every request a source made, with totals; safe to update from several threads."""
+
+    def __init__(self, max_concurrency: int = 16) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+        self._rounds = 0
+        self._max_concurrency = max(1, max_concurrency)
+
+    def add(self, record: RequestRecord) -> None:
+        """Record one request."""
+        with self._lock:
+            self._records.append(record)
+
+    def add_round(self, n_requests: int) -> None:
+        """Count the round(s) of one `open`/`fetch` call that sends ``n_requests`` requests."""
+        if n_requests > 0:
+            with self._lock:
+                self._rounds += math.ceil(n_requests / self._max_concurrency)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """A copy of the records so far."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def count(self) -> int:
+        """How many requests were sent."""
+        with self._lock:
+            return len(self._records)
+
+    @property
+    def bytes(self) -> int:
+        """How many bytes arrived."""
+        with self._lock:
+            return sum(r.nbytes for r in self._records)
+
+    @property
+    def rounds(self) -> int:
+        """How many sequential rounds the requests took."""
+        with self._lock:
+            return self._rounds
+
+    @property
+    def seconds(self) -> float:
+        """Wall-clock time from the first request's start to the last one's end."""
+        with self._lock:
+            if not self._records:
+                return 0.0
+            return max(r.t_end for r in self._records) - min(r.t_start for r in self._records)
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The totals as a JSON-ready dict."""
+        return {
+            "count": self.count,
+            "bytes": self.bytes,
+            "rounds": self.rounds,
+            "seconds": round(self.seconds, 6),
+        }
+
+    def __repr__(self) -> str:
+        d = self.as_dict()
+        return f"Ledger(count={d['count']}, bytes={d['bytes']}, rounds={d['rounds']})"
