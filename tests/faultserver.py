@@ -21,12 +21,13 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
 from faultmodes import CANARY, SERVER_SEND_CAP, VIRTUAL_SIZE, PathFaults
 
-from ometiff_helpers.demo.server import RangeServer, _HTTPServer, parse_range_header
+from ometiff_helpers.demo.server import RangeServer, parse_range_header
 
 __all__ = [
     "CANARY", "SERVER_SEND_CAP", "VIRTUAL_SIZE", "FaultHandler", "FaultServer", "ServedRequest", "sequential_rounds",
@@ -244,7 +245,8 @@ class FaultServer(RangeServer):
         """https with an SSL context."""
         return "https" if self.ssl_context is not None else "http"
 
-    def _bind(self) -> _HTTPServer:
+    def _bind(self) -> ThreadingHTTPServer:
+        """The listening server, its socket wrapped in TLS when an SSL context is given."""
         httpd = super()._bind()
         if self.ssl_context is not None:
             httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
