@@ -30,11 +30,14 @@ def canary() -> str:
 @pytest.fixture
 def range_server() -> Iterator[Callable[..., FaultServer]]:
     """Factory: ``range_server(files, **kwargs)`` starts the test `FaultServer` (latency, token, TLS, modes and a
-    request log are its keyword arguments) on loopback; every server started is stopped after the test."""
+    request log are its keyword arguments; ``cls=`` a subclass) on loopback; every server started is stopped after
+    the test."""
     started: list[FaultServer] = []
 
-    def start(files: Mapping[str, Path | bytes] | None = None, **kwargs) -> FaultServer:
-        server = FaultServer(files or {}, **kwargs).start()
+    def start(
+        files: Mapping[str, Path | bytes] | None = None, *, cls: type[FaultServer] = FaultServer, **kwargs
+    ) -> FaultServer:
+        server = cls(files or {}, **kwargs).start()
         started.append(server)
         return server
 

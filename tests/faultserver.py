@@ -4,7 +4,8 @@ Per instance: ``latency`` (seconds before every answer), ``require_token`` (401 
 wrong), ``ssl_context`` (HTTPS), ``cors``, ``modes`` (whole-server misbehaviours the network probes look for:
 ``head403``, ``trickle_head``, ``eof416``, ``eof200``, ``no_total``, ``no_expose``, ``ignore_range``).
 Per request: ``?latency=<s>`` adds to the instance latency; ``/<mode>/<file>?<params>`` picks a fault mode of
-`faultmodes.PathFaults` (unknown modes and plain paths serve the file normally).
+`faultmodes.PathFaults` (unknown modes and plain paths serve the file normally); ``behaviour`` (a test's own
+callable, given the handler) answers any request it returns True for, before all of the above.
 Every request is logged (`FaultServer.log`: `ServedRequest`) so that tests and benchmarks count requests, bytes and,
 under latency, sequential rounds (`sequential_rounds`). Also: helpers that check that a secret leaks nowhere.
 """
@@ -19,7 +20,7 @@ import subprocess
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -142,12 +143,16 @@ class FaultHandler(PathFaults):
         return True
 
     def respond(self, head_only: bool) -> None:
-        """A path fault mode, else the server's modes, else the file (after the token check)."""
+        """The test's behaviour, else a path fault mode, else the server's modes, else the file (after the token
+        check)."""
         path = self.url_path.lstrip("/")
         mode, _, rest = path.partition("/")
         self.owner.seen.append(
             (self.command, self.url_path, self.path, dict(self.headers.items()), self.client_address[1])
         )
+        behaviour = self.owner.behaviour
+        if behaviour is not None and behaviour(self):
+            return
         handler = getattr(self, f"mode_{mode}", None)
         if handler is not None and rest:
             after = int(self.param("after", "0"))  # the first `after` requests of this URL behave normally
@@ -231,6 +236,7 @@ class FaultServer(RangeServer):
         self.ssl_context = ssl_context
         self.modes = set(modes)
         self.trickle_every = 0.2  # seconds between the bytes of the trickle_head mode
+        self.behaviour: Callable[[FaultHandler], bool] | None = None  # answers a request when it returns True
         self.stopping = threading.Event()  # set by stop(): long-running fault handlers watch it
         self.seen: list[tuple[str, str, str, dict[str, str], int]] = []
         self.counters: dict[str, int] = {}
@@ -265,6 +271,11 @@ class FaultServer(RangeServer):
 
     def __enter__(self) -> FaultServer:
         return self.start()
+
+    @property
+    def paths(self) -> list[str]:
+        """The raw path (with the query) of every request seen so far."""
+        return [raw for _, _, raw, _, _ in self.seen]
 
     def url(self, name: str, token: str | None = None) -> str:
         """The URL of ``name`` (with ``?token=`` when given). Pass it to `urls.SecretURL` before printing it."""

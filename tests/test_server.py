@@ -236,3 +236,20 @@ def test_a_round_of_many_fresh_connections_is_one_round() -> None:
     assert got == [data[a:b] for a, b in spans]
     assert len(log) == 32
     assert sequential_rounds(log) == 1
+
+
+def test_a_tests_own_behaviour_answers_first(range_server):
+    """``behaviour`` takes the requests it returns True for (before fault modes and the token check)."""
+    server = range_server({"a": DATA}, require_token="t")
+
+    def behaviour(handler) -> bool:
+        if handler.command != "HEAD":
+            return False
+        handler.send_simple(418, b"")
+        return True
+
+    server.behaviour = behaviour
+    assert _get(server, "/a", method="HEAD").status == 418
+    assert _get(server, "/a?token=t", Range="bytes=0-1").status == 206
+    assert _get(server, "/a").status == 401
+    assert server.paths == ["/a", "/a?token=t", "/a"]
