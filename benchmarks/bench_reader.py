@@ -1,6 +1,6 @@
 """Round trips, requests and bytes needed to read a remote OME-TIFF's structure and OME-XML, per reader.
 
-Serves generated files from the loopback `RangeServer` with an injected per-request latency and runs, one after the
+Serves generated files from the loopback test server (`tests/faultserver.py`) with an injected per-request latency and runs, one after the
 other, on each file:
 
 - ``ometiff_helpers``: ``read_tiff`` over an ``HttpSource`` with IFD 0's OME-XML streamed to a consumer;
@@ -8,7 +8,7 @@ other, on each file:
 - ``tifffile+fsspec``: ``tifffile.TiffFile`` over ``fsspec.open(url, block_size=...)``, every page, SubIFD and tag,
   with fsspec's default block size and with 64 KiB blocks.
 
-Requests, bytes and sequential rounds are counted by the server (`RangeServer.log`, `sequential_rounds`); our reader's
+Requests, bytes and sequential rounds are counted by the server (`FaultServer.log`, `sequential_rounds`); our reader's
 own ledger is shown next to them. Prints one markdown table. Run from the repository root:
 
     .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick]
@@ -29,11 +29,14 @@ import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: sibling modules
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # and the package from the checkout
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "tests")
+)  # the test server: latency and a request log
 
 from bench_files import FileSpec, write_file
+from faultserver import FaultServer, ServedRequest, sequential_rounds
 from seed_reader import read_like_seed
 
-from ometiff_helpers.demo.server import RangeServer, ServedRequest, sequential_rounds
 from ometiff_helpers.io.open import open_source
 from ometiff_helpers.tiff.read import read_tiff
 
@@ -182,7 +185,7 @@ READERS: list[tuple[str, Callable[[str], Outcome]]] = [
 ]
 
 
-def measure(server: RangeServer, facts: FileFacts, reader: str, run: Callable[[str], Outcome]) -> Row:
+def measure(server: FaultServer, facts: FileFacts, reader: str, run: Callable[[str], Outcome]) -> Row:
     server.reset_log()
     t0 = time.perf_counter()
     try:
@@ -199,7 +202,7 @@ def _error_name(exc: BaseException) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
-def _settled_log(server: RangeServer) -> list[ServedRequest]:
+def _settled_log(server: FaultServer) -> list[ServedRequest]:
     """The server's log once it stops growing (a response is logged just after its last byte is sent)."""
     log = server.log
     for _ in range(50):
@@ -310,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             files["demo.ome.tif"] = DEMO
         facts = [file_facts(name, path) for name, path in files.items()]
         rows = []
-        with RangeServer(files, latency=args.latency) as server:
+        with FaultServer(files, latency=args.latency) as server:
             for f in facts:
                 for reader, run in READERS:
                     rows.append(measure(server, f, reader, run))

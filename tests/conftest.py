@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-
-from ometiff_helpers.demo.server import RangeServer
+from faultserver import FaultServer
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -29,14 +28,15 @@ def canary() -> str:
 
 
 @pytest.fixture
-def range_server() -> Iterator[Callable[..., RangeServer]]:
-    """Factory: ``range_server(files, **kwargs)`` starts a `RangeServer` (or ``cls=`` a subclass) on loopback;
-    every server started is stopped after the test."""
-    started: list[RangeServer] = []
+def range_server() -> Iterator[Callable[..., FaultServer]]:
+    """Factory: ``range_server(files, **kwargs)`` starts the test `FaultServer` (latency, token, TLS, modes and a
+    request log are its keyword arguments; ``cls=`` a subclass) on loopback; every server started is stopped after
+    the test."""
+    started: list[FaultServer] = []
 
     def start(
-        files: Mapping[str, Path | bytes] | None = None, *, cls: type[RangeServer] = RangeServer, **kwargs
-    ) -> RangeServer:
+        files: Mapping[str, Path | bytes] | None = None, *, cls: type[FaultServer] = FaultServer, **kwargs
+    ) -> FaultServer:
         server = cls(files or {}, **kwargs).start()
         started.append(server)
         return server

@@ -1,9 +1,13 @@
-"""A `RangeServer` whose misbehaviour is chosen per request: ``/<mode>/<file>?<params>``.
+"""The one test HTTP server: the demo's `RangeServer` plus everything a test needs to switch on.
 
-Modes reproduce the rows of bad-inputs.md (H1-H31) on loopback with real sockets. Unknown modes and plain paths
-serve the file normally. Parameters (query): ``n`` (how many times a flaky mode fails), ``code`` (a status),
-``ra`` (a Retry-After value), ``to`` (a redirect target), ``size`` (a virtual body size).
-Also: helpers that check that a secret leaks nowhere.
+Per instance: ``latency`` (seconds before every answer), ``require_token`` (401 without ``?token=``, 403 when
+wrong), ``ssl_context`` (HTTPS), ``cors``, ``modes`` (whole-server misbehaviours the network probes look for:
+``head403``, ``trickle_head``, ``eof416``, ``eof200``, ``no_total``, ``no_expose``, ``ignore_range``).
+Per request: ``?latency=<s>`` adds to the instance latency; ``/<mode>/<file>?<params>`` picks a fault mode of
+`faultmodes.PathFaults` (unknown modes and plain paths serve the file normally); ``behaviour`` (a test's own
+callable, given the handler) answers any request it returns True for, before all of the above.
+Every request is logged (`FaultServer.log`: `ServedRequest`) so that tests and benchmarks count requests, bytes and,
+under latency, sequential rounds (`sequential_rounds`). Also: helpers that check that a secret leaks nowhere.
 """
 
 from __future__ import annotations
@@ -11,425 +15,275 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
-import struct
+import ssl
 import subprocess
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
-from ometiff_helpers.demo.server import RangeRequestHandler, RangeServer
+from faultmodes import CANARY, SERVER_SEND_CAP, VIRTUAL_SIZE, PathFaults
 
-CANARY = "CANARY5ecret"
-VIRTUAL_SIZE = 5 * 1024**3  # 5 GiB, generated on the fly, never allocated
-SERVER_SEND_CAP = 64 * 1024 * 1024  # a fault handler never writes more than this, whatever the client does
-_ZEROS = b"\0" * 65536
+from ometiff_helpers.demo.server import RangeServer, parse_range_header
+
+__all__ = [
+    "CANARY", "SERVER_SEND_CAP", "VIRTUAL_SIZE", "FaultHandler", "FaultServer", "ServedRequest", "sequential_rounds",
+]  # fmt: skip
 
 
-class FaultHandler(RangeRequestHandler):
-    """`RangeRequestHandler` plus fault modes selected by the first path segment."""
+@dataclass(frozen=True)
+class ServedRequest:
+    """One request as the server saw it (``path`` without the query; ``range`` is the raw Range header or None)."""
+
+    method: str
+    path: str
+    range: str | None
+    status: int
+    nbytes: int
+    t_start: float
+    t_end: float
+    note: str = ""
+
+
+def sequential_rounds(log: Sequence[ServedRequest]) -> int:
+    """Depth of the longest chain of requests in which each one started after the previous one ended.
+
+    Under injected latency this is the number of round trips a client needed; requests that overlap in time count
+    as one round. Scheduling noise can split a round or merge two: a pass/fail test uses a latency that dominates it
+    (>= 0.3 s) or the client ledger's logical rounds.
+    """
+    events: list[tuple[float, int, int]] = []
+    for i, r in enumerate(log):
+        events.append((r.t_start, 1, i))
+        events.append((r.t_end, 0, i))  # at equal times an end is processed before a start
+    events.sort()
+    depth: dict[int, int] = {}
+    best_finished = 0
+    for _, kind, i in events:
+        if kind == 1:
+            depth[i] = best_finished + 1
+        else:
+            best_finished = max(best_finished, depth[i])
+    return max(depth.values(), default=0)
+
+
+class FaultHandler(PathFaults):
+    """Logs every request, adds latency, checks tokens, applies the server's modes, dispatches path fault modes."""
+
+    owner: FaultServer  # type: ignore[assignment]
+
+    def answer(self, method: str) -> None:
+        """Answer one request (after the latency) and log it, whatever happens."""
+        self.owner._started_request()
+        self._t_start = time.monotonic()
+        self._status = 0
+        self._sent = 0
+        self._note = ""
+        try:
+            if method != "OPTIONS":
+                delay = self.owner.latency + float(self.param("latency", "0"))
+                if delay > 0:
+                    time.sleep(delay)
+                self.respond(head_only=method == "HEAD")
+            else:
+                self.preflight()
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            gone = f"client gone: {type(exc).__name__}"
+            self._note = f"{self._note}; {gone}" if self._note else gone
+            self.close_connection = True
+        finally:
+            self.owner._record(
+                ServedRequest(
+                    method=self.command,
+                    path=self.url_path,
+                    range=self.headers.get("Range"),
+                    status=self._status,
+                    nbytes=self._sent,
+                    t_start=self._t_start,
+                    t_end=time.monotonic(),
+                    note=self._note,
+                )
+            )
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """The status line (remembered for the log)."""
+        self._status = int(code)
+        super().send_response(code, message)
+
+    def write_body(self, data: bytes) -> None:
+        """Write body bytes (counted for the log)."""
+        self.wfile.write(data)
+        self._sent += len(data)
+
+    def cors_headers(self, preflight: bool = False) -> None:
+        """The demo's CORS headers; with the ``no_expose`` mode, only Allow-Origin (and Allow-Headers: Range)."""
+        if "no_expose" not in self.owner.modes:
+            super().cors_headers(preflight)
+        elif self.owner.cors:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            if preflight:
+                self.send_header("Access-Control-Allow-Headers", "Range")
+
+    def check_token(self) -> bool:
+        """False (and a 401/403 sent) when the server requires a token this request lacks."""
+        required = self.owner.require_token
+        if required is None:
+            return True
+        given = self.query.get("token")
+        if not given:
+            self.send_simple(401, b'{"error": "missing token"}', "application/json")
+            return False
+        if given[0] != required:
+            self.send_simple(403, b'{"error": "invalid or expired token"}', "application/json")
+            return False
+        return True
 
     def respond(self, head_only: bool) -> None:
+        """The test's behaviour, else a path fault mode, else the server's modes, else the file (after the token
+        check)."""
         path = self.url_path.lstrip("/")
         mode, _, rest = path.partition("/")
         self.owner.seen.append(
             (self.command, self.url_path, self.path, dict(self.headers.items()), self.client_address[1])
         )
+        behaviour = self.owner.behaviour
+        if behaviour is not None and behaviour(self):
+            return
         handler = getattr(self, f"mode_{mode}", None)
-        if handler is None or not rest:
+        if handler is not None and rest:
+            after = int(self.param("after", "0"))  # the first `after` requests of this URL behave normally
+            if after and self.count(f"after:{self.url_path}") < after:
+                self.serve_entry(self.entry(rest), head_only)
+                return
+            self._note = mode
+            handler(rest)
+            return
+        if self.owner.modes and self.server_modes(head_only):
+            return
+        if self.check_token():
             super().respond(head_only)
-            return
-        after = int(self.param("after", "0"))  # the first `after` requests of this URL behave normally
-        if after and self.count(f"after:{self.url_path}") < after:
-            self.serve_entry(self.entry(rest), head_only)
-            return
-        self._note = mode
-        handler(rest)
 
-    # --- helpers -------------------------------------------------------------------------------------------------
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[0] if values else default
-
-    def entry(self, name: str):
-        entry = self.owner._entry(name)
-        if entry is None:
-            raise KeyError(name)
-        return entry
-
-    def requested_span(self, size: int) -> tuple[int, int]:
-        from ometiff_helpers.demo.server import parse_range_header
-
-        span = parse_range_header(self.headers.get("Range", ""), size)
-        return span if isinstance(span, tuple) else (0, size)
-
-    def count(self, key: str) -> int:
-        """How many times this key was hit before (thread-safe)."""
-        with self.owner.counter_lock:
-            n = self.owner.counters.get(key, 0)
-            self.owner.counters[key] = n + 1
-            return n
-
-    def stream_virtual(self, total: int) -> None:
-        """Write zeros until the client goes away, the total is reached or the cap is hit."""
-        sent = 0
-        limit = min(total, SERVER_SEND_CAP)
-        while sent < limit and not self.owner.stopping.is_set():
-            piece = _ZEROS[: min(len(_ZEROS), limit - sent)]
-            self.write_body(piece)
-            sent += len(piece)
-
-    def hang_up(self, *, reset: bool) -> None:
-        """End the connection in the middle of a body: a clean close (the client sees fewer bytes than promised) or
-        a TCP RST (SO_LINGER 0)."""
-        self.wfile.flush()
-        self.close_connection = True
-        if not reset:
-            self.connection.shutdown(socket.SHUT_WR)
-            return
-        time.sleep(0.05)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-
-    # --- H1, H2: status codes with bodies ------------------------------------------------------------------------
-
-    def mode_status(self, rest: str) -> None:
-        code = int(self.param("code", "403"))
-        token = self.param("token")
-        # S3-style error bodies echo parts of the request: the token must not reach our messages
-        body = (
-            f'<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message>'
-            f"<RequestToken>{token}</RequestToken><Url>{self.path}</Url></Error>"
-        ).encode()
-        self.send_simple(code, body, "application/xml")
-
-    # --- H3, H5: transient / persistent 5xx ------------------------------------------------------------------------
-
-    def mode_flaky(self, rest: str) -> None:
-        n = int(self.param("n", "2"))
-        code = int(self.param("code", "503"))
-        if self.count(f"flaky:{rest}:{self.param('key')}") < n:
-            self.send_simple(code, b"temporarily unavailable\n")
-            return
-        self.serve_entry(self.entry(rest), False)
-
-    # --- H4: Retry-After variants -----------------------------------------------------------------------------------
-
-    def mode_retry_after(self, rest: str) -> None:
-        code = int(self.param("code", "429"))
-        n = int(self.param("n", "1000000"))
-        if self.count(f"ra:{rest}:{self.param('key')}") < n:
-            body = b"slow down\n"
-            self.send_status(
-                code, {"Retry-After": self.param("ra", "86400"), "Content-Length": str(len(body))}
-            )
-            self.end_headers()
-            self.write_body(body)
-            return
-        self.serve_entry(self.entry(rest), False)
-
-    # --- H6, H13, H16: Range ignored -------------------------------------------------------------------------------
-
-    def mode_ignore_range(self, rest: str) -> None:
-        """200 and the whole (virtual, multi-GB) body whatever the Range header says."""
-        if rest.startswith("small/"):
-            self.serve_entry(self.entry(rest[len("small/") :]), False, honour_range=False)
-            return
-        size = int(self.param("size", str(VIRTUAL_SIZE)))
-        self.send_status(200, {"Content-Type": "image/tiff", "Content-Length": str(size)})
-        self.end_headers()
-        self.stream_virtual(size)
-
-    def mode_chunked(self, rest: str) -> None:
-        """H7 / H16: 200, Transfer-Encoding: chunked, no Content-Length, an endless body."""
-        headers = {"Content-Type": "image/tiff", "Transfer-Encoding": "chunked"}
-        if self.param("gzip"):
-            headers["Content-Encoding"] = "gzip"
-        self.send_status(200, headers)
-        self.end_headers()
-        sent = 0
-        while sent < SERVER_SEND_CAP and not self.owner.stopping.is_set():
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(_ZEROS), _ZEROS))
-            sent += len(_ZEROS)
-            self._sent += len(_ZEROS)
-        self.wfile.write(b"0\r\n\r\n")
-        self.close_connection = True
-
-    # --- H8-H10, H30: bad Content-Range ----------------------------------------------------------------------------
-
-    def _send_206(
-        self, entry, start: int, end: int, content_range: str | None, length: int | None = None
-    ) -> None:
-        data = entry.read(start, end)
-        headers = {
-            "Content-Type": "image/tiff",
-            "ETag": entry.etag,
-            "Content-Length": str(length or len(data)),
-        }
-        if content_range is not None:
-            headers["Content-Range"] = content_range
-        self.send_status(206, headers)
-        self.end_headers()
-        self.write_body(data)
-
-    def mode_wrong_start(self, rest: str) -> None:
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        self._send_206(entry, s + 100, e + 100, f"bytes {s + 100}-{e + 99}/{entry.size}")
-
-    def mode_no_content_range(self, rest: str) -> None:
-        """206 without Content-Range; ``cl`` replaces the Content-Length header's text (e.g. ``"12, 12"``)."""
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        if self.param("cl"):
-            data = entry.read(s, e)
-            self.send_status(206, {"Content-Type": "image/tiff", "Content-Length": self.param("cl")})
-            self.end_headers()
-            self.write_body(data)
+    def server_modes(self, head_only: bool) -> bool:
+        """Apply the server's modes to a plain path; False when none applies to this request."""
+        modes = self.owner.modes
+        if (
+            head_only and "trickle_head" in modes
+        ):  # the status line one byte every `trickle_every` s, never the end
             self.close_connection = True
-            return
-        self._send_206(entry, s, e, None)
-
-    def mode_star_total(self, rest: str) -> None:
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        self._send_206(entry, s, e, f"bytes {s}-{e - 1}/*")
-
-    def mode_length_mismatch(self, rest: str) -> None:
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        data = entry.read(s, e)
-        self.send_status(
-            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(len(data) // 2)}
-        )
-        self.end_headers()
-        self.write_body(data[: len(data) // 2])
-
-    def mode_small_total(self, rest: str) -> None:
-        """H30: Content-Range claims a total smaller than the real file."""
-        entry = self.entry(rest)
-        total = int(self.param("total", "1000"))
-        s, e = self.requested_span(total)
-        self._send_206(entry, s, e, f"bytes {s}-{e - 1}/{total}")
-
-    # --- H11, H21: broken bodies -----------------------------------------------------------------------------------
-
-    def mode_short(self, rest: str) -> None:
-        """Content-Length promises the range; half of it arrives, then the connection closes (n times)."""
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        n = int(self.param("n", "1000000"))
-        if self.count(f"short:{rest}:{self.param('key')}") >= n:
-            self.serve_entry(entry, False)
-            return
-        data = entry.read(s, e)
-        self.send_status(
-            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(len(data))}
-        )
-        self.end_headers()
-        self.write_body(data[: len(data) // 2])
-        self.hang_up(reset=False)
-
-    def mode_reset(self, rest: str) -> None:
-        """Send 1000 body bytes, then a TCP RST (SO_LINGER 0) (n times, then behave)."""
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        n = int(self.param("n", "1000000"))
-        if self.count(f"reset:{rest}:{self.param('key')}") >= n:
-            self.serve_entry(entry, False)
-            return
-        self.send_status(
-            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(e - s)}
-        )
-        self.end_headers()
-        self.write_body(entry.read(s, min(e, s + 1000)))
-        self.hang_up(reset=True)
-
-    def mode_steps(self, rest: str) -> None:
-        """One answer per request, in the order of ``plan`` (comma-separated), then normal service: ``cut206`` (206
-        headers for the whole range, 1000 bytes, close), ``cut200`` (the whole file announced, 1000 bytes, close),
-        ``whole200`` (the whole file, Range ignored), ``reset206`` (as cut206, but a TCP reset)."""
-        entry = self.entry(rest)
-        plan = [p for p in self.param("plan").split(",") if p]
-        n = self.count(f"steps:{rest}:{self.param('key')}")
-        step = plan[n] if n < len(plan) else "ok"
-        if step == "whole200":
-            self.serve_entry(entry, False, honour_range=False)
-            return
-        if step not in ("cut206", "cut200", "reset206"):
-            self.serve_entry(entry, False)
-            return
-        s, e = (0, entry.size) if step == "cut200" else self.requested_span(entry.size)
-        headers = {"ETag": entry.etag, "Content-Length": str(e - s)}
-        if step != "cut200":
-            headers["Content-Range"] = f"bytes {s}-{e - 1}/{entry.size}"
-        self.send_status(200 if step == "cut200" else 206, headers)
-        self.end_headers()
-        self.write_body(entry.read(s, min(e, s + 1000)))
-        self.hang_up(reset=step == "reset206")
-
-    # --- H14 -------------------------------------------------------------------------------------------------------
-
-    def mode_unsatisfiable(self, rest: str) -> None:
-        total = self.param("total", "0")
-        self.send_status(416, {"Content-Range": f"bytes */{total}", "Content-Length": "0"})
-        self.end_headers()
-
-    # --- H15, H16: content encodings -------------------------------------------------------------------------------
-
-    def mode_gzip(self, rest: str) -> None:
-        """206 whose body is gzip: 50 MB of zeros compressed to ~50 KB (a small bomb)."""
-        body = self.owner.gzip_bomb()
-        s, _ = self.requested_span(10**9)
-        self.send_status(
-            206,
-            {
-                "Content-Range": f"bytes {s}-{s + len(body) - 1}/1000000000",
-                "Content-Length": str(len(body)),
-                "Content-Encoding": "gzip",
-            },
-        )
-        self.end_headers()
-        self.write_body(body)
-
-    # --- H17, H18: not a TIFF --------------------------------------------------------------------------------------
-
-    def mode_html(self, rest: str) -> None:
-        body = (
-            "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action='/login?next="
-            f"{quote(self.path)}'>Please sign in</form></body></html>"
-        ).encode()
-        ctype = self.param("ctype", "text/html; charset=utf-8")
-        self.send_simple(200, body, ctype)
-
-    def mode_json(self, rest: str) -> None:
-        body = f'{{"error": "token expired", "token": "{self.param("token")}", "detail": "\\u0007bell"}}'.encode()
-        self.send_simple(200, body, "application/json")
-
-    # --- H19, H20: slow servers ------------------------------------------------------------------------------------
-
-    def mode_slow(self, rest: str) -> None:
-        """Headers at once, then one byte every ``every`` seconds."""
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        every = float(self.param("every", "0.5"))
-        self.send_status(
-            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(e - s)}
-        )
-        self.end_headers()
-        for pos in range(s, e):
-            if self.owner.stopping.wait(every):
-                return
-            self.write_body(entry.read(pos, pos + 1))
-            self.wfile.flush()
-
-    def mode_slow_head(self, rest: str) -> None:
-        """The status line and headers one byte every ``every`` seconds (then the body at once); each header byte
-        sent is counted under ``slow_head:bytes``."""
-        entry = self.entry(rest)
-        s, e = self.requested_span(entry.size)
-        data = entry.read(s, e)
-        head = (
-            f"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {s}-{e - 1}/{entry.size}\r\n"
-            f"Content-Length: {len(data)}\r\nX-Padding: {'.' * 200}\r\n\r\n"
-        ).encode()
-        every = float(self.param("every", "0.2"))
-        self._status = 206
-        self.close_connection = True
-        for pos in range(len(head)):
-            if self.owner.stopping.wait(every):
-                return
-            self.wfile.write(head[pos : pos + 1])
-            self.wfile.flush()
-            self.count("slow_head:bytes")
-        self.write_body(data)
-
-    def mode_silent(self, rest: str) -> None:
-        """Read the request, never answer (until the server stops or 30 s pass)."""
-        self.owner.stopping.wait(30)
-        self.close_connection = True
-
-    # --- H24-H27: redirects ----------------------------------------------------------------------------------------
-
-    def _redirect(self, location: str, code: int = 302) -> None:
-        self.send_status(code, {"Location": location, "Content-Length": "0"})
-        self.end_headers()
-
-    def mode_loop(self, rest: str) -> None:
-        """H24: /loop/a -> /loop/b -> /loop/a ... (query kept)."""
-        other = "b" if rest.endswith("/a") or rest == "a" else "a"
-        query = self.path.partition("?")[2]
-        self._redirect(f"/loop/{other}" + (f"?{query}" if query else ""))
-
-    def mode_chain(self, rest: str) -> None:
-        """/chain/<k>/<file>: k more hops, each to a new URL, then the file."""
-        k_s, _, name = rest.partition("/")
-        k = int(k_s)
-        query = self.path.partition("?")[2]
-        target = f"/chain/{k - 1}/{name}" if k > 1 else f"/{name}"
-        self._redirect(target + (f"?{query}" if query else ""))
-
-    def mode_redirect(self, rest: str) -> None:
-        """302 to ``to`` (absolute or relative); ``{port}`` is replaced by this server's port."""
-        self._redirect(
-            self.param("to").replace("{port}", str(self.owner.port)), int(self.param("code", "302"))
-        )
-
-    def mode_fat_redirect(self, rest: str) -> None:
-        """302 to the plain file, with a (virtual, multi-GB) body that a client must not read."""
-        self.send_status(302, {"Location": f"/{rest}", "Content-Length": str(VIRTUAL_SIZE)})
-        self.end_headers()
-        self.stream_virtual(VIRTUAL_SIZE)
-
-    def mode_drop_query(self, rest: str) -> None:
-        """H26: redirect to the same file under /need_token/ without the query."""
-        self._redirect(f"/need_token/{rest}")
-
-    def mode_need_token(self, rest: str) -> None:
-        if not self.param("token"):
-            self.send_simple(
-                403, b"<Error><Code>AccessDenied</Code><Message>no token</Message></Error>", "text/xml"
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 200:
+                if self.owner.stopping.wait(self.owner.trickle_every):
+                    return True
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            return True
+        if head_only and "head403" in modes:
+            self.send_simple(403, b"<Error>SignatureDoesNotMatch</Error>", "application/xml")
+            return True
+        entry = self.owner._entry(self.url_path.lstrip("/"))
+        header = self.headers.get("Range")
+        if entry is None or not header:
+            return False
+        if not self.check_token():
+            return True
+        span = parse_range_header(header, entry.size)
+        last = header.rsplit("-", 1)[1].strip()
+        past_eof = (int(last) + 1 if last else 0) > entry.size
+        if "ignore_range" in modes or (past_eof and "eof200" in modes):
+            self.serve_entry(entry, head_only, honour_range=False)
+            return True
+        if past_eof and "eof416" in modes:
+            self.send_status(416, {"Content-Range": f"bytes */{entry.size}", "Content-Length": "0"})
+            self.end_headers()
+            return True
+        if "no_total" in modes and past_eof and isinstance(span, tuple):
+            start, end = span
+            body = entry.read(start, end)
+            self.send_status(
+                206, {"Content-Range": f"bytes {start}-{end - 1}/*", "Content-Length": str(len(body))}
             )
-            return
-        self.serve_entry(self.entry(rest), False)
-
-    def mode_presign(self, rest: str) -> None:
-        """H27: 302 to another host name (localhost) with an S3-style signed query."""
-        self._redirect(
-            f"http://localhost:{self.owner.port}/signed/{rest}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-            f"&X-Amz-Credential=AKIAEXAMPLE%2F20240101&X-Amz-Expires=3600&X-Amz-Signature=SIGNED{CANARY}"
-        )
-
-    def mode_signed(self, rest: str) -> None:
-        """A GET-only signed endpoint: HEAD or a missing signature -> 403."""
-        if self.command != "GET" or not self.param("X-Amz-Signature"):
-            self.send_simple(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>", "application/xml")
-            return
-        self.serve_entry(self.entry(rest), False)
-
-    # --- H29: the file changes without If-Match support --------------------------------------------------------------
-
-    def mode_no_if_match(self, rest: str) -> None:
-        entry = self.entry(rest)
-        del self.headers["If-Match"]
-        self.serve_entry(entry, False)
+            self.end_headers()
+            if not head_only:
+                self.write_body(body)
+            return True
+        self.serve_entry(entry, head_only)
+        return True
 
 
 class FaultServer(RangeServer):
-    """`RangeServer` with `FaultHandler`; ``seen`` keeps (method, path, raw path with query, headers, client port) per request."""
+    """`RangeServer` with `FaultHandler`: latency, token, TLS, modes, a request log; ``seen`` keeps (method, path,
+    raw path with query, headers, client port) per request."""
 
     handler_class = FaultHandler
+    LOG_SETTLE = 2.0
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        files: Mapping[str, Path | bytes] | None = None,
+        *,
+        latency: float = 0.0,
+        require_token: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        modes: set[str] | frozenset[str] = frozenset(),
+        **kwargs,
+    ) -> None:
+        super().__init__(files, **kwargs)
+        self.latency = float(latency)
+        self.require_token = require_token
+        self.ssl_context = ssl_context
+        self.modes = set(modes)
+        self.trickle_every = 0.2  # seconds between the bytes of the trickle_head mode
+        self.behaviour: Callable[[FaultHandler], bool] | None = None  # answers a request when it returns True
+        self.stopping = threading.Event()  # set by stop(): long-running fault handlers watch it
         self.seen: list[tuple[str, str, str, dict[str, str], int]] = []
         self.counters: dict[str, int] = {}
         self.counter_lock = threading.Lock()
         self._bomb: bytes | None = None
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
+        self._log: list[ServedRequest] = []
 
-    def fault_url(self, mode: str, name: str, token: str | None = CANARY, **params: str | int) -> str:
+    @property
+    def scheme(self) -> str:  # type: ignore[override]
+        """https with an SSL context."""
+        return "https" if self.ssl_context is not None else "http"
+
+    def _bind(self) -> ThreadingHTTPServer:
+        """The listening server, its socket wrapped in TLS when an SSL context is given."""
+        httpd = super()._bind()
+        if self.ssl_context is not None:
+            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
+        return httpd
+
+    def start(self) -> FaultServer:
+        """Listen and serve."""
+        self.stopping.clear()
+        super().start()
+        return self
+
+    def stop(self) -> None:
+        """Wake the long-running fault handlers, then stop listening."""
+        self.stopping.set()
+        super().stop()
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    @property
+    def paths(self) -> list[str]:
+        """The raw path (with the query) of every request seen so far."""
+        return [raw for _, _, raw, _, _ in self.seen]
+
+    def url(self, name: str, token: str | None = None) -> str:
+        """The URL of ``name`` (with ``?token=`` when given). Pass it to `urls.SecretURL` before printing it."""
+        url = super().url(name)
+        return f"{url}?token={quote(token, safe='')}" if token is not None else url
+
+    def fault_url(self, mode: str, name: str, token: str | None = CANARY, **params: str | int | float) -> str:
+        """The URL of ``name`` under fault mode ``mode`` with query ``params``."""
         url = self.url(f"{mode}/{name}", token=token)
         extra = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
         if extra:
@@ -437,9 +291,38 @@ class FaultServer(RangeServer):
         return url
 
     def gzip_bomb(self) -> bytes:
+        """50 MB of zeros, gzip-compressed (made once)."""
         if self._bomb is None:
             self._bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), compresslevel=9)
         return self._bomb
+
+    # --- log -----------------------------------------------------------------------------------------------------
+
+    def _started_request(self) -> None:
+        with self._lock:
+            self._inflight += 1
+
+    def _record(self, entry: ServedRequest) -> None:
+        with self._lock:
+            self._log.append(entry)
+            self._inflight -= 1
+            self._idle.notify_all()
+
+    @property
+    def log(self) -> list[ServedRequest]:
+        """A copy of the requests served so far, in completion order.
+
+        A handler logs its request just after writing the last byte, so a client can see a response before it is
+        logged: this waits (at most ``LOG_SETTLE`` seconds) until no request is being handled.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight <= 0, timeout=self.LOG_SETTLE)
+            return list(self._log)
+
+    def reset_log(self) -> None:
+        """Forget the requests logged so far."""
+        with self._lock:
+            self._log.clear()
 
 
 def assert_connections_released(source) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faultserver import FaultServer
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -139,7 +140,9 @@ def _tab(page: Page, title: str) -> None:
 
 def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
     url, saved_path = lab
-    server = demo.serve_demo(token=FAKE_TOKEN)  # answers only requests carrying the fake token
+    server = FaultServer(
+        {demo.DEMO_NAME: demo.demo_path()}, require_token=FAKE_TOKEN
+    ).start()  # answers only requests carrying the fake token
     pasted = server.url(demo.DEMO_NAME, token=FAKE_TOKEN)
     OUT.mkdir(parents=True, exist_ok=True)
     try:

@@ -323,9 +323,11 @@ def test_dimension_order_index() -> None:
 
 
 def test_run_checks_without_source_adds_no_probes(tmp_path: Path) -> None:
-    report = inspect(str(write(tmp_path / "n.ome.tif", Spec())), probes=False, checks=False)
+    report = inspect(str(write(tmp_path / "n.tif", Spec())), probes=False, checks=False)
+    assert report.findings == []  # checks=False: nothing evaluated yet
     found = run_checks(report, source=None)
     assert "probes" not in report.extra and "viewer_estimate" in report.extra
+    assert [f.code for f in found] == ["URL_NOT_OME_NAME"]  # the rules did run, the network ones did not
     assert all(isinstance(f, Finding) for f in found)
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import tifffile
+from faultserver import FaultServer
 
 from ometiff_helpers.demo import demo_path
-from ometiff_helpers.demo.server import RangeServer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -84,7 +84,7 @@ def test_not_a_tiff_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_refused_token_names_the_problem_and_never_prints_the_token(canary: str) -> None:
-    with RangeServer({"x.ome.tif": demo_path()}, require_token="the-right-one") as server:
+    with FaultServer({"x.ome.tif": demo_path()}, require_token="the-right-one") as server:
         done = run_cli(server.url("x.ome.tif", token=canary), "--json")
     assert done.returncode == 2
     assert "token" in done.stderr.lower() and "Traceback" not in done.stderr
@@ -94,7 +94,7 @@ def test_refused_token_names_the_problem_and_never_prints_the_token(canary: str)
 def test_token_from_the_environment_is_used_and_not_printed(canary: str) -> None:
     import os
 
-    with RangeServer({"x.ome.tif": demo_path()}, require_token=canary) as server:
+    with FaultServer({"x.ome.tif": demo_path()}, require_token=canary) as server:
         done = run_cli(server.url("x.ome.tif"), env={**os.environ, "OMETIFF_TOKEN": canary})
     assert done.returncode == 0, done.stderr
     assert "DAPI" in done.stdout and canary not in done.stdout + done.stderr

@@ -14,6 +14,7 @@ import ipywidgets as w
 import jupytext
 import nbformat
 import pytest
+from faultserver import FaultServer
 
 from ometiff_helpers import demo
 from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp, resolve_target
@@ -45,7 +46,7 @@ def _pane_html(app: InspectApp, title: str) -> str:
 
 @pytest.fixture
 def token_server(canary: str):
-    server = demo.serve_demo(token=canary)
+    server = FaultServer({demo.DEMO_NAME: demo.demo_path()}, require_token=canary).start()
     yield server
     server.stop()
 

@@ -12,16 +12,16 @@ import threading
 import time
 import tomllib
 import typing
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import urllib3
+from faultserver import FaultHandler as _Handler
+from faultserver import FaultServer as _Server
 from faultserver import make_self_signed_cert
 
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.demo import demo_path
-from ometiff_helpers.demo.server import RangeRequestHandler, RangeServer
 from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes
 from ometiff_helpers.errors import AccessDenied, NotATiff, ProtocolError
 from ometiff_helpers.io.base import HttpOptions
@@ -35,25 +35,6 @@ from ometiff_helpers.urls import SecretURL, redact_text, redact_url
 SECRET = "IoDefectCanary77"
 REPO = Path(__file__).resolve().parents[1]
 DATA = b"II*\x00" + random.Random(5).randbytes(3_000_000)
-
-
-class _Handler(RangeRequestHandler):
-    """Serves the files normally unless the server's ``behaviour`` takes the request (returns True)."""
-
-    def respond(self, head_only: bool) -> None:
-        self.owner.paths.append(self.path)
-        behaviour = self.owner.behaviour
-        if behaviour is None or not behaviour(self):
-            super().respond(head_only)
-
-
-class _Server(RangeServer):
-    handler_class = _Handler
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.paths: list[str] = []
-        self.behaviour: Callable[[_Handler], bool] | None = None
 
 
 def _no_secret(*texts: str) -> None:

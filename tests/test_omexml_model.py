@@ -134,6 +134,7 @@ def test_dimension_orders() -> None:
     assert p is not None
     refs = plane_mapping(doc.images[0])
     assert [(r.z, r.c, r.t) for r in refs[:5]] == [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 3), (0, 1, 0)]
+    assert [r.ifd for r in refs] == list(range(p.plane_total))  # one plane per IFD, in file order
     assert all(dimension_index(p, r.z, r.c, r.t) == r.ifd for r in refs)
 
 
@@ -152,6 +153,8 @@ def test_tables_have_stable_columns_for_a_rich_document() -> None:
     doc = load_ome_xml(CORPUS / "ome-types/timestampannotation.ome.xml")
     rows = tables(doc)
     assert set(rows) == set(COLUMNS)
+    # the column check below is over rows: every table this document fills is checked
+    assert {name for name, r in rows.items() if r} == set(COLUMNS) - {"planes", "tiffdata", "plane_mapping"}
     for name, cols in COLUMNS.items():
         assert all(list(r) == list(cols) for r in rows[name]), name
     assert rows["images"][0]["Image ID"] == "Image:0"
@@ -221,7 +224,9 @@ def test_annotations_of_every_kind_and_what_they_annotate() -> None:
         "Timestamp",
         "Tag",
     }
-    assert int(by_kind["Long"].value or "x") is not None and float(by_kind["Double"].value or "x") is not None
+    # the values as the file writes them (<Value>8</Value>, <Value>3.14</Value>), not just "something parseable"
+    assert (by_kind["Long"].id, by_kind["Long"].value) == ("Annotation:8", "8")
+    assert (by_kind["Double"].id, by_kind["Double"].value) == ("Annotation:5", "3.14")
     assert by_kind["Boolean"].value in ("true", "false")
     f = parse_ome_xml(
         one_image(

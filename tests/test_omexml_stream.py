@@ -9,8 +9,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from faultserver import FaultServer
 
-from ometiff_helpers.demo.server import RangeServer
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.ome.parser import OmeXmlParser, load_ome_xml, parse_ome_xml, tables
 from ometiff_helpers.progress import Progress
@@ -89,7 +89,7 @@ def test_load_ome_xml_local_and_by_url(tmp_path: Path) -> None:
     path = CORPUS / "OMETIFF.jl/issue104.ome.xml"
     local = load_ome_xml(path)
     events: list[Progress] = []
-    with RangeServer({"issue104.ome.xml": path}, require_token="CANARY-TOKEN-42") as server:
+    with FaultServer({"issue104.ome.xml": path}, require_token="CANARY-TOKEN-42") as server:
         remote = load_ome_xml(
             server.url("issue104.ome.xml"), token="CANARY-TOKEN-42", on_progress=events.append
         )

@@ -15,11 +15,11 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
+from faultserver import FaultServer
 
 from ometiff_helpers import __version__
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.demo import DEMO_NAME, demo_path
-from ometiff_helpers.demo.server import RangeServer
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.records import core as records
 from ometiff_helpers.report import inspect
@@ -31,7 +31,7 @@ WRONG_TOKEN = "WRONGCANARY-31c5"
 TOKEN_FORMS = (TOKEN, quote(TOKEN, safe=""), quote(TOKEN, safe="-._~"), WRONG_TOKEN)
 
 
-def _token_url(server: RangeServer) -> str:
+def _token_url(server: FaultServer) -> str:
     return f"{server.url(DEMO_NAME)}?token={quote(TOKEN, safe='')}"
 
 
@@ -71,14 +71,14 @@ def three_level_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(demo_bytes: bytes) -> Iterator[RangeServer]:
-    srv = RangeServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
+def server(demo_bytes: bytes) -> Iterator[FaultServer]:
+    srv = FaultServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def record(server: RangeServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def record(server: FaultServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The record every kernel test rechecks, made through the CLI with the token in the URL."""
     out = tmp_path_factory.mktemp("records") / "demo.ipynb"
     env_token = os.environ.pop("OMETIFF_TOKEN", None)
@@ -93,7 +93,7 @@ def record(server: RangeServer, tmp_path_factory: pytest.TempPathFactory) -> Pat
 # --- making a record ------------------------------------------------------------------------------------------------
 
 
-def test_record_holds_url_without_token_version_and_fingerprint(record: Path, server: RangeServer) -> None:
+def test_record_holds_url_without_token_version_and_fingerprint(record: Path, server: FaultServer) -> None:
     raw = record.read_bytes()
     _assert_no_token(raw)
     assert b"widget-state" not in raw and b'"state"' not in raw
@@ -120,14 +120,14 @@ def test_record_holds_url_without_token_version_and_fingerprint(record: Path, se
     assert injected == [params[0] + 1]
     assert repr(server.url(DEMO_NAME)) in nb.cells[injected[0]].source
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all("execution" not in c.metadata for c in code)
+    assert code and all("execution" not in c.metadata for c in code)
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
     assert "token=***" in raw.decode("utf-8")  # the notebook shows that a token was used, never its value
 
 
 def test_recheck_unchanged_at_a_new_port_passes(record: Path, demo_bytes: bytes, capsys, monkeypatch) -> None:
     """The same bytes served by another server (another port): --url maps the URL, nothing else differs."""
-    moved = RangeServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
+    moved = FaultServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
     try:
         monkeypatch.setenv("OMETIFF_TOKEN", TOKEN)
         status = main(["recheck", str(record), "--url", moved.url(DEMO_NAME)])
@@ -144,7 +144,7 @@ def test_recheck_names_a_renamed_channel(
     record: Path, demo_bytes: bytes, renamed_channel_bytes: bytes
 ) -> None:
     """A server like the record's; its file is then replaced by one with a renamed channel."""
-    served = RangeServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
+    served = FaultServer({DEMO_NAME: demo_bytes}, require_token=TOKEN).start()
     try:
         served.set_file(DEMO_NAME, renamed_channel_bytes)
         result = records.recheck(record, url=served.url(DEMO_NAME), token=TOKEN)
@@ -172,7 +172,7 @@ def test_recheck_names_a_renamed_channel(
 def test_recheck_names_a_dropped_level_and_saves_the_rerun(
     record: Path, three_level_bytes: bytes, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    moved = RangeServer({DEMO_NAME: three_level_bytes}, require_token=TOKEN).start()
+    moved = FaultServer({DEMO_NAME: three_level_bytes}, require_token=TOKEN).start()
     rerun = tmp_path / "rerun.ipynb"
     try:
         monkeypatch.delenv("OMETIFF_TOKEN", raising=False)
@@ -205,7 +205,7 @@ def test_recheck_with_a_wrong_token_is_an_error_without_the_token(record: Path, 
     _assert_no_token(out + err)
 
 
-def test_pytest_nbval_reruns_the_record_as_is(record: Path, server: RangeServer) -> None:
+def test_pytest_nbval_reruns_the_record_as_is(record: Path, server: FaultServer) -> None:
     env = {**os.environ, "OMETIFF_TOKEN": TOKEN}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider", "-c", "pyproject.toml",
@@ -433,7 +433,7 @@ def test_record_json_is_valid_nbformat(record: Path) -> None:
 
 
 def test_a_failing_notebook_saves_no_record_and_leaks_no_token(
-    server: RangeServer, tmp_path: Path, capsys
+    server: FaultServer, tmp_path: Path, capsys
 ) -> None:
     """A template given as a jupytext .py (a stand-in for the inspect notebook) that fails after the facts cell read
     the file: exit 2, nothing saved, the token in no message."""

@@ -1,4 +1,5 @@
-"""The loopback RangeServer: range semantics, validators, CORS, tokens, latency, the request log."""
+"""The loopback servers: the demo's RangeServer (range semantics, validators, CORS) and what the test FaultServer
+adds to it (tokens, latency, TLS, the request log and its rounds)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import http.client
 import time
 
 import pytest
+from faultserver import FaultServer, ServedRequest, sequential_rounds
 
-from ometiff_helpers.demo.server import RangeServer, ServedRequest, parse_range_header, sequential_rounds
+from ometiff_helpers.demo.server import RangeServer, parse_range_header
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -132,11 +134,27 @@ def test_log_records_each_request(server):
     assert server.log == []
 
 
-def test_latency_is_added(range_server):
+def test_latency_is_added_per_server_and_per_request(range_server):
     server = range_server({"a": DATA}, latency=0.15)
     t0 = time.monotonic()
     _get(server, "/a", Range="bytes=0-0")
-    assert time.monotonic() - t0 >= 0.15
+    assert time.monotonic() - t0 >= 0.15  # a lower bound: load only makes it longer
+    t0 = time.monotonic()
+    _get(server, "/a?latency=0.2", Range="bytes=0-0")
+    assert time.monotonic() - t0 >= 0.35
+    (first, second) = server.log
+    assert first.t_end - first.t_start >= 0.15 and second.t_end - second.t_start >= 0.35
+
+
+def test_the_demo_server_has_no_test_switches() -> None:
+    """The demo's server serves files; latency, tokens, TLS and the log are the test server's."""
+    import inspect
+
+    params = set(inspect.signature(RangeServer).parameters)
+    assert params == {"files", "host", "port", "cors"}
+    assert not hasattr(RangeServer({"a": b"x"}), "log")
+    with RangeServer({"a": b"x"}) as server:
+        assert _get(server, "/a?token=anything").status == 200  # no token gate
 
 
 def test_sequential_rounds():
@@ -156,7 +174,10 @@ def test_server_is_silent_on_stderr(range_server, capfd):
     conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
     conn.request("GET", "/a")
     conn.close()  # client gone before reading
-    time.sleep(0.1)
+    deadline = time.monotonic() + 30
+    while len(server.log) < 3 and time.monotonic() < deadline:  # the server has handled all three requests
+        time.sleep(0.05)
+    assert len(server.log) == 3
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
@@ -196,12 +217,15 @@ def test_served_connections_disable_nagle() -> None:
 
 
 def test_a_round_of_many_fresh_connections_is_one_round() -> None:
-    """One fetch opens many connections at once; a listen backlog that drops SYNs would split the round in two."""
+    """One fetch opens many connections at once; a listen backlog that drops SYNs would split the round in two.
+
+    A dropped SYN is sent again after 1 s: with 0.6 s of latency a late request starts after the first ones ended
+    (two rounds), while scheduling noise on a busy machine (well under 0.6 s) cannot split the round."""
     from ometiff_helpers.io.base import HttpOptions
     from ometiff_helpers.io.http.source import HttpSource
 
     data = bytes(range(256)) * 16384  # 4 MiB
-    with RangeServer({"f.bin": data}, latency=0.1) as server:
+    with FaultServer({"f.bin": data}, latency=0.6) as server:
         source = HttpSource(server.url("f.bin"), options=HttpOptions(max_concurrency=32))
         source.open(1024)
         server.reset_log()
@@ -213,3 +237,20 @@ def test_a_round_of_many_fresh_connections_is_one_round() -> None:
     assert got == [data[a:b] for a, b in spans]
     assert len(log) == 32
     assert sequential_rounds(log) == 1
+
+
+def test_a_tests_own_behaviour_answers_first(range_server):
+    """``behaviour`` takes the requests it returns True for (before fault modes and the token check)."""
+    server = range_server({"a": DATA}, require_token="t")
+
+    def behaviour(handler) -> bool:
+        if handler.command != "HEAD":
+            return False
+        handler.send_simple(418, b"")
+        return True
+
+    server.behaviour = behaviour
+    assert _get(server, "/a", method="HEAD").status == 418
+    assert _get(server, "/a?token=t", Range="bytes=0-1").status == 206
+    assert _get(server, "/a").status == 401
+    assert server.paths == ["/a", "/a?token=t", "/a"]

@@ -50,8 +50,8 @@ DATA = random.Random(7).randbytes(2_000_000)
 SMALL = random.Random(8).randbytes(10_000)
 MIB = 1024 * 1024
 FAST = HttpOptions(
-    connect_timeout=1.0,
-    read_timeout=1.0,
+    connect_timeout=5.0,  # generous: a busy machine can be slow to accept or answer
+    read_timeout=5.0,
     request_deadline=3.0,
     deadline=10.0,
     backoff_base=0.01,
@@ -62,7 +62,7 @@ FAST = HttpOptions(
 
 @pytest.fixture
 def fault(range_server) -> FaultServer:
-    return range_server({"f.tif": DATA, "small.tif": SMALL}, cls=FaultServer)
+    return range_server({"f.tif": DATA, "small.tif": SMALL})
 
 
 @pytest.fixture
@@ -71,12 +71,19 @@ def debug_log(caplog):
     return caplog
 
 
+# What a busy machine may add to a bounded wait. The bounds below test "bounded" (a Retry-After of a day, a body that
+# trickles for hours, a server that never answers end in seconds), not "fast"; request counts and bytes are the exact
+# checks. Speed is measured in benchmarks/.
+LOAD_ALLOWANCE = 10.0
+
+
 @contextmanager
 def within(seconds: float) -> Iterator[None]:
+    """The block ends within ``seconds`` (what it takes on an idle machine) plus `LOAD_ALLOWANCE`."""
     t0 = time.monotonic()
     yield
     elapsed = time.monotonic() - t0
-    assert elapsed < seconds, f"took {elapsed:.2f} s, bound {seconds} s"
+    assert elapsed < seconds + LOAD_ALLOWANCE, f"took {elapsed:.2f} s, bound {seconds} + {LOAD_ALLOWANCE} s"
 
 
 def failing_open(
@@ -185,7 +192,9 @@ def test_h4_short_retry_after_is_honoured(fault):
     assert src.open(100) == DATA[:100]
     assert time.monotonic() - t0 >= 0.3
     log = gets(fault)
-    assert len(log) == 2 and log[1].t_start - log[0].t_end >= 0.29
+    # the second request starts at least 0.3 s after the first did (the client waited after the first answer);
+    # load can only lengthen the gap, whereas t_end (stamped after the last byte is written) can come late
+    assert len(log) == 2 and log[1].t_start - log[0].t_start >= 0.3
 
 
 def test_h5_persistent_5xx(fault, debug_log):
@@ -405,7 +414,7 @@ def test_h17_h18_a_failed_open_leaves_the_source_unopened(range_server, debug_lo
     """After NotATiff the source is as new (size unknown, nothing cached): reusing it re-runs the web-page check
     instead of serving the page's bytes as file bytes."""
     page = b"<!DOCTYPE html><html><body>Please sign in</body></html>" + b" " * 20_000
-    server = range_server({"f.tif": DATA, "page.tif": page}, cls=FaultServer)
+    server = range_server({"f.tif": DATA, "page.tif": page})
     url = server.url("page.tif", token=CANARY) if mode == "page206" else server.fault_url(mode, "f.tif")
     src, e = failing_open(url, NotATiff)
     assert not src.is_open and src._cache.nbytes == 0
@@ -445,11 +454,13 @@ def test_h19_status_line_and_headers_trickled_hit_the_wall_clock_deadline(fault,
     text = str(e)
     assert "bytes 0-65,535" in text and "ran out of time" in text and "too slow" in text
     waited = re.search(r"after (\d+\.\d) s", text)
-    assert waited and deadline - 0.1 <= float(waited.group(1)) <= deadline + 1.0  # how long it waited
+    assert (
+        waited and deadline - 0.1 <= float(waited.group(1)) <= deadline + LOAD_ALLOWANCE
+    )  # how long it waited
     assert "raise the deadline" in e.hint
     assert len(fault.seen) == 1  # not retried: the time is up
-    trickled = fault.counters.get("slow_head:bytes", 0)  # header bytes the server sent (of ~330)
-    assert 0 < trickled <= deadline / 0.2 + 3
+    trickled = fault.counters.get("slow_head:bytes", 0)  # header bytes the server sent (of ~330, i.e. 66 s)
+    assert 0 < trickled < 300  # cut long before the headers ended
     assert src.ledger.bytes == 0
     assert not src.is_open
     assert_no_open_connections(src)
@@ -511,7 +522,7 @@ def tls_server(range_server, tmp_path):
     cert, key = make_self_signed_cert(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = range_server({"f.tif": DATA}, cls=FaultServer, ssl_context=context)
+    server = range_server({"f.tif": DATA}, ssl_context=context)
     return server, cert
 
 
@@ -608,7 +619,7 @@ def test_h25_https_to_http_downgrade_is_refused(tls_server, monkeypatch, debug_l
 
 
 def test_h25_cross_host_redirect_drops_auth_and_token(fault, debug_log):
-    options = HttpOptions(headers={"Authorization": f"Bearer {CANARY}"}, connect_timeout=1, read_timeout=1)
+    options = HttpOptions(headers={"Authorization": f"Bearer {CANARY}"}, connect_timeout=5, read_timeout=5)
     src = HttpSource(fault.fault_url("presign", "f.tif"), options=options)
     assert src.open(1000) == DATA[:1000]
     first, second = fault.seen[0], fault.seen[1]
@@ -767,15 +778,21 @@ def test_s3_urllib3_debug_log_leaks_unless_filtered(fault, caplog):
 
 
 def test_source_deadline_counts_time_in_requests_not_idle_time(range_server, debug_log):
-    server = range_server({"f.tif": DATA}, cls=FaultServer, latency=0.3)
-    options = HttpOptions(deadline=0.5, backoff_base=0.01, backoff_max=0.02)
+    """A 2 s budget for the file: the first read takes 0.3 s; an idle pause longer than the whole budget is not
+    counted, so the second read is sent, and cut when the budget is spent (the server now needs 3 s); the third is
+    refused without a request. The margins (1.7 s, 1.3 s) are far above a busy machine's noise."""
+    server = range_server({"f.tif": DATA}, latency=0.3)
+    options = HttpOptions(deadline=2.0, backoff_base=0.01, backoff_max=0.02)
     src = HttpSource(server.url("f.tif", token=CANARY), options=options)
-    src.open(1000)  # ~0.3 s of the 0.5 s
-    time.sleep(0.6)  # idle time between calls is not counted
-    with within(0.2 + 1.0), pytest.raises(DeadlineExceeded) as info:
-        src.read(500_000, 500_010)  # 0.2 s left, the server needs 0.3 s
+    src.open(1000)
+    time.sleep(2.2)  # idle time between calls is not counted
+    server.latency = 3.0
+    with within(1.7), pytest.raises(DeadlineExceeded) as info:
+        src.read(500_000, 500_010)
     assert "ran out of time" in str(info.value)
-    with within(0.1), pytest.raises(DeadlineExceeded) as info:
+    assert len(_wait_for_log(server, 2, timeout=20)) == 2  # the second read was sent
+    with pytest.raises(DeadlineExceeded) as info:
         src.read(900_000, 900_010)
     assert "the limit for one file" in str(info.value)
+    assert len(server.log) == 2  # refused before sending anything
     assert_no_secret(info.value, debug_log.text)

@@ -285,9 +285,9 @@ def test_t14_cycle_a_b_a() -> None:
 @pytest.mark.parametrize("bigtiff", [False, True])
 def test_t14_cycle_after_120_ifds_is_fast_and_bounded(bigtiff: bool) -> None:
     data, _offs = chain(130, loop_to=120, bigtiff=bigtiff)
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     structure, source = read(data, first_read=512)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.thread_time() - t0 < 2.0  # CPU time of this thread: a busy machine does not stretch it
     assert len(structure.ifds) == 130
     assert [f.where for f in structure.findings if f.code == "IFD_LOOP"] == ["IFD 129"]
     assert source.ledger.bytes <= 2 * len(data) + 64 * 1024
@@ -414,7 +414,7 @@ def test_t21_fuzz_never_leaks_a_raw_exception(bigtiff: bool, order: str) -> None
     b, off, _ = simple(bigtiff, order, description="<OME>" + "x" * 100 + "</OME>")
     base = bytearray(b.bytes())
     rng = random.Random(1234 + bigtiff * 2 + (order == ">"))
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     for _ in range(300):
         data = bytearray(base)
         for _ in range(rng.randint(1, 6)):
@@ -432,4 +432,4 @@ def test_t21_fuzz_never_leaks_a_raw_exception(bigtiff: bool, order: str) -> None
             continue
         assert source.ledger.bytes <= 64 * 1024 + 200 * len(data)
         assert structure.ifds
-    assert time.perf_counter() - t0 < 20
+    assert time.thread_time() - t0 < 20  # CPU time of this thread: a busy machine does not stretch it

@@ -1,6 +1,6 @@
 """The reader against an oracle it did not write: every IFD offset, tag code, type, count and value equals tifffile's,
 for every TIFF of the shared corpus and for tifffile-written files (classic/BigTIFF x byte order x tiled/striped x
-SubIFD pyramids x many pages), read from the local file and over HTTP from the loopback RangeServer."""
+SubIFD pyramids x many pages), read from the local file and over HTTP from the loopback test server."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ CORPUS_TIFFS = sorted(
 )
 # tifffile logs a warning for these and stops the chain; our reader records a finding instead
 EXPECTED_FINDINGS = {"pennsieve-ometiff-processor/color_XYZCT.tif": "IFD_OFFSET_BAD"}
+# tags whose value tifffile turns into a dict (EXIF, GPS, Interoperability IFDs; ImageJ metadata; GeoKeys): their
+# code, type, count and offset are compared, their value is not. Any other tag's value must be compared.
+TRANSFORMED_TAGS = frozenset({34665, 34853, 40965, 50839, 34735})
 
 
 def _oracle_pages(tf: tifffile.TiffFile) -> Iterator[tuple[int, tifffile.TiffPage]]:
@@ -78,7 +81,8 @@ def _ours(value: Any, their: Any) -> Any:
     return value
 
 
-def _check_tag(source: ByteSource, structure: TiffStructure, ours: Tag, theirs: tifffile.TiffTag) -> None:
+def _check_tag(source: ByteSource, structure: TiffStructure, ours: Tag, theirs: tifffile.TiffTag) -> bool:
+    """Compare one tag with tifffile's; False when its value could not be compared (tifffile transformed it)."""
     where = f"tag {ours.code} at {ours.entry_offset}"
     assert ours.code == theirs.code, where
     assert ours.type == int(theirs.dtype), where
@@ -91,7 +95,10 @@ def _check_tag(source: ByteSource, structure: TiffStructure, ours: Tag, theirs: 
         value = load_tag_value(source, structure, ours)
     their = _norm(theirs.value)
     if their is None:
-        return
+        assert ours.code in TRANSFORMED_TAGS, (
+            f"{where}: tifffile's {type(theirs.value).__name__} value not compared"
+        )
+        return False
     mine = _ours(value, their)
     if isinstance(their, str):
         their = their.strip("\x00").strip()
@@ -101,6 +108,7 @@ def _check_tag(source: ByteSource, structure: TiffStructure, ours: Tag, theirs: 
         )
     else:
         assert mine == their, where
+    return True
 
 
 def assert_same_as_tifffile(path: Path, source: ByteSource) -> tuple[TiffStructure, dict]:
@@ -118,12 +126,16 @@ def assert_same_as_tifffile(path: Path, source: ByteSource) -> tuple[TiffStructu
                 assert structure.byteorder == tf.byteorder
                 ours = structure.all_ifds()
                 assert [(i.depth, i.offset) for i in ours] == [(d, p.offset) for d, p in pages]
+                compared = total = 0
                 for ifd, (_d, page) in zip(ours, pages, strict=True):
                     theirs = list(page.tags.values())
                     assert [t.code for t in ifd.tags] == [t.code for t in theirs], ifd.path
                     for ours_tag, their_tag in zip(ifd.tags, theirs, strict=True):
-                        _check_tag(source, structure, ours_tag, their_tag)
+                        compared += _check_tag(source, structure, ours_tag, their_tag)
+                        total += 1
                     _check_properties(ifd, page)
+                # every IFD has at least its size tags; at most a few dict-valued tags are left out
+                assert compared >= 2 * len(ours) and compared >= 0.9 * total, (compared, total)
                 if tf.pages[0].description and structure.image_description is not None:
                     desc = decode_ascii(structure.image_description).strip()
                     assert desc == tf.pages[0].description.strip()

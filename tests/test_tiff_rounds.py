@@ -1,6 +1,6 @@
 """Fewest round trips: the read planner's targets, counted by the source's ledger (and the server's log over HTTP).
 
-Issue 2's targets are checked on the benchmark's full-size files (`benchmarks/bench_files.py`: 49152 x 65536 px,
+The planner's targets are checked on the benchmark's full-size files (`benchmarks/bench_files.py`: 49152 x 65536 px,
 32 GiB, sparse): the tifffile layout in <= 4 rounds and <= 38 requests, the raw2ometiff tail layout in <= 3 rounds,
 both within 2 x metadata + 256 KiB (metadata: everything that is not pixel data), every IFD and the OME-XML equal to
 tifffile's reading of the same file.
@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
+from faultserver import sequential_rounds
 from gen_tiff import ome_xml, write_tail_layout, write_tifffile_pyramid
 
-from ometiff_helpers.demo.server import sequential_rounds
 from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.io.local import FileSource
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
@@ -27,6 +27,9 @@ from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 KIB = 1024
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "ometiff_helpers" / "data" / "demo.ome.tif"
+# Pass/fail round counts are the ledger's logical rounds. The server's timestamps confirm them (requests of a round
+# overlap, rounds follow each other) under a latency far above what a busy machine adds to starting a request.
+SERVER_LATENCY = 0.4
 
 
 @pytest.fixture(scope="session")
@@ -110,12 +113,13 @@ def test_rounds_over_http_seen_by_the_server(
     name: str, pyramid_file: Path, tail_file: Path, range_server
 ) -> None:
     path = pyramid_file if name == "pyramid" else tail_file
-    server = range_server({"f.ome.tif": path}, latency=0.1)
+    server = range_server({"f.ome.tif": path}, latency=SERVER_LATENCY)
     with HttpSource(server.url("f.ome.tif")) as source:
         structure = read_tiff(source)
         ledger = source.ledger.as_dict()
     assert len(structure.all_ifds()) == (36 if name == "pyramid" else 16)
-    assert sequential_rounds(server.log) <= (4 if name == "pyramid" else 3)
+    assert ledger["rounds"] <= (4 if name == "pyramid" else 3), ledger
+    assert sequential_rounds(server.log) <= ledger["rounds"]  # the client's rounds are real round trips
     assert len(server.log) == ledger["count"]
 
 
@@ -132,7 +136,7 @@ def test_plain_bio_formats_file_takes_few_rounds() -> None:
     assert ledger["count"] <= 35 + 2, ledger
 
 
-# --- issue 2's targets on the benchmark's full-size files -----------------------------------------------------------
+# --- the planner's targets on the benchmark's full-size files --------------------------------------------------------
 
 
 def _bench_files() -> ModuleType:
@@ -242,13 +246,14 @@ def test_demo_file_in_4_rounds() -> None:
 def test_full_size_targets_over_http_seen_by_the_server(
     name: str, rounds: int, requests: int, full_size: dict[str, Path], range_server
 ) -> None:
-    server = range_server({"f.ome.tif": DEMO if name == "demo" else full_size[name]}, latency=0.05)
+    server = range_server({"f.ome.tif": DEMO if name == "demo" else full_size[name]}, latency=SERVER_LATENCY)
     with HttpSource(server.url("f.ome.tif")) as source:
         structure = read_tiff(source)
         ledger = source.ledger.as_dict()
     assert len(structure.all_ifds()) == (16 if name == "demo" else 36)
     assert structure.image_description is not None and b"<OME" in structure.image_description
-    assert sequential_rounds(server.log) <= rounds
+    assert ledger["rounds"] <= rounds, ledger
+    assert sequential_rounds(server.log) <= ledger["rounds"]  # the client's rounds are real round trips
     assert len(server.log) == ledger["count"] <= requests
 
 

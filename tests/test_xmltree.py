@@ -213,10 +213,10 @@ def test_nul_terminated_description_and_str_input() -> None:
     ],
 )
 def test_dtd_and_entities_refused(data: bytes) -> None:
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     with pytest.raises(OmeXmlError, match="DOCTYPE or ENTITY"):
         XmlTree.parse(data)
-    assert time.perf_counter() - t0 < 0.5
+    assert time.thread_time() - t0 < 0.5  # CPU time of this thread: a busy machine does not stretch it
 
 
 def test_malformed_xml_gives_line_and_column() -> None:

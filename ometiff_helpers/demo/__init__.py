@@ -26,14 +26,12 @@ def demo_path() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / DEMO_NAME
 
 
-def serve_demo(token: str | None = None, *, latency: float = 0.0) -> RangeServer:
+def serve_demo() -> RangeServer:
     """A started loopback `RangeServer` serving the demo as ``demo.ome.tif``; it is stopped at interpreter exit.
 
-    With ``token``, the server answers only requests carrying ``?token=<token>`` (401/403 otherwise), like the
-    portal. ``latency`` seconds are added to every response (to feel a remote server). Call ``.stop()`` to stop it
-    earlier.
+    Call ``.stop()`` to stop it earlier. (Token checks and latency are test matters: see ``tests/faultserver.py``.)
     """
-    server = RangeServer({DEMO_NAME: demo_path()}, require_token=token, latency=latency).start()
+    server = RangeServer({DEMO_NAME: demo_path()}).start()
     atexit.register(server.stop)
     return server
 

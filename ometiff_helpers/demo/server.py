@@ -1,7 +1,8 @@
 """A small threaded HTTP/1.1 server on loopback that serves files with single byte ranges, ETags and CORS.
 
-Used by the notebooks (to serve the bundled demo file), the tests and the benchmarks. Every served request is logged
-(`RangeServer.log`) so that callers can count requests, bytes and sequential rounds (`sequential_rounds`).
+It serves the bundled demo file to the notebooks and the command line (``--demo``), so that they run with no
+set-up, and a browser viewer can read it (CORS). It does only that: latency, TLS, token gating, faults and the
+request log belong to the test fault server (``tests/faultserver.py``), which extends this one.
 """
 
 from __future__ import annotations
@@ -9,57 +10,20 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-import ssl
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["RangeServer", "ServedRequest", "parse_range_header", "sequential_rounds"]
+__all__ = ["RangeRequestHandler", "RangeServer", "parse_range_header"]
 
 _EPOCH = 1704067200  # 2024-01-01T00:00:00Z: Last-Modified is fixed so that outputs are deterministic
 _CHUNK = 256 * 1024
 _TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".svs")
-
-
-@dataclass(frozen=True)
-class ServedRequest:
-    """One request as the server saw it (``path`` without the query; ``range`` is the raw Range header or None)."""
-
-    method: str
-    path: str
-    range: str | None
-    status: int
-    nbytes: int
-    t_start: float
-    t_end: float
-    note: str = ""
-
-
-def sequential_rounds(log: Sequence[ServedRequest]) -> int:
-    """Depth of the longest chain of requests in which each one started after the previous one ended.
-
-    Under injected latency this is the number of round trips a client needed; requests that overlap in time count
-    as one round.
-    """
-    events: list[tuple[float, int, int]] = []
-    for i, r in enumerate(log):
-        events.append((r.t_start, 1, i))
-        events.append((r.t_end, 0, i))  # at equal times an end is processed before a start
-    events.sort()
-    depth: dict[int, int] = {}
-    best_finished = 0
-    for _, kind, i in events:
-        if kind == 1:
-            depth[i] = best_finished + 1
-        else:
-            best_finished = max(best_finished, depth[i])
-    return max(depth.values(), default=0)
 
 
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
@@ -134,92 +98,57 @@ def _make_entry(name: str, data: Path | bytes, generation: int) -> _Entry:
 
 
 class RangeRequestHandler(BaseHTTPRequestHandler):
-    """Serves the files of its `RangeServer`; subclasses may override `respond` to inject faults."""
+    """Serves the files of its `RangeServer`; a subclass may override `answer` or `respond` (the test fault server)."""
 
     protocol_version = "HTTP/1.1"
     # headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds the body back until
-    # the client's delayed ACK (~40 ms per request on loopback), which would swamp the latency the benchmark injects
+    # the client's delayed ACK (~40 ms per request on loopback)
     disable_nagle_algorithm = True
     server: _HTTPServer
 
-    # --- plumbing ------------------------------------------------------------------------------------------------
-
-    def log_message(self, format: str, *args: object) -> None:  # never write to stderr
+    def log_message(self, format: str, *args: object) -> None:
+        """Write nothing to stderr."""
         return
-
-    def setup(self) -> None:
-        super().setup()
-        self._t_start = time.monotonic()
-        self._status = 0
-        self._sent = 0
-        self._note = ""
 
     @property
     def owner(self) -> RangeServer:
+        """The `RangeServer` this handler serves for."""
         return self.server.owner
 
     @property
     def url_path(self) -> str:
+        """The request's path, percent-decoded, without the query."""
         return unquote(urlsplit(self.path).path)
 
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
-
-    def _begin(self) -> None:
-        self.owner._started_request()
-        self._t_start = time.monotonic()
-        self._status = 0
-        self._sent = 0
-        self._note = ""
-
-    def _finish(self) -> None:
-        self.owner._record(
-            ServedRequest(
-                method=self.command,
-                path=self.url_path,
-                range=self.headers.get("Range"),
-                status=self._status,
-                nbytes=self._sent,
-                t_start=self._t_start,
-                t_end=time.monotonic(),
-                note=self._note,
-            )
-        )
-
-    def _handle(self, head_only: bool) -> None:
-        self._begin()
-        try:
-            if self.owner.latency > 0:
-                time.sleep(self.owner.latency)
-            self.respond(head_only)
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            gone = f"client gone: {type(exc).__name__}"
-            self._note = f"{self._note}; {gone}" if self._note else gone
-            self.close_connection = True
-        finally:
-            self._finish()
-
     def do_GET(self) -> None:
-        self._handle(head_only=False)
+        """Answer a GET."""
+        self.answer("GET")
 
     def do_HEAD(self) -> None:
-        self._handle(head_only=True)
+        """Answer a HEAD."""
+        self.answer("HEAD")
 
     def do_OPTIONS(self) -> None:
-        self._begin()
-        try:
-            self.send_response(HTTPStatus.NO_CONTENT)
-            self.cors_headers(preflight=True)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            self._status = 204
-        finally:
-            self._finish()
+        """Answer a CORS preflight."""
+        self.answer("OPTIONS")
 
-    # --- helpers for subclasses ----------------------------------------------------------------------------------
+    def answer(self, method: str) -> None:
+        """Answer one request; a client that goes away ends the connection quietly."""
+        try:
+            if method == "OPTIONS":
+                self.preflight()
+            else:
+                self.respond(head_only=method == "HEAD")
+        except (ConnectionError, TimeoutError, OSError):
+            self.close_connection = True
+
+    def preflight(self) -> None:
+        """204 with the CORS preflight headers."""
+        self.send_status(HTTPStatus.NO_CONTENT, {"Content-Length": "0"}, preflight=True)
+        self.end_headers()
 
     def cors_headers(self, preflight: bool = False) -> None:
+        """The CORS headers a browser viewer needs to read ranges (none when the server has ``cors=False``)."""
         if not self.owner.cors:
             return
         self.send_header("Access-Control-Allow-Origin", "*")
@@ -234,10 +163,12 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
             )
             self.send_header("Access-Control-Max-Age", "600")
 
-    def send_status(self, status: int, headers: Mapping[str, str] | None = None) -> None:
-        self._status = int(status)
+    def send_status(
+        self, status: int, headers: Mapping[str, str] | None = None, *, preflight: bool = False
+    ) -> None:
+        """The status line, the CORS headers and ``headers`` (the caller ends the headers)."""
         self.send_response(status)
-        self.cors_headers()
+        self.cors_headers(preflight)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
 
@@ -248,32 +179,14 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
         self.send_status(status, {"Content-Type": content_type, "Content-Length": str(len(body))})
         self.end_headers()
         if self.command != "HEAD" and body:
-            self.wfile.write(body)
-            self._sent += len(body)
+            self.write_body(body)
 
     def write_body(self, data: bytes) -> None:
+        """Write body bytes."""
         self.wfile.write(data)
-        self._sent += len(data)
-
-    def check_token(self) -> bool:
-        """False (and a 401/403 sent) when the server requires a token this request lacks."""
-        required = self.owner.require_token
-        if required is None:
-            return True
-        given = self.query.get("token")
-        if not given:
-            self.send_simple(401, b'{"error": "missing token"}', "application/json")
-            return False
-        if given[0] != required:
-            self.send_simple(403, b'{"error": "invalid or expired token"}', "application/json")
-            return False
-        return True
-
-    # --- the normal behaviour ------------------------------------------------------------------------------------
 
     def respond(self, head_only: bool) -> None:
-        if not self.check_token():
-            return
+        """Serve the file named by the path, or 404."""
         entry = self.owner._entry(self.url_path.lstrip("/"))
         if entry is None:
             self.send_simple(404, b"not found\n")
@@ -281,6 +194,7 @@ class RangeRequestHandler(BaseHTTPRequestHandler):
         self.serve_entry(entry, head_only)
 
     def serve_entry(self, entry: _Entry, head_only: bool, *, honour_range: bool = True) -> None:
+        """200 with the whole file, 206 with one range, 416, or 412 when If-Match names another version."""
         base = {
             "Accept-Ranges": "bytes",
             "ETag": entry.etag,
@@ -337,19 +251,16 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     owner: RangeServer
 
-    def handle_error(self, request: object, client_address: object) -> None:  # never print tracebacks
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Print no traceback."""
         return
 
 
 class RangeServer:
-    """Serve ``files`` (name -> path or bytes) at ``http://host:port/<name>`` from a daemon thread.
-
-    ``latency`` seconds are added before each response; ``require_token`` makes every request need
-    ``?token=<value>`` (401 without, 403 when wrong).
-    """
+    """Serve ``files`` (name -> path or bytes) at ``http://127.0.0.1:<port>/<name>`` from a daemon thread."""
 
     handler_class: type[RangeRequestHandler] = RangeRequestHandler
-    LOG_SETTLE = 1.0
+    scheme = "http"
 
     def __init__(
         self,
@@ -357,30 +268,18 @@ class RangeServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        latency: float = 0.0,
-        require_token: str | None = None,
         cors: bool = True,
-        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
-        self.ssl_context = ssl_context
-        self.stopping = threading.Event()  # set by stop(): long-running fault handlers watch it
         self.port = port
-        self.latency = float(latency)
-        self.require_token = require_token
         self.cors = cors
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._inflight = 0
         self._entries: dict[str, _Entry] = {}
         self._generation = 0
-        self._log: list[ServedRequest] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         for name, data in (files or {}).items():
             self.set_file(name, data)
-
-    # --- files ---------------------------------------------------------------------------------------------------
 
     def set_file(self, name: str, data: Path | bytes) -> None:
         """Serve ``data`` under ``name`` (replacing any earlier file: the ETag and Last-Modified change)."""
@@ -393,16 +292,16 @@ class RangeServer:
         with self._lock:
             return self._entries.get(name)
 
-    # --- lifecycle -----------------------------------------------------------------------------------------------
+    def _bind(self) -> _HTTPServer:
+        """The listening socket's server (a subclass may wrap its socket)."""
+        return _HTTPServer((self.host, self.port), self.handler_class)
 
     def start(self) -> RangeServer:
+        """Listen and serve from a daemon thread (no-op when started)."""
         if self._httpd is not None:
             return self
-        httpd = _HTTPServer((self.host, self.port), self.handler_class)
+        httpd = self._bind()
         httpd.owner = self
-        if self.ssl_context is not None:
-            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
-        self.stopping.clear()
         self._httpd = httpd
         self.port = httpd.server_address[1]
         self._thread = threading.Thread(
@@ -412,10 +311,10 @@ class RangeServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening (no-op when stopped)."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        self.stopping.set()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -428,47 +327,17 @@ class RangeServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # --- addresses -----------------------------------------------------------------------------------------------
-
     @property
     def base_url(self) -> str:
+        """``http://127.0.0.1:<port>`` (RuntimeError when not started)."""
         if self._httpd is None:
             raise RuntimeError("RangeServer is not started")
-        scheme = "https" if self.ssl_context is not None else "http"
-        return f"{scheme}://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
-    def url(self, name: str, token: str | None = None) -> str:
-        """The URL of ``name`` (with ``?token=`` when given). Pass it to `urls.SecretURL` before printing it."""
-        url = f"{self.base_url}/{quote(name.lstrip('/'))}"
-        return f"{url}?token={quote(token, safe='')}" if token is not None else url
-
-    # --- log -----------------------------------------------------------------------------------------------------
-
-    def _started_request(self) -> None:
-        with self._lock:
-            self._inflight += 1
-
-    def _record(self, entry: ServedRequest) -> None:
-        with self._lock:
-            self._log.append(entry)
-            self._inflight -= 1
-            self._idle.notify_all()
-
-    @property
-    def log(self) -> list[ServedRequest]:
-        """A copy of the requests served so far, in completion order.
-
-        A handler logs its request just after writing the last byte, so a client can see a response before it is
-        logged: this waits (at most ``LOG_SETTLE`` seconds) until no request is being handled.
-        """
-        with self._idle:
-            self._idle.wait_for(lambda: self._inflight <= 0, timeout=self.LOG_SETTLE)
-            return list(self._log)
-
-    def reset_log(self) -> None:
-        with self._lock:
-            self._log.clear()
+    def url(self, name: str) -> str:
+        """The URL of ``name``."""
+        return f"{self.base_url}/{quote(name.lstrip('/'))}"
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self._httpd else "stopped"
-        return f"RangeServer({where}, {len(self._entries)} files)"
+        return f"{type(self).__name__}({where}, {len(self._entries)} files)"

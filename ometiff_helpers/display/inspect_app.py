@@ -76,7 +76,7 @@ def _location(url: str, token: str | None) -> SecretURL | str:
 def resolve_target(url: str = "", token: str = "", *, environ: Mapping[str, str] | None = None) -> Target:
     """The parameters cell's ``url``/``token`` first, then ``$OMETIFF_URL``/``$OMETIFF_TOKEN``, else the demo.
 
-    The demo is served by a loopback `server.RangeServer` started here (and stopped at exit).
+    The demo is served by a loopback `demo.server.RangeServer` started here (and stopped at exit).
     """
     env = os.environ if environ is None else environ
     token = token.strip() or env.get(TOKEN_ENV, "").strip()
