@@ -341,12 +341,16 @@ def tags_table(report: Any, path: str | None = None) -> pd.DataFrame:
 
 
 def ome_rows(report: Any) -> dict[str, list[dict[str, Any]]]:
-    """``omexml.tables(report.ome)``, or empty parts when the file has no OME-XML."""
+    """``ome.tables(report.ome)`` plus the plane mapping (``ometiff.mapping_rows``: at most ``MAPPING_ROWS_SHOWN``
+    rows, a ``PLANE_MAPPING_LIMITED`` finding says when there are more), or empty parts without OME-XML."""
     if report.ome is None:
         return {part: [] for part in OME_PARTS}
-    from ometiff_helpers.ome import tables as ome_tables  # imported here: display imports without the parser
+    from ometiff_helpers import ometiff  # imported here: display imports without the parser
+    from ometiff_helpers.ome import tables as ome_tables
 
-    return ome_tables.tables(report.ome)
+    rows = ome_tables.tables(report.ome)
+    rows["plane_mapping"] = ometiff.mapping_rows(report.ome)
+    return rows
 
 
 def ome_part(report: Any, part: str) -> pd.DataFrame:

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
@@ -39,7 +37,7 @@ from ometiff_helpers.ome.model import (
     TiffData,
 )
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
-from ometiff_helpers.ome.tables import dimension_index, physical_extent_um, plane_mapping, tables
+from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
 from ometiff_helpers.progress import Progress
 
@@ -65,12 +63,13 @@ __all__ = [
     "Shape",
     "TiffData",
     "classify_description",
-    "load_ome_xml",
+    "decode_description",
+    "description_encoding",
     "parse_ome_xml",
     "physical_extent_um",
-    "plane_mapping",
     "require_images",
     "tables",
+    "xml_payload",
 ]
 
 #: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
@@ -121,7 +120,7 @@ def _preview(data: bytes, limit: int = 80) -> str:
 def classify_description(head: bytes) -> str:
     """What a non-OME ImageDescription looks like: ``xml``, ``empty``, ``imagej``, ``json``, ``aperio``, ``tifffile``,
     ``text``. ``xml`` means "hand it to the parser" (its root then decides)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+    if is_utf16(head):
         return "xml"  # UTF-16
     s = head.split(b"\x00", 1)[0].lstrip(b"\xef\xbb\xbf").lstrip()
     if s.startswith(b"<"):
@@ -137,6 +136,45 @@ def classify_description(head: bytes) -> str:
     if s.startswith(b"shape=("):
         return "tifffile"
     return "text"
+
+
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
+_ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def is_utf16(head: bytes) -> bool:
+    """True when the XML starts as UTF-16 does (a byte-order mark, or ``<`` next to a NUL byte)."""
+    return head.startswith(_UTF16_STARTS)
+
+
+def description_encoding(head: bytes) -> str:
+    """The encoding of XML starting with ``head``, as the parser reads it: UTF-16 (by its BOM or NUL bytes), the
+    XML declaration's ``encoding``, else UTF-8. Upper case, as written (``"ISO-8859-1"``, ``"UTF-8"``)."""
+    if is_utf16(head):
+        return "UTF-16"
+    m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))
+    return m.group(1).decode("ascii").upper() if m else "UTF-8"
+
+
+def xml_payload(raw: bytes) -> bytes:
+    """The XML of an ImageDescription: without the terminating NUL bytes (in UTF-16, whole NUL characters)."""
+    if not is_utf16(raw):
+        return raw.rstrip(b"\x00")
+    end = len(raw) - len(raw) % 2
+    while end >= 2 and raw[end - 2 : end] == b"\x00\x00":
+        end -= 2
+    return raw[:end]
+
+
+def decode_description(raw: bytes) -> str:
+    """The text of an ImageDescription, decoded once with the encoding the parser uses (undecodable bytes become
+    U+FFFD; an encoding Python does not know reads as UTF-8)."""
+    data = xml_payload(raw)
+    encoding = description_encoding(data[:4096])
+    try:
+        return data.decode("utf-16" if encoding == "UTF-16" else encoding, errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
 
 
 _KIND_WORDS = {
@@ -164,7 +202,6 @@ def _not_ome(kind: str, head: bytes) -> NotOmeTiff:
 
 _DTD_IN_PROLOG = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
 _CONTAINERS = frozenset({"StructuredAnnotations"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
@@ -187,15 +224,8 @@ class OmeXmlParser:
         self.options = options or OmeXmlOptions()
         self.total = total
         self._on_progress = on_progress
-        if total is not None and total > self.options.max_bytes:
-            raise LimitExceeded(
-                f"the OME-XML is {total:,} bytes, more than the limit of {self.options.max_bytes:,} bytes; "
-                "it was not downloaded.",
-                name="max_xml_bytes",
-                value=total,
-                limit=self.options.max_bytes,
-                hint="Raise the limit (OmeXmlOptions.max_bytes) if you trust this file.",
-            )
+        if total is not None:
+            self._check_size(total, known=True)
         self._received = 0  # every byte given to feed()
         self._xml_bytes = 0  # bytes before the first NUL
         self._sha = hashlib.sha256()
@@ -214,6 +244,7 @@ class OmeXmlParser:
         self._closed = False
         self._doc: OmeDocument | None = None
         self._utf16 = False
+        self._nul_tail = b""  # UTF-16 only: trailing NUL bytes held back (see ``_accept``)
         self._encoding = "UTF-8"
 
         self._log = FindingLog()
@@ -277,6 +308,8 @@ class OmeXmlParser:
         if self._failed is not None:
             raise self._failed
         try:
+            if self._utf16 and self._xml_bytes % 2:
+                self._take(self._nul_tail[:1])  # the NUL that completes the last UTF-16 character
             if not self._started:
                 self._start_document(final=True)
             self._flush(final=True)
@@ -296,6 +329,23 @@ class OmeXmlParser:
         self._progress()
         return self._doc
 
+    def _check_size(self, nbytes: int, *, known: bool) -> None:
+        """The one XML size limit: ``LimitExceeded`` when ``nbytes`` (the announced total, or the bytes received so
+        far) passes ``OmeXmlOptions.max_bytes``."""
+        limit = self.options.max_bytes
+        if nbytes <= limit:
+            return
+        what = f"is {nbytes:,} bytes, more than" if known else "is larger than"
+        then = "it was not downloaded" if known else "parsing stopped"
+        raise LimitExceeded(
+            f"the OME-XML {what} the limit of {limit:,} bytes; {then}.",
+            name="max_xml_bytes",
+            value=nbytes,
+            limit=limit,
+            hint="Raise the limit (OmeXmlOptions.max_bytes, or ReadOptions.max_description_bytes for an "
+            "ImageDescription) if you trust this file.",
+        )
+
     def _progress(self) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress("xml", self._received, self.total))
@@ -305,29 +355,30 @@ class OmeXmlParser:
             if chunk.strip(b"\x00"):
                 self._trailing_data = True
             return
-        if (
-            not self._started
-            and not self._head
-            and chunk.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"))
-        ):
+        if not self._started and not self._head and is_utf16(chunk):
             self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
-        if not self._utf16:
+        if self._utf16:
+            # a TIFF ASCII tag ends in one NUL byte, which would leave UTF-16 half a character: NULs at the end of
+            # what arrived so far are held back until more text follows (``close`` keeps what completes a character)
+            chunk = self._nul_tail + chunk
+            body = chunk.rstrip(b"\x00")
+            self._nul_tail = chunk[len(body) :]
+            chunk = body
+        else:
             cut = chunk.find(b"\x00")
             if cut >= 0:
                 if chunk[cut:].strip(b"\x00"):
                     self._trailing_data = True
                 chunk = chunk[:cut]
                 self._ended = True
+        self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        """Count, hash and queue XML bytes (the first 4 KiB are gathered to sniff the document)."""
         if not chunk:
             return
         self._xml_bytes += len(chunk)
-        if self._xml_bytes > self.options.max_bytes:
-            raise LimitExceeded(
-                f"the OME-XML is larger than the limit of {self.options.max_bytes:,} bytes; parsing stopped.",
-                name="max_xml_bytes",
-                value=self._xml_bytes,
-                limit=self.options.max_bytes,
-            )
+        self._check_size(self._xml_bytes, known=False)
         self._sha.update(chunk)
         if not self._started:
             self._head += chunk
@@ -347,19 +398,24 @@ class OmeXmlParser:
         kind = classify_description(head)
         if kind != "xml":
             raise _not_ome(kind, head)
-        if self._utf16:
-            self._encoding = "UTF-16"
-        else:
-            m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))
-            if m:
-                self._encoding = m.group(1).decode("ascii").upper()
+        self._encoding = description_encoding(head)
+        if not self._utf16:
             if self._encoding.replace("-", "").replace("_", "") in ("UTF8",):
                 self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
             first = _FIRST_ELEMENT.search(head)
             prolog = head if first is None else head[: first.start()]
             if _DTD_IN_PROLOG.search(prolog):
                 raise OmeXmlError(DTD_MESSAGE, line=1 + prolog.count(b"\n"), column=None, hint=DTD_HINT)
-        if self._encoding not in ("UTF-8", "UTF8"):
+        if self._utf16:
+            self._log.add(
+                "OME_ENCODING_NOT_UTF8",
+                Severity.ERROR,
+                "The OME-XML is encoded as UTF-16; the OME-TIFF specification requires UTF-8, and the viewer "
+                "(geotiff.js) reads the ImageDescription as 8-bit text ending at the first NUL byte, so it sees "
+                "no OME-XML.",
+                remedy="Re-write the ImageDescription as UTF-8 (re-export the file, or rewrite the tag with tifffile).",
+            )
+        elif self._encoding not in ("UTF-8", "UTF8"):
             self._log.add(
                 "OME_ENCODING_NOT_UTF8",
                 Severity.WARNING,
@@ -438,15 +494,16 @@ class OmeXmlParser:
         excerpt = ""
         if 0 <= at <= len(self._last_chunk):
             excerpt = _preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
+        if self._utf16:
+            excerpt = ""  # byte offsets of a UTF-16 text make a garbled excerpt
         msg = f"the OME-XML is not well-formed: {reason} at line {line}, column {col}"
         if excerpt:
             msg += f", near {excerpt!r}"
-        return OmeXmlError(
-            msg + ".",
-            line=line,
-            column=col,
-            hint="The file's metadata is damaged: re-export it, or ask the data provider for a valid OME-TIFF.",
-        )
+        hint = "The file's metadata is damaged: re-export it, or ask the data provider for a valid OME-TIFF."
+        if self._utf16:
+            msg += "; the ImageDescription is UTF-16 text, which the viewer cannot read either"
+            hint = "Re-write the ImageDescription as UTF-8 (OME-TIFF requires it), e.g. by re-exporting the file."
+        return OmeXmlError(msg + ".", line=line, column=col, hint=hint)
 
     # --- expat handlers -------------------------------------------------------------------------------------------
 
@@ -688,11 +745,11 @@ _CHECKED_REFS = frozenset(
 
 
 def _check_tiffdata(image: Image, log: FindingLog) -> None:
-    """X18: TiffData that addresses planes outside SizeZ x SizeC x SizeT."""
+    """X18: TiffData that starts outside SizeZ x SizeC x SizeT (a PlaneCount running past the last plane is found by
+    ``ometiff.plane_mapping``, which knows the plane order)."""
     p = image.pixels
     if p is None or not p.tiffdata:
         return
-    total = p.plane_total
     where = image.id or f"Image #{image.index}"
     for td in p.tiffdata:
         first = (td.first_z, td.first_c, td.first_t)
@@ -706,17 +763,6 @@ def _check_tiffdata(image: Image, log: FindingLog) -> None:
                 remedy="The plane mapping is wrong: re-export the metadata.",
                 where=where,
                 key=f"{where}-first",
-            )
-        elif td.plane_count is not None and (start := dimension_index(p, *first)) + td.plane_count > total:
-            past = f" from plane {start:,} on" if start else ""
-            log.add(
-                "OME_TIFFDATA_RANGE",
-                Severity.WARNING,
-                f"TiffData #{td.index} claims PlaneCount={td.plane_count:,}{past} but the image has only "
-                f"{total:,} planes; the planes past the end are ignored.",
-                remedy="The plane mapping is wrong: re-export the metadata.",
-                where=where,
-                key=f"{where}-count",
             )
 
 
@@ -752,42 +798,3 @@ def require_images(doc: OmeDocument) -> OmeDocument:
     if not doc.images:
         raise UnsupportedOme("the OME-XML describes no Image.", kind="no-image")
     return doc
-
-
-def load_ome_xml(
-    path_or_url: str | os.PathLike[str],
-    *,
-    token: str | None = None,
-    options: OmeXmlOptions | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> OmeDocument:
-    """Parse a standalone ``.ome.xml`` / companion ``.ome`` file, local or by URL, streaming and bounded."""
-    opts = options or OmeXmlOptions()
-    text = os.fspath(path_or_url)
-    if text.startswith(("http://", "https://")):
-        return _load_url(text, token=token, options=opts, on_progress=on_progress)
-    path = Path(text)
-    try:
-        size = path.stat().st_size
-        parser = OmeXmlParser(total=size, on_progress=on_progress, options=opts)
-        with path.open("rb") as fh:
-            while chunk := fh.read(4 * MiB):
-                parser.feed(chunk)
-    except OSError as exc:
-        raise OmeXmlError(f"cannot read the OME-XML file {path.name!r}: {exc.strerror or exc}.") from None
-    return parser.close()
-
-
-def _load_url(
-    url: str, *, token: str | None, options: OmeXmlOptions, on_progress: ProgressCallback | None
-) -> OmeDocument:
-    from ometiff_helpers.io.open import open_source  # imported here: only this entry point reads bytes
-
-    with open_source(url, token=token) as src:
-        first = src.open(min(options.min_feed, 64 * 1024))
-        size = src.size
-        parser = OmeXmlParser(total=size, on_progress=on_progress, options=options)
-        parser.feed(first)
-        if size > len(first):
-            src.fetch([(len(first), size)], consumers={0: parser.feed})
-        return parser.close()
