@@ -144,7 +144,7 @@ def load(
             kind="no-description",
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    data = rep.xml_bytes  # as stored: expat decodes it with the XML's own encoding
+    data = rep.xml_bytes  # as stored (Latin-1, UTF-16, ...): what an export writes
     kind = omexml.classify_description(data[:4096])
     if rep.ome is None and kind != "xml":  # ImageJ, JSON, plain text: nothing to explore as XML
         raise NotOmeTiff(
@@ -152,7 +152,8 @@ def load(
             kind=rep.ome_error_kind or kind,
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    explored = Explored(display, "OME-TIFF", data, XmlTree.parse(data, options=opts))
+    tree = XmlTree.parse(rep.xml_text or "", options=opts)  # the text the report decoded with the XML's encoding
+    explored = Explored(display, "OME-TIFF", data, tree)
     explored._doc, explored._doc_done = rep.ome, True
     explored._doc_error = None if rep.ome is not None else rep.ome_error
     return explored
