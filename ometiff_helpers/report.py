@@ -66,7 +66,7 @@ class Report:
     xml_bytes: bytes | None = None  # IFD 0's ImageDescription as stored (terminating NULs removed)
     xml_text: str | None = None  # the same, decoded once with the XML's own encoding (declaration / BOM)
     findings: list[Finding] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # probes, viewer estimates (diagnostics)
+    extra: dict[str, Any] = field(default_factory=dict)  # probe results, the viewer estimate
 
     # --- derived views ---------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Fewest round trips: the read planner's targets, counted by the source's ledger (and the server's log over HTTP).
 
-Issue 2's targets are checked on the benchmark's full-size files (`benchmarks/bench_files.py`: 49152 x 65536 px,
+The planner's targets are checked on the benchmark's full-size files (`benchmarks/bench_files.py`: 49152 x 65536 px,
 32 GiB, sparse): the tifffile layout in <= 4 rounds and <= 38 requests, the raw2ometiff tail layout in <= 3 rounds,
 both within 2 x metadata + 256 KiB (metadata: everything that is not pixel data), every IFD and the OME-XML equal to
 tifffile's reading of the same file.
@@ -132,7 +132,7 @@ def test_plain_bio_formats_file_takes_few_rounds() -> None:
     assert ledger["count"] <= 35 + 2, ledger
 
 
-# --- issue 2's targets on the benchmark's full-size files -----------------------------------------------------------
+# --- the planner's targets on the benchmark's full-size files -------------------------------------------------------
 
 
 def _bench_files() -> ModuleType:

@@ -152,7 +152,7 @@ def load(
             kind=rep.ome_error_kind or kind,
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    tree = XmlTree.parse(rep.xml_text or "", options=opts)  # the text the report decoded with the XML's encoding
+    tree = XmlTree.parse(rep.xml_text or "", options=opts)  # decoded once, with the XML's own encoding
     explored = Explored(display, "OME-TIFF", data, tree)
     explored._doc, explored._doc_done = rep.ome, True
     explored._doc_error = None if rep.ome is not None else rep.ome_error
