@@ -411,8 +411,7 @@ class OmeXmlParser:
                 "OME_ENCODING_NOT_UTF8",
                 Severity.ERROR,
                 "The OME-XML is encoded as UTF-16; the OME-TIFF specification requires UTF-8, and the viewer "
-                "(geotiff.js) reads the ImageDescription as 8-bit text ending at the first NUL byte, so it sees "
-                "no OME-XML.",
+                "(geotiff.js) reads the ImageDescription as 8-bit text, so it cannot parse this XML.",
                 remedy="Re-write the ImageDescription as UTF-8 (re-export the file, or rewrite the tag with tifffile).",
             )
         elif self._encoding not in ("UTF-8", "UTF8"):
