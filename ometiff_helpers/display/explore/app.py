@@ -152,7 +152,8 @@ def load(
             kind=rep.ome_error_kind or kind,
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    tree = XmlTree.parse(rep.xml_text or "", options=opts)  # decoded once, with the XML's own encoding
+    utf16 = omexml.description_encoding(data[:4096]) == "UTF-16"  # expat reads other encodings from the bytes
+    tree = XmlTree.parse((rep.xml_text or "") if utf16 else data, options=opts)
     explored = Explored(display, "OME-TIFF", data, tree)
     explored._doc, explored._doc_done = rep.ome, True
     explored._doc_error = None if rep.ome is not None else rep.ome_error
