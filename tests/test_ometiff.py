@@ -138,19 +138,38 @@ def test_coverage_and_order_are_judged_per_run() -> None:
 # --- descriptions in other encodings ---------------------------------------------------------------------------------
 
 
+def _encoded(tmp_path: Path, codec: str, declared: str, pad: int = 0) -> tuple[Path, bytes]:
+    """A TIFF whose OME-XML (channel "Kanal é") is written in ``codec`` and declares ``declared``; ``pad``
+    characters of comment make it arrive in several chunks (a chunk may end inside a character)."""
+    text = ome_text(channel="Kanal é", decl=f'<?xml version="1.0" encoding="{declared}"?>')
+    if pad:
+        text = text.replace("</OME>", f"<!-- {'é' * pad} --></OME>")
+    xml = text.encode(codec)
+    return one_ifd_tiff(tmp_path / f"{codec}.ome.tif", xml), xml
+
+
 def _latin1(tmp_path: Path) -> tuple[Path, bytes]:
-    xml = ome_text(channel="Kanal é", decl='<?xml version="1.0" encoding="ISO-8859-1"?>').encode("latin-1")
-    return one_ifd_tiff(tmp_path / "latin1.ome.tif", xml), xml
+    return _encoded(tmp_path, "latin-1", "ISO-8859-1")
 
 
 def _utf16(tmp_path: Path) -> tuple[Path, bytes]:
-    xml = ome_text(channel="Kanal é", decl='<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
-    return one_ifd_tiff(tmp_path / "utf16.ome.tif", xml), xml
+    return _encoded(tmp_path, "utf-16", "UTF-16")
 
 
-@pytest.mark.parametrize("make", [_latin1, _utf16], ids=["latin-1", "utf-16"])
-def test_a_description_is_decoded_once_with_its_own_encoding(tmp_path: Path, make: object) -> None:
-    path, xml = make(tmp_path)  # type: ignore[operator]
+@pytest.mark.parametrize(
+    ("codec", "declared", "pad"),
+    [
+        ("latin-1", "ISO-8859-1", 0),
+        ("utf-16", "UTF-16", 0),
+        ("latin-1", "ISO-8859-1", 2_000_000),
+        ("utf-16", "UTF-16", 1_000_000),
+    ],
+    ids=["latin-1", "utf-16", "latin-1-streamed", "utf-16-streamed"],
+)
+def test_a_description_is_decoded_once_with_its_own_encoding(
+    tmp_path: Path, codec: str, declared: str, pad: int
+) -> None:
+    path, xml = _encoded(tmp_path, codec, declared, pad)
     report = inspect(str(path), probes=False)
     assert report.xml_bytes == xml
     assert (
