@@ -212,3 +212,19 @@ def test_a_check_module_that_cannot_be_imported_stops_inspect(tmp_path: Path) ->
     assert done.returncode != 0 and "no problems found" not in done.stdout
     assert "import of ometiff_helpers.diagnose.rules_ome halted" in done.stderr
     assert isinstance(inspect(str(path), probes=False), Report)  # the same file, importable checks: a report
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("<a>é</a>".encode("utf-16-le") + b"\x00", "<a>é</a>"),  # no byte-order mark, little-endian, ASCII NUL
+        ("<a>é</a>".encode("utf-16-be") + b"\x00\x00", "<a>é</a>"),  # no byte-order mark, big-endian
+        ("<a>é</a>".encode("utf-16") + b"\x00", "<a>é</a>"),
+        ('<?xml version="1.0" encoding="x-unknown"?><a>é</a>'.encode() + b"\x00", '<?xml version="1.0" encoding="x-unknown"?><a>é</a>'),
+    ],
+    ids=["utf-16-le", "utf-16-be", "utf-16-bom", "unknown-codec"],
+)  # fmt: skip
+def test_decode_description_reads_the_encoding_the_parser_reads(raw: bytes, text: str) -> None:
+    from ometiff_helpers.ome.sniff import decode_description
+
+    assert decode_description(raw) == text

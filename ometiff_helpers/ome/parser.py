@@ -37,6 +37,16 @@ from ometiff_helpers.ome.model import (
     TiffData,
 )
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
+from ometiff_helpers.ome.sniff import (
+    NOT_OME_HINT,
+    classify_description,
+    decode_description,
+    description_encoding,
+    is_utf16,
+    not_ome,
+    preview,
+    xml_payload,
+)
 from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
 from ometiff_helpers.progress import Progress
@@ -101,101 +111,6 @@ class OmeXmlOptions:
     max_depth: int = 64
     max_elements: int = 5_000_000
     min_feed: int = MiB  # expat < 2.6 re-scans a huge token on every feed: give it large chunks
-
-
-# --- sniffing (X2, X3) ---------------------------------------------------------------------------------------------
-
-_PRINTABLE = re.compile(r"[^\x20-\x7e]")
-
-
-def _preview(data: bytes, limit: int = 80) -> str:
-    text = data[: limit * 4].decode("utf-8", "replace")
-    text = _PRINTABLE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
-    text = text[:limit] + ("..." if len(text) > limit else "")
-    from ometiff_helpers.urls import redact_text
-
-    return redact_text(text)
-
-
-def classify_description(head: bytes) -> str:
-    """What a non-OME ImageDescription looks like: ``xml``, ``empty``, ``imagej``, ``json``, ``aperio``, ``tifffile``,
-    ``text``. ``xml`` means "hand it to the parser" (its root then decides)."""
-    if is_utf16(head):
-        return "xml"  # UTF-16
-    s = head.split(b"\x00", 1)[0].lstrip(b"\xef\xbb\xbf").lstrip()
-    if s.startswith(b"<"):
-        return "xml"
-    if not s:
-        return "empty"
-    if s.startswith(b"ImageJ="):
-        return "imagej"
-    if s.startswith((b"{", b"[")):
-        return "json"
-    if s.startswith(b"Aperio"):
-        return "aperio"
-    if s.startswith(b"shape=("):
-        return "tifffile"
-    return "text"
-
-
-_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")
-_ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
-
-
-def is_utf16(head: bytes) -> bool:
-    """True when the XML starts as UTF-16 does (a byte-order mark, or ``<`` next to a NUL byte)."""
-    return head.startswith(_UTF16_STARTS)
-
-
-def description_encoding(head: bytes) -> str:
-    """The encoding of XML starting with ``head``, as the parser reads it: UTF-16 (by its BOM or NUL bytes), the
-    XML declaration's ``encoding``, else UTF-8. Upper case, as written (``"ISO-8859-1"``, ``"UTF-8"``)."""
-    if is_utf16(head):
-        return "UTF-16"
-    m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))
-    return m.group(1).decode("ascii").upper() if m else "UTF-8"
-
-
-def xml_payload(raw: bytes) -> bytes:
-    """The XML of an ImageDescription: without the terminating NUL bytes (in UTF-16, whole NUL characters)."""
-    if not is_utf16(raw):
-        return raw.rstrip(b"\x00")
-    end = len(raw) - len(raw) % 2
-    while end >= 2 and raw[end - 2 : end] == b"\x00\x00":
-        end -= 2
-    return raw[:end]
-
-
-def decode_description(raw: bytes) -> str:
-    """The text of an ImageDescription, decoded once with the encoding the parser uses (undecodable bytes become
-    U+FFFD; an encoding Python does not know reads as UTF-8)."""
-    data = xml_payload(raw)
-    encoding = description_encoding(data[:4096])
-    try:
-        return data.decode("utf-16" if encoding == "UTF-16" else encoding, errors="replace")
-    except LookupError:
-        return data.decode("utf-8", errors="replace")
-
-
-_KIND_WORDS = {
-    "empty": "an empty ImageDescription",
-    "imagej": "an ImageJ description (ImageJ hyperstack, not OME-TIFF)",
-    "json": "a JSON description (tifffile or another writer), not OME-XML",
-    "aperio": "an Aperio SVS description, not OME-XML",
-    "tifffile": "a tifffile shape description, not OME-XML",
-    "text": "plain text, not OME-XML",
-}
-_NOT_OME_HINT = (
-    "The portal's viewer needs an OME-TIFF: convert the file with bioformats2raw + raw2ometiff or "
-    "Bio-Formats' bfconvert."
-)
-
-
-def _not_ome(kind: str, head: bytes) -> NotOmeTiff:
-    words = _KIND_WORDS.get(kind, kind)
-    return NotOmeTiff(
-        f"IFD 0's ImageDescription is {words}: {_preview(head)!r}.", kind=kind, hint=_NOT_OME_HINT
-    )
 
 
 # --- the parser ------------------------------------------------------------------------------------------------------
@@ -394,10 +309,10 @@ class OmeXmlParser:
         self._started = True
         head = self._head
         if not head:
-            raise _not_ome("empty", head)
+            raise not_ome("empty", head)
         kind = classify_description(head)
         if kind != "xml":
-            raise _not_ome(kind, head)
+            raise not_ome(kind, head)
         self._encoding = description_encoding(head)
         if not self._utf16:
             if self._encoding.replace("-", "").replace("_", "") in ("UTF8",):
@@ -447,7 +362,7 @@ class OmeXmlParser:
         line = self._newlines + 1 + chunk[:at].count(b"\n")
         nl = chunk.rfind(b"\n", 0, at)
         col = (at - nl) if nl >= 0 else (pos - self._last_newline)
-        excerpt = _preview(chunk[max(0, at - 30) : at + 30], 60) if chunk else ""
+        excerpt = preview(chunk[max(0, at - 30) : at + 30], 60) if chunk else ""
         return OmeXmlError(
             f"{what} (line {line}, column {col})" + (f" near {excerpt!r}" if excerpt else "") + ".",
             line=line,
@@ -492,7 +407,7 @@ class OmeXmlParser:
         at = self._parser.ErrorByteIndex - self._last_chunk_start
         excerpt = ""
         if 0 <= at <= len(self._last_chunk):
-            excerpt = _preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
+            excerpt = preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
         if self._utf16:
             excerpt = ""  # byte offsets of a UTF-16 text make a garbled excerpt
         msg = f"the OME-XML is not well-formed: {reason} at line {line}, column {col}"
@@ -567,9 +482,9 @@ class OmeXmlParser:
         if local != "OME":
             raise NotOmeTiff(
                 f"IFD 0's ImageDescription is XML whose root element is <{local}>, not <OME>: "
-                f"{_preview(self._head)!r}.",
+                f"{preview(self._head)!r}.",
                 kind=f"xml:{local}",
-                hint=_NOT_OME_HINT,
+                hint=NOT_OME_HINT,
             )
         self._namespace = ns or None
         m = _NS_VERSION.match(ns)
@@ -777,7 +692,7 @@ def parse_ome_xml(data: bytes | str | None, *, options: OmeXmlOptions | None = N
         raise NotOmeTiff(
             "IFD 0 has no ImageDescription tag, so the file carries no OME-XML (a plain TIFF, not an OME-TIFF).",
             kind="no-description",
-            hint=_NOT_OME_HINT,
+            hint=NOT_OME_HINT,
         )
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     parser = OmeXmlParser(total=len(raw), options=options)
