@@ -225,6 +225,6 @@ def test_a_check_module_that_cannot_be_imported_stops_inspect(tmp_path: Path) ->
     ids=["utf-16-le", "utf-16-be", "utf-16-bom", "unknown-codec"],
 )  # fmt: skip
 def test_decode_description_reads_the_encoding_the_parser_reads(raw: bytes, text: str) -> None:
-    from ometiff_helpers.ome.sniff import decode_description
+    from ometiff_helpers.ome.description import decode_description
 
     assert decode_description(raw) == text

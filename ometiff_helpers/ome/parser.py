@@ -21,6 +21,16 @@ from xml.parsers import expat
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import Severity
 from ometiff_helpers.ome.build import SEP, Converter, FindingLog, Node, split_name
+from ometiff_helpers.ome.description import (
+    NOT_OME_HINT,
+    classify_description,
+    decode_description,
+    description_encoding,
+    is_utf16,
+    not_ome,
+    preview,
+    xml_payload,
+)
 from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
@@ -37,16 +47,6 @@ from ometiff_helpers.ome.model import (
     TiffData,
 )
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
-from ometiff_helpers.ome.sniff import (
-    NOT_OME_HINT,
-    classify_description,
-    decode_description,
-    description_encoding,
-    is_utf16,
-    not_ome,
-    preview,
-    xml_payload,
-)
 from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
 from ometiff_helpers.progress import Progress
