@@ -1,4 +1,4 @@
-"""inspect(url): source -> TIFF structure -> OME-XML -> checks, gathered in one JSON-able Report."""
+"""inspect(url): source -> TIFF structure -> OME-XML -> probes -> viewer estimate -> checks, in one JSON-able Report."""
 
 from __future__ import annotations
 
@@ -11,18 +11,30 @@ from pathlib import Path
 from typing import Any
 
 from ometiff_helpers import __version__
-from ometiff_helpers.diagnose.check_input import legacy_image_levels, pyramid_kind, pyramid_levels
+from ometiff_helpers.diagnose.check_input import CheckInput
+from ometiff_helpers.diagnose.evaluate import evaluate
+from ometiff_helpers.diagnose.probes import ProbeResults, run_probes
+from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
+from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.open import open_source
-from ometiff_helpers.ome.parser import OmeDocument, OmeXmlParser, parse_ome_xml
-from ometiff_helpers.ome.units import length_to_um
+from ometiff_helpers.ome.parser import (
+    OmeDocument,
+    OmeXmlOptions,
+    OmeXmlParser,
+    decode_description,
+    parse_ome_xml,
+    xml_payload,
+)
+from ometiff_helpers.ome.tables import physical_extent_um
+from ometiff_helpers.ometiff import legacy_image_levels, pyramid_how, pyramid_levels
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
-from ometiff_helpers.urls import SecretURL
+from ometiff_helpers.urls import SecretURL, redact_text
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,15 @@ class Report:
     ome: OmeDocument | None = None
     ome_error: str | None = None  # why there is no OME document (not OME, invalid XML, ...)
     ome_error_kind: str | None = None
-    xml_text: str | None = None  # IFD 0's ImageDescription as text (the raw OME-XML)
+    xml_bytes: bytes | None = None  # IFD 0's ImageDescription as stored (terminating NULs removed)
+    xml_text: str | None = None  # the same, decoded once with the XML's own encoding (declaration / BOM)
     findings: list[Finding] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # probes, viewer estimates (diagnostics)
+    extra: dict[str, Any] = field(default_factory=dict)  # probe results, the viewer estimate
 
     # --- derived views ---------------------------------------------------------------------------------------------
 
     def levels(self) -> list[Level]:
-        """The pyramid of the first image, as the checks see it (``checks_input.pyramid_levels``): IFD 0 and its
+        """The pyramid of the first image, as the checks see it (``ometiff.pyramid_levels``): IFD 0 and its
         SubIFDs, or the legacy levels in the main chain (reduced IFDs after IFD 0, or one OME Image per level)."""
         chain = pyramid_levels(self.tiff, self.ome)
         if not chain:
@@ -85,6 +98,7 @@ class Report:
 
     @property
     def errors(self) -> list[Finding]:
+        """The error findings (the viewer will not render the file)."""
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     def verdict(self) -> str:
@@ -138,7 +152,7 @@ class Report:
             out["Channels"] = f"{len(channels)}{samples}: {names}"
         levels = self.levels()
         if levels:
-            how = _pyramid_how(self.tiff, self.ome)
+            how = pyramid_how(self.tiff, self.ome)
             sizes = " → ".join(
                 f"{lv.width}×{lv.height}" for lv in (levels if len(levels) <= 3 else [levels[0], levels[-1]])
             )
@@ -151,9 +165,9 @@ class Report:
             px, py = pixels.physical_size_x, pixels.physical_size_y
             if px is not None and py is not None:
                 out["Physical pixel size"] = f"{px.value:g} {px.unit} × {py.value:g} {py.unit}"
-                ext = physical_extent_um(pixels)
-                if ext is not None:
-                    out["Total extent"] = f"{ext[0]:,.1f} × {ext[1]:,.1f} µm"
+                width, height, _ = physical_extent_um(pixels)
+                if width is not None and height is not None:
+                    out["Total extent"] = f"{width:,.1f} × {height:,.1f} µm"
             else:
                 out["Physical pixel size"] = "not set"
         writer = _writer(self)
@@ -172,12 +186,13 @@ class Report:
             parts.append(f"last-modified={info.last_modified}")
         parts.append(f"ifd0={self.tiff.first_ifd_offset}")
         parts.append(f"ifds={len(self.tiff.ifds)}+{len(self.tiff.all_ifds()) - len(self.tiff.ifds)}")
-        if self.xml_text is not None:
-            digest = hashlib.sha256(self.xml_text.encode("utf-8")).hexdigest()[:16]
+        if self.xml_bytes is not None:
+            digest = hashlib.sha256(self.xml_bytes).hexdigest()[:16]
             parts.append(f"xml-sha256={digest}")
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything as plain JSON-able values (the ``--json`` output)."""
         data: dict[str, Any] = {
             "tool_version": __version__,
             "source": self.display_name,
@@ -194,6 +209,7 @@ class Report:
         return data
 
     def to_json(self, indent: int | None = 2) -> str:
+        """``to_dict()`` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
 
 
@@ -207,8 +223,9 @@ class _DescriptionSink:
     parser errors are caught here and reported afterwards.
     """
 
-    def __init__(self, on_progress: ProgressCallback | None) -> None:
+    def __init__(self, on_progress: ProgressCallback | None, options: OmeXmlOptions) -> None:
         self._on_progress = on_progress
+        self._options = options
         self._chunks: list[bytes] = []
         self._lock = threading.Lock()
         self._parser: OmeXmlParser | None = None
@@ -222,7 +239,7 @@ class _DescriptionSink:
             if self.error is None:
                 try:
                     if self._parser is None:
-                        self._parser = OmeXmlParser()
+                        self._parser = OmeXmlParser(options=self._options)
                     self._parser.feed(chunk)
                 except OmeTiffError as exc:
                     self.error = exc
@@ -274,74 +291,76 @@ def inspect_source(
     options: ReadOptions | None = None,
     checks: bool = True,
 ) -> Report:
-    """Like ``inspect`` on an open ByteSource (the caller closes it)."""
-    sink = _DescriptionSink(on_progress)
+    """Like ``inspect`` on an open ByteSource (the caller closes it): tiff -> ome -> probes -> estimate -> evaluate."""
+    read_options = options or ReadOptions()
+    xml_options = OmeXmlOptions(max_bytes=read_options.max_description_bytes)  # one XML size limit
+    sink = _DescriptionSink(on_progress, xml_options)
     tiff = read_tiff(
-        source, options=options, offsets=offsets, description_consumer=sink, on_progress=on_progress
+        source, options=read_options, offsets=offsets, description_consumer=sink, on_progress=on_progress
     )
     raw = (
         tiff.image_description
         if tiff.image_description is not None
         else (sink.data if sink.received else None)
     )
-    ome: OmeDocument | None = None
-    error: OmeTiffError | None = None
-    if tiff.image_description is not None:
-        try:
-            ome = parse_ome_xml(tiff.image_description)
-        except OmeTiffError as exc:
-            error = exc
-    elif sink.received:
-        ome = sink.close()
-        error = sink.error
+    ome, error = _read_ome(tiff, sink, xml_options)
+    payload = xml_payload(raw) if raw is not None else None
     report = Report(
         display_name=source.display_name,
         source_info=source.info,
         tiff=tiff,
         ledger=source.ledger,
         ome=ome,
-        xml_text=_text(raw),
+        xml_bytes=payload,
+        xml_text=decode_description(payload) if payload is not None else None,
     )
     if ome is None:
         report.ome_error, report.ome_error_kind = _ome_error(error, raw)
     report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
     if checks:
-        _run_diagnostics(report, source, probes=probes)
+        probe_results = _probe(report, source) if probes else None
+        has_offsets = probe_results is not None and any(o.outcome == "valid" for o in probe_results.offsets)
+        estimate = estimate_viewer_cost(tiff, ome, offsets_available=has_offsets)
+        report.extra["viewer_estimate"] = {
+            "geotiff_js": estimate.as_dict(),
+            "this_tool": report.ledger.as_dict(),
+        }
+        report.findings.extend(
+            evaluate(CheckInput.from_report(report, probes=probe_results, estimate=estimate))
+        )
     report.findings.sort(key=lambda f: f.severity.rank)
     return report
 
 
-def _run_diagnostics(report: Report, source: ByteSource, *, probes: bool) -> None:
-    """Checks come from checks.py when present (diagnostics issue); until then only the reader's findings."""
+def _read_ome(
+    tiff: TiffStructure, sink: _DescriptionSink, options: OmeXmlOptions
+) -> tuple[OmeDocument | None, OmeTiffError | None]:
+    """The OME document of IFD 0's description (parsed whole, or as it streamed into ``sink``), or why there is none."""
+    if tiff.image_description is not None:
+        try:
+            return parse_ome_xml(tiff.image_description, options=options), None
+        except OmeTiffError as exc:
+            return None, exc
+    if sink.received:
+        return sink.close(), sink.error
+    return None, None
+
+
+def _probe(report: Report, source: ByteSource) -> ProbeResults | None:
+    """The network probes of an open HTTP source (stored in ``report.extra["probes"]``, counted apart from the
+    main ledger); None for local files. A probe that fails is recorded there and never costs the report."""
+    if not (isinstance(source, HttpSource) and source.is_open):
+        return None
     try:
-        from ometiff_helpers.diagnose import evaluate as checks_module
-    except ImportError:
-        return
-    report.findings.extend(checks_module.run_checks(report, source=source if probes else None))
+        results = run_probes(source, [ifd.offset for ifd in report.tiff.ifds])
+    except (OmeTiffError, OSError, ValueError) as exc:
+        report.extra["probes"] = {"error": redact_text(f"probes stopped: {type(exc).__name__}: {exc}")}
+        return None
+    report.extra["probes"] = results.as_dict()
+    return results
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------
-
-
-def physical_extent_um(pixels: Any) -> tuple[float, float] | None:
-    """Width and height of the image in micrometres, or None when sizes or units are missing/unconvertible."""
-    px, py = pixels.physical_size_x, pixels.physical_size_y
-    if px is None or py is None or not pixels.size_x or not pixels.size_y:
-        return None
-    ux, uy = length_to_um(px.value, px.unit), length_to_um(py.value, py.unit)
-    if ux is None or uy is None:
-        return None
-    return pixels.size_x * ux, pixels.size_y * uy
-
-
-def _pyramid_how(tiff: TiffStructure, ome: OmeDocument | None) -> str:
-    kind = pyramid_kind(tiff, ome)
-    if kind == "subifds":
-        return "SubIFDs"
-    if kind == "none":
-        return "no pyramid"
-    reduced = pyramid_levels(tiff, ome)[1].is_reduced
-    return "legacy: reduced IFDs in the main chain" if reduced else "legacy: one OME Image per level"
 
 
 def _first_pixels(ome: OmeDocument | None) -> Any:
@@ -359,12 +378,6 @@ def _writer(report: Report) -> str:
     if report.ome is not None and report.ome.creator:
         parts.append(f"OME Creator: {report.ome.creator}")
     return "; ".join(parts)
-
-
-def _text(raw: bytes | None) -> str | None:
-    if raw is None:
-        return None
-    return raw.rstrip(b"\0").decode("utf-8", errors="replace")
 
 
 def _ome_error(error: OmeTiffError | None, raw: bytes | None) -> tuple[str, str]:

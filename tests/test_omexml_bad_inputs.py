@@ -17,10 +17,10 @@ from ometiff_helpers.ome.parser import (
     OmeXmlOptions,
     OmeXmlParser,
     parse_ome_xml,
-    plane_mapping,
     require_images,
     tables,
 )
+from ometiff_helpers.ometiff import MAPPING_ROWS_SHOWN, mapping_rows, plane_mapping
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
@@ -391,7 +391,7 @@ def test_x16_x17_other_files_are_reported_and_never_fetched(canary: tuple[str, l
         for i, n in enumerate(names[2:])
     )
     doc = parse_ome_xml(ome(body=body))
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     assert [r.file_name for r in refs] == names
     assert [(r.z, r.ifd) for r in refs] == [(0, 0), (1, 0), (1, 1), (1, 2)]
     assert {r["File name"] for r in tables(doc)["tiffdata"]} == set(names)
@@ -410,14 +410,15 @@ def test_x18_insane_sizes_and_plane_counts() -> None:
     p = doc.images[0].pixels
     assert p is not None and p.size_x is None and p.size_y is None
     assert {"OME_BAD_VALUE", "OME_TIFFDATA_RANGE"} <= codes(doc)
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     assert [(r.z, r.ifd, r.tiffdata_index) for r in refs] == [(0, 0, 0), (1, 1, 0), (0, 0, 2), (1, 1, 2)]
     huge = parse_ome_xml(
         ome().replace(b'SizeZ="2"', b'SizeZ="2000000000"').replace(b"<Channel", b"<TiffData/><Channel")
     )
-    with pytest.raises(LimitExceeded):
-        plane_mapping(huge.images[0])
-    assert tables(huge)["plane_mapping"] == []
+    mapping = plane_mapping(huge.images[0])  # runs, not planes: two billion planes cost one run
+    assert len(mapping.runs) == 1 and mapping.mapped == mapping.covered() == 2_000_000_000
+    assert [(r.z, r.ifd) for r in mapping.refs(3)] == [(0, 0), (1, 1), (2, 2)]
+    assert len(mapping_rows(huge)) == MAPPING_ROWS_SHOWN
 
 
 def test_x19_duplicates_dangling_and_missing_attributes() -> None:
@@ -435,7 +436,7 @@ def test_x19_duplicates_dangling_and_missing_attributes() -> None:
     assert "DimensionOrder" in messages and "SizeX" in messages and "Annotation:missing" in messages
     p = doc.images[0].pixels
     assert p is not None and p.dimension_order is None and p.size_x is None
-    assert plane_mapping(doc.images[0]) == []
+    assert list(plane_mapping(doc.images[0]).refs()) == []
     rows = tables(doc)
     assert rows["pixels"][0]["Dimension order"] is None
 
@@ -509,8 +510,9 @@ def test_x18_non_finite_integers_are_findings_not_overflow(raw: str) -> None:
 def test_x18_plane_count_running_past_the_last_plane_from_a_later_start() -> None:
     """SizeZ=2: FirstZ=1 with PlaneCount=2 asks for planes 1 and 2; plane 2 does not exist."""
     doc = parse_ome_xml(ome(body='<TiffData FirstZ="1" IFD="1" PlaneCount="2"/>'))
-    ranges = [f.message for f in doc.findings if f.code == "OME_TIFFDATA_RANGE"]
+    mapping = plane_mapping(doc.images[0])
+    ranges = [f.message for f in mapping.findings if f.code == "OME_TIFFDATA_RANGE"]
     assert len(ranges) == 1 and "PlaneCount=2 from plane 1 on" in ranges[0] and "only 2 planes" in ranges[0]
-    assert [(r.z, r.ifd) for r in plane_mapping(doc.images[0])] == [(1, 1)]
+    assert [(r.z, r.ifd) for r in mapping.refs()] == [(1, 1)]
     fits = parse_ome_xml(ome(body='<TiffData FirstZ="1" IFD="1" PlaneCount="1"/>'))
-    assert "OME_TIFFDATA_RANGE" not in codes(fits)
+    assert "OME_TIFFDATA_RANGE" not in codes(fits) and not plane_mapping(fits.images[0]).findings

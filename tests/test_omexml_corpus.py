@@ -14,15 +14,15 @@ import pytest
 import tifffile
 
 from ometiff_helpers.errors import NotOmeTiff
+from ometiff_helpers.ome.load import load_ome_xml
 from ometiff_helpers.ome.parser import (
     KNOWN_VERSIONS,
     OmeDocument,
-    load_ome_xml,
     parse_ome_xml,
-    plane_mapping,
     tables,
 )
 from ometiff_helpers.ome.tables import COLUMNS
+from ometiff_helpers.ometiff import plane_mapping
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 XML_FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".xml", ".ome") and p.is_file())
@@ -252,7 +252,7 @@ def test_tiffdata_without_attributes_maps_all_planes_from_ifd0() -> None:
     im = doc.images[0]
     td = im.pixels.tiffdata[0]  # type: ignore[union-attr]
     assert (td.ifd_given, td.plane_count_given, td.ifd, td.plane_count) == (False, False, 0, None)
-    refs = plane_mapping(im)
+    refs = list(plane_mapping(im).refs())
     assert len(refs) == im.pixels.plane_total  # type: ignore[union-attr]
     assert [r.ifd for r in refs] == list(range(len(refs)))
 
@@ -260,14 +260,14 @@ def test_tiffdata_without_attributes_maps_all_planes_from_ifd0() -> None:
 def test_tiffdata_plane_count_from_a_tifffile_ome_tiff() -> None:
     """ome-types/ome.tiff: <TiffData IFD="0" PlaneCount="2"/> over SizeC=2 (written by tifffile)."""
     doc = parse_ome_xml(ifd0_description(CORPUS / "ome-types/ome.tiff"))
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     assert [(r.z, r.c, r.t, r.ifd) for r in refs] == [(0, 0, 0, 0), (0, 1, 0, 1)]
 
 
 def test_tiffdata_in_other_files_are_reported_not_fetched() -> None:
     """multifile.companion.ome: five Z planes, each IFD 0 of its own file (X16)."""
     doc = load_ome_xml(CORPUS / "viv/avivator/data/multifile.companion.ome")
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     assert [(r.z, r.ifd) for r in refs] == [(z, 0) for z in range(5)]
     assert [r.file_name for r in refs] == [f"multifile-Z{z + 1}.ome.tiff" for z in range(5)]
     assert all(r.uuid and r.uuid.startswith("urn:uuid:") for r in refs)
@@ -275,7 +275,7 @@ def test_tiffdata_in_other_files_are_reported_not_fetched() -> None:
 
 def test_tiffdata_uuid_file_names_of_tubhiswt() -> None:
     doc = load_ome_xml(CORPUS / "ome-types/tubhiswt.ome.xml")
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     p = doc.images[0].pixels
     assert p is not None and len(refs) == p.plane_total == 40
     by_plane = {(r.z, r.c, r.t): r for r in refs}
@@ -318,7 +318,7 @@ def test_mapping_equals_the_spec_computed_from_ome_types() -> None:
                         coords[d] = i % sizes[d]
                         i //= sizes[d]
                     expected.append((coords["Z"], coords["C"], coords["T"], td.ifd + k))
-            got = [(r.z, r.c, r.t, r.ifd) for r in plane_mapping(im)]
+            got = [(r.z, r.c, r.t, r.ifd) for r in list(plane_mapping(im).refs())]
             assert got == expected, _rel(path)
             checked += 1
     assert checked >= 20

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from ometiff_helpers.errors import OmeXmlError, UnsupportedOme
+from ometiff_helpers.ome.load import load_ome_xml
 from ometiff_helpers.ome.model import Colour
-from ometiff_helpers.ome.parser import load_ome_xml, parse_ome_xml, physical_extent_um, plane_mapping, tables
+from ometiff_helpers.ome.parser import parse_ome_xml, physical_extent_um, tables
 from ometiff_helpers.ome.schema import validate_ome_xml
-from ometiff_helpers.ome.tables import COLUMNS, dimension_index
+from ometiff_helpers.ome.tables import COLUMNS
 from ometiff_helpers.ome.units import Quantity, length_to_um, normalise_unit, time_to_s
+from ometiff_helpers.ometiff import plane_index, plane_mapping
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
@@ -113,7 +115,7 @@ def test_channel_colour_default_and_wavelengths() -> None:
 def _mapping(body: str, order: str = "XYZCT") -> list[tuple[int, int, int, int]]:
     attrs = SIZES.replace("XYZCT", order)
     doc = parse_ome_xml(one_image(attrs, body))
-    return [(r.z, r.c, r.t, r.ifd) for r in plane_mapping(doc.images[0])]
+    return [(r.z, r.c, r.t, r.ifd) for r in list(plane_mapping(doc.images[0]).refs())]
 
 
 def test_tiffdata_defaults() -> None:
@@ -132,10 +134,10 @@ def test_dimension_orders() -> None:
     doc = parse_ome_xml(one_image(SIZES.replace("XYZCT", "XYTCZ"), "<TiffData/>"))
     p = doc.images[0].pixels
     assert p is not None
-    refs = plane_mapping(doc.images[0])
+    refs = list(plane_mapping(doc.images[0]).refs())
     assert [(r.z, r.c, r.t) for r in refs[:5]] == [(0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 0, 3), (0, 1, 0)]
     assert [r.ifd for r in refs] == list(range(p.plane_total))  # one plane per IFD, in file order
-    assert all(dimension_index(p, r.z, r.c, r.t) == r.ifd for r in refs)
+    assert all(plane_index(p, r.z, r.c, r.t) == r.ifd for r in refs)
 
 
 def test_rgb_channel_counts_one_plane() -> None:
@@ -143,7 +145,7 @@ def test_rgb_channel_counts_one_plane() -> None:
     doc = parse_ome_xml(one_image(attrs, '<Channel ID="Channel:0:0" SamplesPerPixel="3"/><TiffData/>'))
     p = doc.images[0].pixels
     assert p is not None and p.effective_size_c == 1 and p.plane_total == 2 and p.interleaved is True
-    assert [(r.z, r.ifd) for r in plane_mapping(doc.images[0])] == [(0, 0), (1, 1)]
+    assert [(r.z, r.ifd) for r in list(plane_mapping(doc.images[0]).refs())] == [(0, 0), (1, 1)]
 
 
 # --- tables ---------------------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def test_tables_have_stable_columns_for_a_rich_document() -> None:
     rows = tables(doc)
     assert set(rows) == set(COLUMNS)
     # the column check below is over rows: every table this document fills is checked
-    assert {name for name, r in rows.items() if r} == set(COLUMNS) - {"planes", "tiffdata", "plane_mapping"}
+    assert {name for name, r in rows.items() if r} == set(COLUMNS) - {"planes", "tiffdata"}
     for name, cols in COLUMNS.items():
         assert all(list(r) == list(cols) for r in rows[name]), name
     assert rows["images"][0]["Image ID"] == "Image:0"

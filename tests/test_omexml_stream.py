@@ -12,7 +12,8 @@ import pytest
 from faultserver import FaultServer
 
 from ometiff_helpers.errors import OmeTiffError
-from ometiff_helpers.ome.parser import OmeXmlParser, load_ome_xml, parse_ome_xml, tables
+from ometiff_helpers.ome.load import load_ome_xml
+from ometiff_helpers.ome.parser import OmeXmlParser, parse_ome_xml, tables
 from ometiff_helpers.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).parent))

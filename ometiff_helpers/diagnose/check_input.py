@@ -1,32 +1,38 @@
 """What every check rule reads: one frozen view of a report (TIFF, OME-XML, probe results, viewer estimate).
 
-Rules are pure functions of a ``CheckInput``; this module derives the views they share (pyramid levels, the first
-Image's Pixels, the plane index the viewer computes from DimensionOrder) so that no rule re-derives them. The pyramid
-functions are also what ``report.Report.levels()`` shows, so the Summary and the findings agree.
+Rules are pure functions of a ``CheckInput``; it offers the views they share (pyramid levels, the first Image's
+Pixels, the plane index the viewer computes from DimensionOrder, the TiffData plane mapping), all from
+``ometiff_helpers.ometiff``, which ``report.Report.levels()`` reads too, so the Summary and the findings agree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cached_property
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from ometiff_helpers.diagnose.probes import ProbeResults
+from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.ome.model import Image, OmeDocument, Pixels
+from ometiff_helpers.ometiff import (
+    PlaneMapping,
+    legacy_image_levels,
+    plane_index,
+    plane_mapping,
+    pyramid_kind,
+    pyramid_levels,
+)
 from ometiff_helpers.tiff.model import IFD, TiffStructure
 
-if TYPE_CHECKING:
-    from ometiff_helpers.diagnose.probes import ProbeResults
-    from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
-
-#: the OME pixel types and dimension orders (Viv's schema accepts exactly these)
+#: the OME pixel types (Viv's schema accepts exactly these)
 OME_TYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float", "double", "bit", "complex",
              "double-complex")  # fmt: skip
-DIMENSION_ORDERS = ("XYZCT", "XYZTC", "XYCTZ", "XYCZT", "XYTCZ", "XYTZC")
 
 
 class ReportLike(Protocol):
-    """The parts of ``report.Report`` the checks read (checks must not import report: it imports them)."""
+    """The parts of ``report.Report`` a ``CheckInput`` is made of (checks must not import report: it imports them)."""
 
     display_name: str
     tiff: TiffStructure
@@ -60,6 +66,7 @@ class CheckInput:
     def from_report(
         cls, report: ReportLike, *, probes: ProbeResults | None = None, estimate: ViewerEstimate | None = None
     ) -> CheckInput:
+        """The CheckInput of a report (its TIFF, OME, source kind and HTTP statuses) with these probes/estimate."""
         records = getattr(report.ledger, "records", ()) or ()
         return cls(
             tiff=report.tiff,
@@ -112,68 +119,16 @@ class CheckInput:
         return legacy_image_levels(self.tiff, self.ome)
 
     def plane_index(self, z: int, c: int, t: int) -> int | None:
-        """The IFD index Viv computes for (z, c, t) from DimensionOrder alone (it ignores TiffData)."""
+        """The IFD index Viv computes for (z, c, t) from DimensionOrder alone (it ignores TiffData); None without
+        Pixels or with a DimensionOrder that is not an OME order."""
         px = self.pixels
-        if px is None:
-            return None
-        return dimension_order_index(px.dimension_order or "XYZCT", z, c, t, px.size_z or 1,
-                                     px.effective_size_c, px.size_t or 1)  # fmt: skip
+        return None if px is None else plane_index(px, z, c, t)
 
-
-def pyramid_levels(tiff: TiffStructure, ome: OmeDocument | None) -> tuple[IFD, ...]:
-    """The first plane's resolution levels: IFD 0 and its SubIFDs, or the legacy levels in the main chain."""
-    if not tiff.ifds:
-        return ()
-    ifd0 = tiff.ifds[0]
-    if ifd0.subifds:
-        return (ifd0, *ifd0.subifds)
-    reduced = [ifd0]
-    for ifd in tiff.ifds[1:]:
-        if not ifd.is_reduced:
-            break
-        reduced.append(ifd)
-    if len(reduced) > 1:
-        return tuple(reduced)
-    return legacy_image_levels(tiff, ome) or (ifd0,)
-
-
-def pyramid_kind(tiff: TiffStructure, ome: OmeDocument | None) -> str:
-    """ "subifds", "legacy" (reduced IFDs or extra Images in the main chain) or "none"."""
-    if not tiff.ifds:
-        return "none"
-    if tiff.ifds[0].subifds:
-        return "subifds"
-    return "legacy" if len(pyramid_levels(tiff, ome)) > 1 else "none"
-
-
-def legacy_image_levels(tiff: TiffStructure, ome: OmeDocument | None) -> tuple[IFD, ...]:
-    """Bio-Formats 5.9 layout: one OME Image per resolution, each the next ``planes`` IFDs of the chain."""
-    if ome is None or len(ome.images) < 2 or ome.images[0].pixels is None:
-        return ()
-    planes = ome.images[0].pixels.plane_total
-    out: list[IFD] = []
-    prev_w = None
-    for k, img in enumerate(ome.images):
-        px = img.pixels
-        index = k * planes
-        if px is None or index >= len(tiff.ifds) or px.plane_total != planes:
-            break
-        if prev_w is not None and (not px.size_x or px.size_x >= prev_w):
-            break
-        prev_w = px.size_x
-        out.append(tiff.ifds[index])
-    return tuple(out) if len(out) > 1 else ()
-
-
-def dimension_order_index(order: str, z: int, c: int, t: int, size_z: int, size_c: int, size_t: int) -> int:
-    """Plane index for (z, c, t): the first letter after XY varies fastest (the OME-TIFF spec's rule)."""
-    sizes = {"Z": size_z, "C": size_c, "T": size_t}
-    coords = {"Z": z, "C": c, "T": t}
-    index, stride = 0, 1
-    for axis in order.upper()[2:5] if len(order) == 5 else "ZCT":
-        index += coords[axis] * stride
-        stride *= max(1, sizes[axis])
-    return index
+    @cached_property
+    def mapping(self) -> PlaneMapping | None:
+        """The first Image's TiffData plane mapping (runs of planes, see ``ometiff.plane_mapping``)."""
+        image = self.image
+        return None if image is None else plane_mapping(image)
 
 
 def finding(code: str, severity: Severity, message: str, remedy: str = "", where: str = "") -> Finding:

@@ -1,7 +1,7 @@
 """Diagnostics: why the portal's viewer (Viv / Vitessce on geotiff.js 2.x) will not render a file, or renders it badly.
 
-``run_checks(report, source=...)`` runs the network probes (remote files only), estimates what the viewer fetches
-before its first tile, then every ``check_*`` rule. Each rule is a pure function of a ``CheckInput`` returning
+``evaluate(inp)`` runs every ``check_*`` rule on one ``CheckInput`` (``report.inspect`` builds it once, from the
+TIFF, the OME-XML, the network probes and the viewer estimate). Each rule is a pure function of a ``CheckInput`` returning
 ``Finding``s with a stable upper-case code, a severity (error: the viewer will not render it; warning: renders wrongly
 or slowly; info), a message with the evidence and a remedy. ``docs/checks.md`` explains every code.
 """
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from ometiff_helpers.diagnose import rules_net as checks_net
 from ometiff_helpers.diagnose import rules_ome as checks_ome
 from ometiff_helpers.diagnose import rules_tiff as checks_tiff
-from ometiff_helpers.diagnose.check_input import CheckInput, ReportLike, dimension_order_index
-from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults, run_probes
+from ometiff_helpers.diagnose.check_input import CheckInput
+from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults
 from ometiff_helpers.diagnose.rules_net import (
     check_auth,
     check_cors,
@@ -53,11 +53,7 @@ from ometiff_helpers.diagnose.rules_tiff import (
     check_tile_geometry,
 )
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate, estimate_viewer_cost
-from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding
-from ometiff_helpers.io.base import ByteSource
-from ometiff_helpers.io.http.source import HttpSource
-from ometiff_helpers.urls import redact_text
 
 Rule = Callable[[CheckInput], list[Finding]]
 
@@ -101,10 +97,8 @@ __all__ = [
     "check_type_mismatch",
     "check_url_name",
     "check_viv_schema",
-    "dimension_order_index",
     "estimate_viewer_cost",
     "evaluate",
-    "run_checks",
 ]
 
 
@@ -120,25 +114,3 @@ def evaluate(inp: CheckInput) -> list[Finding]:
                 out.append(f)
     out.sort(key=lambda f: f.severity.rank)
     return out
-
-
-def run_checks(
-    report: ReportLike, *, source: ByteSource | None = None, probe_options: ProbeOptions | None = None
-) -> list[Finding]:
-    """Probe (when ``source`` is an open ``HttpSource``), estimate the viewer's cost, run every rule.
-
-    Stores ``report.extra["probes"]`` (plain dicts; their requests are counted there, not in the main ledger) and
-    ``report.extra["viewer_estimate"]`` (geotiff.js requests/bytes before the first tile beside this tool's own).
-    """
-    probes: ProbeResults | None = None
-    if isinstance(source, HttpSource) and source.is_open:
-        try:
-            probes = run_probes(source, [ifd.offset for ifd in report.tiff.ifds], options=probe_options)
-            report.extra["probes"] = probes.as_dict()
-        except (OmeTiffError, OSError, ValueError) as exc:  # a probe must never cost the report
-            report.extra["probes"] = {"error": redact_text(f"probes stopped: {type(exc).__name__}: {exc}")}
-    base = CheckInput.from_report(report, probes=probes)
-    has_offsets = probes is not None and any(o.outcome == "valid" for o in probes.offsets)
-    estimate = estimate_viewer_cost(base, offsets_available=has_offsets)
-    report.extra["viewer_estimate"] = {"geotiff_js": estimate.as_dict(), "this_tool": report.ledger.as_dict()}
-    return evaluate(CheckInput.from_report(report, probes=probes, estimate=estimate))

@@ -16,12 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import requests
+import urllib3
+
 from ometiff_helpers.errors import OmeTiffError, RedirectError
 from ometiff_helpers.io.http.body import read_capped
 from ometiff_helpers.io.http.retry import Retryable
 from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.io.http.transport import redirect_hop, send
 from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
+
+#: what a probe's broken answer raises (urllib3 and requests errors, a reset socket); limits are not among them
+_BROKEN = (OSError, urllib3.exceptions.HTTPError, requests.RequestException)
 
 #: response headers worth keeping (lower-case)
 _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "access-control-allow-origin",
@@ -239,7 +245,7 @@ class _Prober:
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0, error=redact_text(str(exc)),
                                      redirects=tuple(hops)), b""  # fmt: skip
-            except Exception as exc:  # urllib3's own errors (reset, timeout mid-body): the answer is broken
+            except _BROKEN as exc:  # reset, timeout mid-body: the answer is broken
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0,
                                      error=f"broken response ({type(exc).__name__})"), b""  # fmt: skip

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ometiff_helpers.diagnose.check_input import DIMENSION_ORDERS, OME_TYPES, CheckInput, finding, listing
+from ometiff_helpers.diagnose.check_input import OME_TYPES, CheckInput, finding, listing
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.ome.units import is_schema_length_unit, length_to_um, normalise_unit
+from ometiff_helpers.ometiff import DIMENSION_ORDERS, MAPPING_ROWS_SHOWN
 from ometiff_helpers.tiff.codes import Photometric, PlanarConfig, SampleFormat
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
@@ -198,35 +199,42 @@ def check_plane_count(inp: CheckInput) -> list[Finding]:
 
 
 def check_plane_mapping(inp: CheckInput) -> list[Finding]:
-    """PLANE_MAPPING: the viewer uses the DimensionOrder formula and ignores TiffData; they must agree."""
-    image, px = inp.image, inp.pixels
-    if image is None or px is None or not px.tiffdata:
-        return []
-    from ometiff_helpers.ome.parser import plane_mapping
+    """PLANE_MAPPING: the viewer uses the DimensionOrder formula and ignores TiffData; they must agree.
 
-    try:
-        refs = plane_mapping(image)
-    except Exception:
+    Works on the mapping's runs (one per TiffData), so a million planes cost what one does.
+    """
+    px, mapping = inp.pixels, inp.mapping
+    if px is None or mapping is None or not px.tiffdata:
         return []
-    differ = [r for r in refs if r.file_name is None and r.ifd != inp.plane_index(r.z, r.c, r.t)]
-    covered = {(r.z, r.c, r.t) for r in refs}
-    total = px.plane_total
-    out = []
+    out = list(mapping.findings)
+    if mapping.order is None:
+        return out  # DimensionOrder is not an OME order: VIV_SCHEMA says so, nothing to compare
+    differ = [r for r in mapping.runs if r.count and not r.follows_order]
     if differ:
         r = differ[0]
+        z, c, t = mapping.order.coords(r.start)
+        n = sum(d.count for d in differ)
         out.append(finding(
             "PLANE_MAPPING", W,
-            f"TiffData puts (z={r.z}, c={r.c}, t={r.t}) in IFD {r.ifd}, but DimensionOrder {px.dimension_order} "
-            f"gives IFD {inp.plane_index(r.z, r.c, r.t)}; the viewer ignores TiffData and shows the wrong plane "
-            f"({len(differ)} plane(s) differ).",
+            f"TiffData puts (z={z}, c={c}, t={t}) in IFD {r.ifd}, but DimensionOrder {px.dimension_order} "
+            f"gives IFD {r.start}; the viewer ignores TiffData and shows the wrong plane "
+            f"({n:,} plane(s) differ).",
             "Re-convert so that IFDs follow DimensionOrder (raw2ometiff does), or fix DimensionOrder.",
             f"TiffData #{r.tiffdata_index}"))  # fmt: skip
-    if len(covered) < total:
+    covered, total = mapping.covered(), mapping.order.total
+    if covered < total:
         out.append(finding(
             "PLANE_MAPPING", W,
-            f"TiffData covers {len(covered)} of the {total} planes (Z x C x T); the others have no IFD and show "
+            f"TiffData covers {covered:,} of the {total:,} planes (Z x C x T); the others have no IFD and show "
             "as black or fail.",
             "Add TiffData for every plane, or re-convert the file.", "Pixels"))  # fmt: skip
+    if mapping.mapped > MAPPING_ROWS_SHOWN:
+        out.append(finding(
+            "PLANE_MAPPING_LIMITED", I,
+            f"TiffData map {mapping.mapped:,} planes; the plane mapping table lists only the first "
+            f"{MAPPING_ROWS_SHOWN:,}, to keep the report small. The checks above covered every plane "
+            "(they work per TiffData element, not per plane).",
+            "Nothing to fix; read the TiffData table for the whole mapping.", "Pixels"))  # fmt: skip
     return out
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ometiff_helpers.diagnose.check_input import CheckInput
+from ometiff_helpers.ome.model import OmeDocument
+from ometiff_helpers.ometiff import legacy_image_levels, plane_index, pyramid_kind, pyramid_levels
 from ometiff_helpers.tiff.codes import TagCode
-from ometiff_helpers.tiff.model import IFD
+from ometiff_helpers.tiff.model import IFD, TiffStructure
 
 BLOCK = 64 * 1024
 HEADER_READ = 1024
@@ -101,24 +102,28 @@ def _open_ifd(blocks: _Blocks, ifd: IFD, bigtiff: bool) -> int:
 
 
 def _viewport_level(levels: list[IFD]) -> int:
+    """The first level that fits the viewport (the last level when none does)."""
     for k, ifd in enumerate(levels):
         if max(ifd.width or 0, ifd.height or 0) <= VIEWPORT:
             return k
     return len(levels) - 1
 
 
-def estimate_viewer_cost(inp: CheckInput, *, offsets_available: bool = False) -> ViewerEstimate:
+def estimate_viewer_cost(
+    tiff: TiffStructure, ome: OmeDocument | None, *, offsets_available: bool = False
+) -> ViewerEstimate:
     """The requests and bytes a geotiff.js 2.x viewer needs before its first tile (see the module docstring)."""
-    tiff = inp.tiff
     blocks = _Blocks(tiff.size)
     blocks.read(0, HEADER_READ)
     top = list(tiff.ifds)
-    px = inp.pixels
+    px = ome.images[0].pixels if ome is not None and ome.images else None
     n_channels = min(px.effective_size_c, FIRST_PAINT_CHANNELS) if px is not None else 1
-    planes = [inp.plane_index(0, c, 0) or 0 for c in range(n_channels)] if px is not None else [0]
+    planes = [plane_index(px, 0, c, 0) or 0 for c in range(n_channels)] if px is not None else [0]
     planes = [p for p in planes if p < len(top)] or [0]
-    kind = inp.pyramid_kind
-    n_levels = len(inp.levels) or 1
+    kind = pyramid_kind(tiff, ome)
+    all_levels = list(pyramid_levels(tiff, ome))
+    legacy_levels = legacy_image_levels(tiff, ome)
+    n_levels = len(all_levels) or 1
     plane_total = px.plane_total if px is not None else 1
     wanted: list[int] = []  # top-level IFD indices, in the order the viewer asks for them
     sub: list[IFD] = []
@@ -126,11 +131,11 @@ def estimate_viewer_cost(inp: CheckInput, *, offsets_available: bool = False) ->
         wanted.append(p)
         if kind == "subifds":
             levels = [top[p], *top[p].subifds]
-            for k in sorted({n_levels - 1, _viewport_level(list(inp.levels))}):
+            for k in sorted({n_levels - 1, _viewport_level(all_levels)}):
                 if 0 < k < len(levels):
                     sub.append(levels[k])
-        elif kind == "legacy" and inp.legacy_image_levels:
-            for k in sorted({n_levels - 1, _viewport_level(list(inp.levels))}):
+        elif kind == "legacy" and legacy_levels:
+            for k in sorted({n_levels - 1, _viewport_level(all_levels)}):
                 idx = k * plane_total + p
                 if k > 0 and idx < len(top):
                     wanted.append(idx)

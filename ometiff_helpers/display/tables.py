@@ -340,18 +340,23 @@ def tags_table(report: Any, path: str | None = None) -> pd.DataFrame:
 # --- OME parts ------------------------------------------------------------------------------------------------------------
 
 
-def ome_rows(report: Any) -> dict[str, list[dict[str, Any]]]:
-    """``omexml.tables(report.ome)``, or empty parts when the file has no OME-XML."""
+def ome_rows(report: Any, *, mapping: bool = True) -> dict[str, list[dict[str, Any]]]:
+    """``ome.tables(report.ome)`` plus, with ``mapping``, the plane mapping (``ometiff.mapping_rows``: at most
+    ``MAPPING_ROWS_SHOWN`` rows, a ``PLANE_MAPPING_LIMITED`` finding says when there are more); empty parts when the
+    file has no OME-XML."""
     if report.ome is None:
         return {part: [] for part in OME_PARTS}
-    from ometiff_helpers.ome import tables as ome_tables  # imported here: display imports without the parser
+    from ometiff_helpers import ometiff  # imported here: display imports without the parser
+    from ometiff_helpers.ome import tables as ome_tables
 
-    return ome_tables.tables(report.ome)
+    rows = ome_tables.tables(report.ome)
+    rows["plane_mapping"] = ometiff.mapping_rows(report.ome) if mapping else []
+    return rows
 
 
 def ome_part(report: Any, part: str) -> pd.DataFrame:
     """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame."""
-    return frame(ome_rows(report).get(part, []))
+    return frame(ome_rows(report, mapping=part == "plane_mapping").get(part, []))
 
 
 _HEX_RE = re.compile(r"^#?([0-9A-Fa-f]{6})([0-9A-Fa-f]{2})?$")
@@ -391,7 +396,7 @@ def _swatch(value: object) -> str:
 
 def channels_table(report: Any) -> HtmlTable:
     """Channels with a colour swatch column (the colour each channel gets in the viewer)."""
-    rows = ome_rows(report).get("channels", [])
+    rows = ome_rows(report, mapping=False).get("channels", [])
     df = frame(rows)
     candidates = [c for c in df.columns if c.lower().startswith(("colour", "color"))]
     colour_col = next((c for c in candidates if "hex" in c.lower()), candidates[0] if candidates else None)

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import Severity
 from ometiff_helpers.ome.build import SEP, Converter, FindingLog, Node, split_name
+from ometiff_helpers.ome.description import (
+    NOT_OME_HINT,
+    classify_description,
+    decode_description,
+    description_encoding,
+    is_utf16,
+    not_ome,
+    preview,
+    xml_payload,
+)
 from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
@@ -39,7 +47,7 @@ from ometiff_helpers.ome.model import (
     TiffData,
 )
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
-from ometiff_helpers.ome.tables import dimension_index, physical_extent_um, plane_mapping, tables
+from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
 from ometiff_helpers.progress import Progress
 
@@ -65,12 +73,13 @@ __all__ = [
     "Shape",
     "TiffData",
     "classify_description",
-    "load_ome_xml",
+    "decode_description",
+    "description_encoding",
     "parse_ome_xml",
     "physical_extent_um",
-    "plane_mapping",
     "require_images",
     "tables",
+    "xml_payload",
 ]
 
 #: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
@@ -104,67 +113,10 @@ class OmeXmlOptions:
     min_feed: int = MiB  # expat < 2.6 re-scans a huge token on every feed: give it large chunks
 
 
-# --- sniffing (X2, X3) ---------------------------------------------------------------------------------------------
-
-_PRINTABLE = re.compile(r"[^\x20-\x7e]")
-
-
-def _preview(data: bytes, limit: int = 80) -> str:
-    text = data[: limit * 4].decode("utf-8", "replace")
-    text = _PRINTABLE.sub("?", text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
-    text = text[:limit] + ("..." if len(text) > limit else "")
-    from ometiff_helpers.urls import redact_text
-
-    return redact_text(text)
-
-
-def classify_description(head: bytes) -> str:
-    """What a non-OME ImageDescription looks like: ``xml``, ``empty``, ``imagej``, ``json``, ``aperio``, ``tifffile``,
-    ``text``. ``xml`` means "hand it to the parser" (its root then decides)."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
-        return "xml"  # UTF-16
-    s = head.split(b"\x00", 1)[0].lstrip(b"\xef\xbb\xbf").lstrip()
-    if s.startswith(b"<"):
-        return "xml"
-    if not s:
-        return "empty"
-    if s.startswith(b"ImageJ="):
-        return "imagej"
-    if s.startswith((b"{", b"[")):
-        return "json"
-    if s.startswith(b"Aperio"):
-        return "aperio"
-    if s.startswith(b"shape=("):
-        return "tifffile"
-    return "text"
-
-
-_KIND_WORDS = {
-    "empty": "an empty ImageDescription",
-    "imagej": "an ImageJ description (ImageJ hyperstack, not OME-TIFF)",
-    "json": "a JSON description (tifffile or another writer), not OME-XML",
-    "aperio": "an Aperio SVS description, not OME-XML",
-    "tifffile": "a tifffile shape description, not OME-XML",
-    "text": "plain text, not OME-XML",
-}
-_NOT_OME_HINT = (
-    "The portal's viewer needs an OME-TIFF: convert the file with bioformats2raw + raw2ometiff or "
-    "Bio-Formats' bfconvert."
-)
-
-
-def _not_ome(kind: str, head: bytes) -> NotOmeTiff:
-    words = _KIND_WORDS.get(kind, kind)
-    return NotOmeTiff(
-        f"IFD 0's ImageDescription is {words}: {_preview(head)!r}.", kind=kind, hint=_NOT_OME_HINT
-    )
-
-
 # --- the parser ------------------------------------------------------------------------------------------------------
 
 _DTD_IN_PROLOG = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ENCODING_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
 _CONTAINERS = frozenset({"StructuredAnnotations"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
@@ -187,15 +139,8 @@ class OmeXmlParser:
         self.options = options or OmeXmlOptions()
         self.total = total
         self._on_progress = on_progress
-        if total is not None and total > self.options.max_bytes:
-            raise LimitExceeded(
-                f"the OME-XML is {total:,} bytes, more than the limit of {self.options.max_bytes:,} bytes; "
-                "it was not downloaded.",
-                name="max_xml_bytes",
-                value=total,
-                limit=self.options.max_bytes,
-                hint="Raise the limit (OmeXmlOptions.max_bytes) if you trust this file.",
-            )
+        if total is not None:
+            self._check_size(total, known=True)
         self._received = 0  # every byte given to feed()
         self._xml_bytes = 0  # bytes before the first NUL
         self._sha = hashlib.sha256()
@@ -214,6 +159,7 @@ class OmeXmlParser:
         self._closed = False
         self._doc: OmeDocument | None = None
         self._utf16 = False
+        self._nul_tail = b""  # UTF-16 only: trailing NUL bytes held back (see ``_accept``)
         self._encoding = "UTF-8"
 
         self._log = FindingLog()
@@ -277,6 +223,8 @@ class OmeXmlParser:
         if self._failed is not None:
             raise self._failed
         try:
+            if self._utf16 and self._xml_bytes % 2:
+                self._take(self._nul_tail[:1])  # the NUL that completes the last UTF-16 character
             if not self._started:
                 self._start_document(final=True)
             self._flush(final=True)
@@ -296,6 +244,23 @@ class OmeXmlParser:
         self._progress()
         return self._doc
 
+    def _check_size(self, nbytes: int, *, known: bool) -> None:
+        """The one XML size limit: ``LimitExceeded`` when ``nbytes`` (the announced total, or the bytes received so
+        far) passes ``OmeXmlOptions.max_bytes``."""
+        limit = self.options.max_bytes
+        if nbytes <= limit:
+            return
+        what = f"is {nbytes:,} bytes, more than" if known else "is larger than"
+        then = "it was not downloaded" if known else "parsing stopped"
+        raise LimitExceeded(
+            f"the OME-XML {what} the limit of {limit:,} bytes; {then}.",
+            name="max_xml_bytes",
+            value=nbytes,
+            limit=limit,
+            hint="Raise the limit (OmeXmlOptions.max_bytes, or ReadOptions.max_description_bytes for an "
+            "ImageDescription) if you trust this file.",
+        )
+
     def _progress(self) -> None:
         if self._on_progress is not None:
             self._on_progress(Progress("xml", self._received, self.total))
@@ -305,29 +270,30 @@ class OmeXmlParser:
             if chunk.strip(b"\x00"):
                 self._trailing_data = True
             return
-        if (
-            not self._started
-            and not self._head
-            and chunk.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"))
-        ):
+        if not self._started and not self._head and is_utf16(chunk):
             self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
-        if not self._utf16:
+        if self._utf16:
+            # a TIFF ASCII tag ends in one NUL byte, which would leave UTF-16 half a character: NULs at the end of
+            # what arrived so far are held back until more text follows (``close`` keeps what completes a character)
+            chunk = self._nul_tail + chunk
+            body = chunk.rstrip(b"\x00")
+            self._nul_tail = chunk[len(body) :]
+            chunk = body
+        else:
             cut = chunk.find(b"\x00")
             if cut >= 0:
                 if chunk[cut:].strip(b"\x00"):
                     self._trailing_data = True
                 chunk = chunk[:cut]
                 self._ended = True
+        self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        """Count, hash and queue XML bytes (the first 4 KiB are gathered to sniff the document)."""
         if not chunk:
             return
         self._xml_bytes += len(chunk)
-        if self._xml_bytes > self.options.max_bytes:
-            raise LimitExceeded(
-                f"the OME-XML is larger than the limit of {self.options.max_bytes:,} bytes; parsing stopped.",
-                name="max_xml_bytes",
-                value=self._xml_bytes,
-                limit=self.options.max_bytes,
-            )
+        self._check_size(self._xml_bytes, known=False)
         self._sha.update(chunk)
         if not self._started:
             self._head += chunk
@@ -343,23 +309,27 @@ class OmeXmlParser:
         self._started = True
         head = self._head
         if not head:
-            raise _not_ome("empty", head)
+            raise not_ome("empty", head)
         kind = classify_description(head)
         if kind != "xml":
-            raise _not_ome(kind, head)
-        if self._utf16:
-            self._encoding = "UTF-16"
-        else:
-            m = _ENCODING_DECL.match(head.removeprefix(b"\xef\xbb\xbf"))
-            if m:
-                self._encoding = m.group(1).decode("ascii").upper()
+            raise not_ome(kind, head)
+        self._encoding = description_encoding(head)
+        if not self._utf16:
             if self._encoding.replace("-", "").replace("_", "") in ("UTF8",):
                 self._utf8 = codecs.getincrementaldecoder("utf-8")("strict")
             first = _FIRST_ELEMENT.search(head)
             prolog = head if first is None else head[: first.start()]
             if _DTD_IN_PROLOG.search(prolog):
                 raise OmeXmlError(DTD_MESSAGE, line=1 + prolog.count(b"\n"), column=None, hint=DTD_HINT)
-        if self._encoding not in ("UTF-8", "UTF8"):
+        if self._utf16:
+            self._log.add(
+                "OME_ENCODING_NOT_UTF8",
+                Severity.ERROR,
+                "The OME-XML is encoded as UTF-16; the OME-TIFF specification requires UTF-8, and the viewer "
+                "(geotiff.js) reads the ImageDescription as 8-bit text, so it cannot parse this XML.",
+                remedy="Re-write the ImageDescription as UTF-8 (re-export the file, or rewrite the tag with tifffile).",
+            )
+        elif self._encoding not in ("UTF-8", "UTF8"):
             self._log.add(
                 "OME_ENCODING_NOT_UTF8",
                 Severity.WARNING,
@@ -392,7 +362,7 @@ class OmeXmlParser:
         line = self._newlines + 1 + chunk[:at].count(b"\n")
         nl = chunk.rfind(b"\n", 0, at)
         col = (at - nl) if nl >= 0 else (pos - self._last_newline)
-        excerpt = _preview(chunk[max(0, at - 30) : at + 30], 60) if chunk else ""
+        excerpt = preview(chunk[max(0, at - 30) : at + 30], 60) if chunk else ""
         return OmeXmlError(
             f"{what} (line {line}, column {col})" + (f" near {excerpt!r}" if excerpt else "") + ".",
             line=line,
@@ -437,16 +407,17 @@ class OmeXmlParser:
         at = self._parser.ErrorByteIndex - self._last_chunk_start
         excerpt = ""
         if 0 <= at <= len(self._last_chunk):
-            excerpt = _preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
+            excerpt = preview(self._last_chunk[max(0, at - 40) : at + 40], 80)
+        if self._utf16:
+            excerpt = ""  # byte offsets of a UTF-16 text make a garbled excerpt
         msg = f"the OME-XML is not well-formed: {reason} at line {line}, column {col}"
         if excerpt:
             msg += f", near {excerpt!r}"
-        return OmeXmlError(
-            msg + ".",
-            line=line,
-            column=col,
-            hint="The file's metadata is damaged: re-export it, or ask the data provider for a valid OME-TIFF.",
-        )
+        hint = "The file's metadata is damaged: re-export it, or ask the data provider for a valid OME-TIFF."
+        if self._utf16:
+            msg += "; the ImageDescription is UTF-16 text, which the viewer cannot read either"
+            hint = "Re-write the ImageDescription as UTF-8 (OME-TIFF requires it), e.g. by re-exporting the file."
+        return OmeXmlError(msg + ".", line=line, column=col, hint=hint)
 
     # --- expat handlers -------------------------------------------------------------------------------------------
 
@@ -511,9 +482,9 @@ class OmeXmlParser:
         if local != "OME":
             raise NotOmeTiff(
                 f"IFD 0's ImageDescription is XML whose root element is <{local}>, not <OME>: "
-                f"{_preview(self._head)!r}.",
+                f"{preview(self._head)!r}.",
                 kind=f"xml:{local}",
-                hint=_NOT_OME_HINT,
+                hint=NOT_OME_HINT,
             )
         self._namespace = ns or None
         m = _NS_VERSION.match(ns)
@@ -688,11 +659,11 @@ _CHECKED_REFS = frozenset(
 
 
 def _check_tiffdata(image: Image, log: FindingLog) -> None:
-    """X18: TiffData that addresses planes outside SizeZ x SizeC x SizeT."""
+    """X18: TiffData that starts outside SizeZ x SizeC x SizeT (a PlaneCount running past the last plane is found by
+    ``ometiff.plane_mapping``, which knows the plane order)."""
     p = image.pixels
     if p is None or not p.tiffdata:
         return
-    total = p.plane_total
     where = image.id or f"Image #{image.index}"
     for td in p.tiffdata:
         first = (td.first_z, td.first_c, td.first_t)
@@ -706,17 +677,6 @@ def _check_tiffdata(image: Image, log: FindingLog) -> None:
                 remedy="The plane mapping is wrong: re-export the metadata.",
                 where=where,
                 key=f"{where}-first",
-            )
-        elif td.plane_count is not None and (start := dimension_index(p, *first)) + td.plane_count > total:
-            past = f" from plane {start:,} on" if start else ""
-            log.add(
-                "OME_TIFFDATA_RANGE",
-                Severity.WARNING,
-                f"TiffData #{td.index} claims PlaneCount={td.plane_count:,}{past} but the image has only "
-                f"{total:,} planes; the planes past the end are ignored.",
-                remedy="The plane mapping is wrong: re-export the metadata.",
-                where=where,
-                key=f"{where}-count",
             )
 
 
@@ -732,7 +692,7 @@ def parse_ome_xml(data: bytes | str | None, *, options: OmeXmlOptions | None = N
         raise NotOmeTiff(
             "IFD 0 has no ImageDescription tag, so the file carries no OME-XML (a plain TIFF, not an OME-TIFF).",
             kind="no-description",
-            hint=_NOT_OME_HINT,
+            hint=NOT_OME_HINT,
         )
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     parser = OmeXmlParser(total=len(raw), options=options)
@@ -752,42 +712,3 @@ def require_images(doc: OmeDocument) -> OmeDocument:
     if not doc.images:
         raise UnsupportedOme("the OME-XML describes no Image.", kind="no-image")
     return doc
-
-
-def load_ome_xml(
-    path_or_url: str | os.PathLike[str],
-    *,
-    token: str | None = None,
-    options: OmeXmlOptions | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> OmeDocument:
-    """Parse a standalone ``.ome.xml`` / companion ``.ome`` file, local or by URL, streaming and bounded."""
-    opts = options or OmeXmlOptions()
-    text = os.fspath(path_or_url)
-    if text.startswith(("http://", "https://")):
-        return _load_url(text, token=token, options=opts, on_progress=on_progress)
-    path = Path(text)
-    try:
-        size = path.stat().st_size
-        parser = OmeXmlParser(total=size, on_progress=on_progress, options=opts)
-        with path.open("rb") as fh:
-            while chunk := fh.read(4 * MiB):
-                parser.feed(chunk)
-    except OSError as exc:
-        raise OmeXmlError(f"cannot read the OME-XML file {path.name!r}: {exc.strerror or exc}.") from None
-    return parser.close()
-
-
-def _load_url(
-    url: str, *, token: str | None, options: OmeXmlOptions, on_progress: ProgressCallback | None
-) -> OmeDocument:
-    from ometiff_helpers.io.open import open_source  # imported here: only this entry point reads bytes
-
-    with open_source(url, token=token) as src:
-        first = src.open(min(options.min_feed, 64 * 1024))
-        size = src.size
-        parser = OmeXmlParser(total=size, on_progress=on_progress, options=options)
-        parser.feed(first)
-        if size > len(first):
-            src.fetch([(len(first), size)], consumers={0: parser.feed})
-        return parser.close()

@@ -1,12 +1,12 @@
-"""Plain row tables of an ``OmeDocument`` (stable column order, names a curator understands), the TiffData plane
-mapping and the physical extent of an image. No pandas here: ``display`` wraps the rows in DataFrames."""
+"""Plain row tables of an ``OmeDocument`` (stable column order, names a curator understands) and the physical extent
+of an image. No pandas here: ``display`` wraps the rows in DataFrames. The TiffData plane mapping (z, c, t -> IFD)
+joins the OME-XML with the TIFF: it is ``ometiff.plane_mapping``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ometiff_helpers.errors import LimitExceeded
-from ometiff_helpers.ome.model import Colour, Image, OmeDocument, Pixels, PlaneRef
+from ometiff_helpers.ome.model import Colour, Image, OmeDocument, Pixels
 from ometiff_helpers.ome.units import Quantity
 
 Row = dict[str, Any]
@@ -14,7 +14,7 @@ Row = dict[str, Any]
 #: longest text kept in a table cell (the records keep everything)
 CELL_CHARS = 500
 
-__all__ = ["COLUMNS", "dimension_index", "physical_extent_um", "plane_mapping", "tables"]
+__all__ = ["COLUMNS", "physical_extent_um", "tables"]
 
 
 def _q(q: Quantity | None) -> tuple[float | None, str | None]:
@@ -35,7 +35,7 @@ def _hex(c: Colour | None) -> str | None:
     return None if c is None else c.hex
 
 
-# --- physical extent and plane mapping -----------------------------------------------------------------------------
+# --- physical extent ------------------------------------------------------------------------------------------
 
 
 def physical_extent_um(pixels: Pixels) -> tuple[float | None, float | None, float | None]:
@@ -50,64 +50,6 @@ def physical_extent_um(pixels: Pixels) -> tuple[float | None, float | None, floa
         one(pixels.size_y, pixels.physical_size_y),
         one(pixels.size_z, pixels.physical_size_z),
     )
-
-
-def _dims(pixels: Pixels) -> tuple[str, dict[str, int]]:
-    order = pixels.dimension_order or "XYZCT"
-    zct = "".join(ch for ch in order.upper() if ch in "ZCT")
-    if sorted(zct) != ["C", "T", "Z"]:
-        zct = "ZCT"
-    sizes = {"Z": pixels.size_z or 1, "C": pixels.effective_size_c, "T": pixels.size_t or 1}
-    return zct, sizes
-
-
-def dimension_index(pixels: Pixels, z: int, c: int, t: int) -> int:
-    """The plane index of (z, c, t) under DimensionOrder (the formula viewers use without TiffData)."""
-    zct, sizes = _dims(pixels)
-    pos = {"Z": z, "C": c, "T": t}
-    index, stride = 0, 1
-    for d in zct:
-        index += pos[d] * stride
-        stride *= sizes[d]
-    return index
-
-
-def _coords(pixels: Pixels, index: int) -> tuple[int, int, int]:
-    zct, sizes = _dims(pixels)
-    pos: dict[str, int] = {}
-    for d in zct:
-        pos[d] = index % sizes[d]
-        index //= sizes[d]
-    return pos["Z"], pos["C"], pos["T"]
-
-
-def plane_mapping(image: Image, *, limit: int = 1_000_000) -> list[PlaneRef]:
-    """(z, c, t) -> (file, IFD) for every plane the TiffData elements cover, following the spec's defaults.
-
-    IFD defaults to 0, FirstZ/C/T to 0; PlaneCount to 1 when IFD is given, otherwise to every plane. Planes are
-    consecutive in DimensionOrder from (FirstZ, FirstC, FirstT) and in IFDs from IFD. Planes past the image's
-    SizeZ x SizeC x SizeT are dropped (a finding records it). No TiffData: an empty list (see ``dimension_index``).
-    """
-    pixels = image.pixels
-    if pixels is None:
-        return []
-    total = pixels.plane_total
-    out: list[PlaneRef] = []
-    for td in pixels.tiffdata:
-        start = dimension_index(pixels, td.first_z, td.first_c, td.first_t)
-        count = td.plane_count if td.plane_count is not None else total - start
-        count = max(0, min(count, total - start))
-        if len(out) + count > limit:
-            raise LimitExceeded(
-                f"the TiffData of {image.id or 'the image'} map more than {limit:,} planes; mapping stopped.",
-                name="max_planes",
-                value=len(out) + count,
-                limit=limit,
-            )
-        for k in range(count):
-            z, c, t = _coords(pixels, start + k)
-            out.append(PlaneRef(z, c, t, td.ifd + k, td.file_name, td.uuid, td.index))
-    return out
 
 
 # --- tables ---------------------------------------------------------------------------------------------------------
@@ -136,7 +78,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "Image ID", "TiffData #", "IFD", "Plane count", "First Z", "First C", "First T", "IFD given",
         "Plane count given", "File name", "UUID",
     ),
-    "plane_mapping": ("Image ID", "Z", "C", "T", "IFD", "File name", "UUID", "TiffData #"),
     "instruments": (
         "Instrument ID", "Component", "ID", "Manufacturer", "Model", "Serial number", "Type",
         "Magnification", "NA", "Immersion", "Wavelength", "Wavelength unit", "Power", "Power unit",
@@ -168,11 +109,11 @@ def _row(table: str, *values: Any) -> Row:
     return dict(zip(cols, values, strict=True))
 
 
-def tables(doc: OmeDocument, *, with_mapping: bool = True) -> dict[str, list[Row]]:
+def tables(doc: OmeDocument) -> dict[str, list[Row]]:
     """Every part of ``doc`` as rows of plain values, keyed by table name (see ``COLUMNS`` for each order)."""
     out: dict[str, list[Row]] = {name: [] for name in COLUMNS}
     for im in doc.images:
-        _image_rows(im, out, with_mapping)
+        _image_rows(im, out)
     for inst in doc.instruments:
         _instrument_rows(inst, out["instruments"])
     for a in doc.annotations:
@@ -240,7 +181,8 @@ def tables(doc: OmeDocument, *, with_mapping: bool = True) -> dict[str, list[Row
     return out
 
 
-def _image_rows(im: Image, out: dict[str, list[Row]], with_mapping: bool) -> None:
+def _image_rows(im: Image, out: dict[str, list[Row]]) -> None:
+    """The rows of one Image: images, pixels, channels, planes, tiffdata."""
     os_ = im.objective_settings
     out["images"].append(
         _row(
@@ -285,25 +227,6 @@ def _image_rows(im: Image, out: dict[str, list[Row]], with_mapping: bool) -> Non
                 td.ifd_given, td.plane_count_given, td.file_name, td.uuid,
             )
         )  # fmt: skip
-    if with_mapping:
-        try:
-            refs = plane_mapping(im)
-        except LimitExceeded:
-            refs = []
-        for ref in refs:
-            out["plane_mapping"].append(
-                _row(
-                    "plane_mapping",
-                    im.id,
-                    ref.z,
-                    ref.c,
-                    ref.t,
-                    ref.ifd,
-                    ref.file_name,
-                    ref.uuid,
-                    ref.tiffdata_index,
-                )
-            )
 
 
 def _instrument_rows(inst: Any, rows: list[Row]) -> None:

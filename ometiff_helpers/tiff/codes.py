@@ -199,7 +199,7 @@ class Compression(IntEnum):
 
 
 #: display names for compression codes; 34892 is "JPEG (lossy DNG)" in DNG and is read as JPEG XL by nobody:
-#: the brief's JPEG XL is 50002 (and 52546 in DNG 1.7).
+#: JPEG XL is 50002 (and 52546 in DNG 1.7).
 COMPRESSION_NAMES: dict[int, str] = {int(c): c.name for c in Compression}
 
 

@@ -95,7 +95,7 @@ class Explored:
     def rows(self) -> dict[str, list[dict[str, Any]]]:
         """`omexml.tables` of the document (empty tables when it is not OME)."""
         doc = self.doc
-        return omexml.tables(doc, with_mapping=False) if doc is not None else {}
+        return omexml.tables(doc) if doc is not None else {}
 
     @property
     def stem(self) -> str:
@@ -138,13 +138,13 @@ def load(
 
         inspect = inspect_report
     rep = inspect(location if isinstance(location, SecretURL) else str(location), checks=False, probes=False)
-    if rep.xml_text is None:
+    if rep.xml_bytes is None:
         raise NotOmeTiff(
             f"{display}: IFD 0 has no ImageDescription, so there is no OME-XML to explore.",
             kind="no-description",
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    data = rep.xml_text.encode("utf-8")
+    data = rep.xml_bytes  # as stored (Latin-1, UTF-16, ...): what an export writes
     kind = omexml.classify_description(data[:4096])
     if rep.ome is None and kind != "xml":  # ImageJ, JSON, plain text: nothing to explore as XML
         raise NotOmeTiff(
@@ -152,7 +152,9 @@ def load(
             kind=rep.ome_error_kind or kind,
             hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
         )
-    explored = Explored(display, "OME-TIFF", data, XmlTree.parse(data, options=opts))
+    utf16 = omexml.description_encoding(data[:4096]) == "UTF-16"  # expat reads other encodings from the bytes
+    tree = XmlTree.parse((rep.xml_text or "") if utf16 else data, options=opts)
+    explored = Explored(display, "OME-TIFF", data, tree)
     explored._doc, explored._doc_done = rep.ome, True
     explored._doc_error = None if rep.ome is not None else rep.ome_error
     return explored
