@@ -16,8 +16,9 @@ import nbformat
 import pytest
 
 from ometiff_helpers import demo
-from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp, resolve_target
+from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.target import resolve_target
 from ometiff_helpers.urls import SecretURL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,10 +56,11 @@ def token_server(canary: str):
 
 def test_resolve_target_prefers_parameters_then_environment_then_demo(canary: str) -> None:
     env = {"OMETIFF_URL": "https://env.example/a.ome.tif", "OMETIFF_TOKEN": canary}
-    given = resolve_target("https://param.example/b.ome.tif?token=abc", "", environ=env)
-    assert given.origin == "parameters"
+    given = resolve_target("https://param.example/b.ome.tif?v=1", "", environ=env)
+    assert given.origin == "parameters" and given.note is None
+    assert isinstance(given.location, SecretURL)
     assert (
-        given.display_name == "https://param.example/b.ome.tif?token=***&token=***"
+        given.location.reveal() == f"https://param.example/b.ome.tif?v=1&token={canary}"
     )  # param URL + env token
     from_env = resolve_target("", "", environ=env)
     assert from_env.origin == "environment"
@@ -70,6 +72,37 @@ def test_resolve_target_prefers_parameters_then_environment_then_demo(canary: st
     assert demo_target.display_name == demo.demo_url()
     local = resolve_target(str(demo.demo_path()), "", environ={})
     assert local.location == str(demo.demo_path())
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "environ", "set_aside"),
+    [
+        ("https://param.example/b.ome.tif?token=abc", "", {"OMETIFF_TOKEN": "ENVCANARY"}, "$OMETIFF_TOKEN"),
+        ("https://param.example/b.ome.tif?token=abc", "ENVCANARY", {}, "the separate token"),
+        ("", "", {"OMETIFF_URL": "https://env.example/b.ome.tif?token=abc", "OMETIFF_TOKEN": "ENVCANARY"},
+         "$OMETIFF_TOKEN"),
+    ],
+)  # fmt: skip
+def test_the_urls_own_token_wins_and_the_target_says_so(
+    url: str, token: str, environ: dict[str, str], set_aside: str
+) -> None:
+    """A URL with its own token is sent with that token only (not ``token=abc&token=...``), and a note says why the
+    other token was not used."""
+    target = resolve_target(url, token, environ=environ)
+    assert isinstance(target.location, SecretURL)
+    assert target.location.reveal().endswith("b.ome.tif?token=abc")
+    assert target.display_name.count("token=") == 1
+    assert target.note is not None and set_aside in target.note and "own token" in target.note
+    assert "ENVCANARY" not in target.describe() and target.note in target.describe()
+
+
+def test_the_form_keeps_the_urls_own_token_and_says_so(token_server, canary: str) -> None:
+    app = InspectApp()
+    app.url.value = token_server.url(demo.DEMO_NAME, token=canary)
+    app.token.value = "WRONGCANARY"
+    assert app.inspect_form() is not None  # the URL's own (right) token was sent, not both
+    assert "own token" in app.status.value and "WRONGCANARY" not in app.status.value
+    assert token_server.log and all(r.status in (200, 206) for r in token_server.log)
 
 
 # --- the app -----------------------------------------------------------------------------------------------------------
