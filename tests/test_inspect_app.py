@@ -18,6 +18,7 @@ import pytest
 from ometiff_helpers import demo
 from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.records.notebook import load_sanitize_patterns, sanitize_text
 from ometiff_helpers.target import resolve_target
 from ometiff_helpers.urls import SecretURL
 
@@ -102,7 +103,8 @@ def test_the_form_keeps_the_urls_own_token_and_says_so(token_server, canary: str
     app.token.value = "WRONGCANARY"
     assert app.inspect_form() is not None  # the URL's own (right) token was sent, not both
     assert "own token" in app.status.value and "WRONGCANARY" not in app.status.value
-    assert token_server.log and all(r.status in (200, 206) for r in token_server.log)
+    statuses = [r.status for r in token_server.log]  # the right token was let in (a wrong one gets 403)
+    assert statuses.count(206) >= 2 and 403 not in statuses
 
 
 # --- the app -----------------------------------------------------------------------------------------------------------
@@ -257,7 +259,7 @@ def test_clean_strips_widget_state_and_sanitises() -> None:
     volatile = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nt")
     volatile.outputs = [nbformat.v4.new_output("stream", text="0.123 s")]
     nb.cells = [cell, volatile]
-    cleaned = tool.clean(nb, tool.sanitizers())
+    cleaned = tool.clean(nb, load_sanitize_patterns(tool.SANITIZE_CFG))
     assert "widgets" not in cleaned.metadata
     assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "at http://127.0.0.1:PORT/x"}
     assert cleaned.cells[0].outputs[1]["text"] == "served from localhost:PORT and TMPPATH"
@@ -268,12 +270,12 @@ def test_clean_strips_widget_state_and_sanitises() -> None:
 def test_sanitisers_are_narrow() -> None:
     """No rule may blank whole outputs: each leaves a description of the file untouched."""
     tool = _load_build_tool()
-    rules = tool.sanitizers()
+    rules = load_sanitize_patterns(tool.SANITIZE_CFG)
     assert rules, "notebooks/sanitize.cfg has no rules"
     sample = (
         "X 2048 × Y 1536 × Z 1 × C 4 × T 1 (uint16, XYCZT); 371.7 KiB (380,659 bytes); offset 49136; DAPI"
     )
-    assert tool.sanitize(sample, rules) == sample
+    assert sanitize_text(sample, rules) == sample
 
 
 def test_headless_run_reads_the_environment_and_saves_no_token(
