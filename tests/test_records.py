@@ -586,3 +586,15 @@ def test_a_local_file_is_recorded_by_a_relative_path(tmp_path: Path) -> None:
         with pytest.raises(OmeTiffError) as info:
             check_location(bad)
         assert "CANARY" not in str(info.value)
+
+
+def test_a_record_of_a_local_file_keeps_no_absolute_path(demo_bytes: bytes, tmp_path: Path) -> None:
+    """A record of a local file names it relative to the record (and still rechecks beside it)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "scan.ome.tif").write_bytes(demo_bytes)
+    out = tmp_path / "records" / "scan.ipynb"
+    records.make_record(str(tmp_path / "data" / "scan.ome.tif"), out)
+    text = out.read_text(encoding="utf-8")
+    assert str(tmp_path) not in text and "/tmp" not in text
+    assert records.record_info(records.read_record(out))["url"] == os.path.join("..", "data", "scan.ome.tif")
+    assert records.recheck(out).status is records.RecheckStatus.SAME

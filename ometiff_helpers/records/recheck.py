@@ -22,7 +22,6 @@ from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.records.compare import CellChange, align_cells, code_differences, compare_notebooks
 from ometiff_helpers.records.facts import Change, ChangeKind, classify, parse_facts
 from ometiff_helpers.records.make import (
-    INSPECT_TEMPLATE,
     check_location,
     display_url,
     facts_output,
@@ -32,6 +31,7 @@ from ometiff_helpers.records.make import (
     split_token,
 )
 from ometiff_helpers.records.notebook import (
+    INSPECT_TEMPLATE,
     RECORD_KEY,
     execute_notebook,
     load_sanitize_patterns,
@@ -98,7 +98,8 @@ class RecheckResult:
             same = self.recorded_version == self.tool_version
             yield (
                 "ALTERED:  this record's code is not the code ometiff-inspect "
-                f"{self.recorded_version} writes: it was edited after it was recorded"
+                f"{self.recorded_version} writes: it was edited after it was recorded (or, in a checkout, the "
+                "notebook changed since)"
                 if same
                 else f"Note:     this record's code differs from ometiff-inspect {self.tool_version}'s notebook "
                 f"(recorded with {self.recorded_version})"
