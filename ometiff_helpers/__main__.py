@@ -186,7 +186,11 @@ def _records_parser() -> argparse.ArgumentParser:
     rec.add_argument("--force", action="store_true", help="overwrite an existing record")
     rec.add_argument("--ask-token", action="store_true", help="prompt for the token (not echoed)")
     rec.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
-    chk = sub.add_parser("recheck", help="re-execute a record and report, cell by cell, what changed")
+    chk = sub.add_parser(
+        "recheck",
+        help="re-read a record's file with the packaged notebook (none of the record's code runs) and report, cell by "
+        "cell, what changed; exit 0 unchanged, 1 changed, 2 error, 3 the record's code was edited",
+    )
     chk.add_argument("record", help="the record (.ipynb) made by `record`")
     chk.add_argument("--url", help="read the file at this URL instead (it moved; a test server's new port)")
     chk.add_argument("--save", help="also save the rerun (token-free) as this notebook")

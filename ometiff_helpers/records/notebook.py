@@ -186,7 +186,7 @@ def prepare_record(template: Any, location: str, *, needs_token: bool, notebook_
         (
             i + 1
             for i, c in enumerate(cells)
-            if c.get("cell_type") == "code" and _REPORT_RE.search(str(c.source))
+            if c.get("cell_type") == "code" and _REPORT_RE.search(str(c.get("source", "")))
         ),
         None,
     )
