@@ -35,7 +35,8 @@ import pandas as pd
 from IPython.display import display
 
 from ometiff_helpers.display import plots, tables
-from ometiff_helpers.display.inspect_app import InspectApp, resolve_target
+from ometiff_helpers.display.inspect_app import InspectApp
+from ometiff_helpers.target import resolve_target
 
 pd.set_option("display.max_rows", 500)
 pd.set_option("display.max_colwidth", 120)

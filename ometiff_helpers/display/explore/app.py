@@ -29,12 +29,12 @@ from matplotlib.figure import Figure
 
 from ometiff_helpers.display import plots
 from ometiff_helpers.display.explore.xmltree import SearchField, SearchResult, XmlTree, XPathMatch
-from ometiff_helpers.display.inspect_app import resolve_target
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.io.open import open_source
 from ometiff_helpers.ome import parser as omexml
 from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions
 from ometiff_helpers.ome.tables import COLUMNS
+from ometiff_helpers.target import resolve_target
 from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = [
