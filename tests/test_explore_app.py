@@ -78,7 +78,7 @@ def test_goto_reveals_and_selects(union_app: ea.ExploreApp) -> None:
     assert annotations.expanded
     union_app.goto.value = "ROI["
     union_app.goto_button.click()
-    assert "not understood at character 5" in _text(union_app.detail.value)
+    assert "not understood at character 4" in _text(union_app.detail.value)
 
 
 def test_search_and_xpath_boxes(union_app: ea.ExploreApp) -> None:
@@ -105,7 +105,7 @@ def test_search_and_xpath_boxes(union_app: ea.ExploreApp) -> None:
     assert "214.12499999999943" in union_app.xpath_results.value
     union_app.xpath.value = "//ROI[@ID=]"
     union_app.xpath_button.click()
-    assert "a quoted string" in _text(union_app.xpath_info.value) and union_app.xpath_results.value == ""
+    assert "unexpected ']' symbol" in _text(union_app.xpath_info.value) and union_app.xpath_results.value == ""
 
 
 def test_annotation_view(union_app: ea.ExploreApp) -> None:
