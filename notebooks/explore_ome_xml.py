@@ -129,7 +129,7 @@ print(chosen.caption())
 display(chosen.rois)
 
 # %%
-chosen.shapes
+display(chosen.shapes)
 
 # %%
 fig = ex.roi_figure(explored)

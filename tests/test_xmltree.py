@@ -200,6 +200,18 @@ def test_xpath_bounds(union_tree: XmlTree) -> None:
     with pytest.raises(LimitExceeded, match="more than 100 results") as info:
         index.select("//*", max_results=100)
     assert info.value.name == "max_xpath_results"
+    # a quadratic query is stopped by a count of visited nodes (not a clock)
+    assert len(index.select("//*[count(//Polygon) = 2]", max_steps=1000 * 101)) == 101
+    with pytest.raises(LimitExceeded, match="visits more than 5,000 nodes, so it was stopped") as info:
+        index.select("//*[count(//Polygon) = 2]", max_steps=5_000)
+    assert info.value.name == "max_xpath_steps" and "anchor it" in str(info.value)
+
+
+def test_a_quadratic_xpath_on_a_big_document_stops(big_tree: XmlTree) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(LimitExceeded, match="nodes, so it was stopped"):
+        big_tree.xpath("//*[count(//*) > 0]")  # 80 000 elements squared: days, unbounded
+    assert time.perf_counter() - t0 < 120  # bounded, not fast: a wide margin for a busy machine
 
 
 def test_big_document_totals_match_elementtree(big_tree: XmlTree, big_xml: bytes) -> None:

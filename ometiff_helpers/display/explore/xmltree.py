@@ -414,6 +414,11 @@ class XmlTree:
             depth=self.depth(i),
         )
 
+    def records(self) -> Iterator[tuple[str, list[str], str, int]]:
+        """(local name, flat attribute name/value list as written, own text, parent or -1) of every element in
+        document order: the raw rows, for building another tree from this index (do not modify the lists)."""
+        return zip(self._locals, self._attrs, self._texts, self._parent, strict=True)
+
     def find_all(self, tag: str, under: int = 0) -> Iterator[int]:
         """Elements named ``tag`` (local name, prefix ignored) in the subtree of ``under``, in document order."""
         tag = _local(tag)

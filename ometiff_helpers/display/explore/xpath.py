@@ -40,6 +40,8 @@ __all__ = [
 MAX_XPATH_ELEMENTS = 5_000_000  # elements copied for elementpath (the index's own default bound)
 MAX_XPATH_RESULTS = 2_000_000  # items one query may return
 MAX_EXPRESSION_CHARS = 10_000
+MAX_XPATH_STEPS = 5_000_000  # nodes one query may visit (a count, not a clock: the same on any machine) ...
+STEPS_PER_ELEMENT = 20  # ... or this many per element of a larger document, whichever is more
 
 #: prefixes that belong to XPath itself (functions and types), never dropped
 _XPATH_PREFIXES = frozenset({"fn", "xs", "math", "map", "array", "err"})
@@ -93,6 +95,44 @@ def _error(expression: str, exc: elementpath.ElementPathError, parsing: bool) ->
     )
 
 
+class _StepsExceeded(Exception):
+    """Raised inside elementpath's axis iterators when a query has visited its budget of nodes."""
+
+
+class _CountingContext(XPathContext):
+    """An XPathContext whose axes count every node they visit against a budget shared with its copies
+    (elementpath copies the context for predicates; ``__copy__`` keeps ``__dict__``, so the counter is shared)."""
+
+    def _visit(self, items: Iterator[Any]) -> Iterator[Any]:
+        budget: list[int] = self.__dict__["_budget"]
+        for item in items:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _StepsExceeded
+            yield item
+
+    def iter_children_or_self(self) -> Iterator[Any]:
+        return self._visit(super().iter_children_or_self())
+
+    def iter_attributes(self) -> Iterator[Any]:
+        return self._visit(super().iter_attributes())
+
+    def iter_descendants(self, axis: str | None = None) -> Iterator[Any]:
+        return self._visit(super().iter_descendants(axis))
+
+    def iter_ancestors(self, axis: str | None = None) -> Iterator[Any]:
+        return self._visit(super().iter_ancestors(axis))
+
+    def iter_siblings(self, axis: str | None = None) -> Iterator[Any]:
+        return self._visit(super().iter_siblings(axis))
+
+    def iter_preceding(self) -> Iterator[Any]:
+        return self._visit(super().iter_preceding())
+
+    def iter_followings(self) -> Iterator[Any]:
+        return self._visit(super().iter_followings())
+
+
 class XPathIndex:
     """A namespace-free ElementTree copy of an `XmlTree` and elementpath's node tree over it."""
 
@@ -117,18 +157,16 @@ class XPathIndex:
             )
         elements: list[ET.Element] = []
         positions: dict[ET.Element, int] = {}
-        for i in range(len(tree)):
+        for i, (tag, flat, text, parent) in enumerate(tree.records()):
             attrs = {
-                name.rpartition(":")[2]: value
-                for name, value in tree.attributes(i)
-                if name != "xmlns" and not name.startswith("xmlns:")
+                flat[k].rpartition(":")[2]: flat[k + 1]
+                for k in range(0, len(flat), 2)
+                if flat[k] != "xmlns" and not flat[k].startswith("xmlns:")
             }
-            el = ET.Element(tree.tag(i), attrs)
-            text = tree.text(i)
+            el = ET.Element(tag, attrs)
             if text:
                 el.text = text
-            parent = tree.parent(i)
-            if parent is not None:
+            if parent >= 0:
                 elements[parent].append(el)
             elements.append(el)
             positions[el] = i
@@ -136,13 +174,22 @@ class XPathIndex:
         return cls(tree, document, positions)
 
     def select(
-        self, expression: str, *, limit: int | None = None, max_results: int = MAX_XPATH_RESULTS
+        self,
+        expression: str,
+        *,
+        limit: int | None = None,
+        max_results: int = MAX_XPATH_RESULTS,
+        max_steps: int | None = None,
     ) -> tuple[XPathMatch, ...]:
         """Every result of ``expression`` (the first ``limit`` when given), evaluated from the root element.
 
         Raises `XPathError` (syntax or evaluation error: where and why) or `LimitExceeded` (more than
-        ``max_results`` results).
+        ``max_results`` results, or more than ``max_steps`` nodes visited, by default `MAX_XPATH_STEPS` or
+        `STEPS_PER_ELEMENT` per element: a query such as ``//*[count(//*) > 0]`` is quadratic in the document's
+        size and would otherwise run for hours).
         """
+        if max_steps is None:
+            max_steps = max(MAX_XPATH_STEPS, STEPS_PER_ELEMENT * len(self._tree))
         if not expression.strip():
             raise XPathError("The XPath expression is empty.", hint="Try //ROI or /OME/Image/Pixels.")
         if len(expression) > MAX_EXPRESSION_CHARS:
@@ -157,7 +204,8 @@ class XPathIndex:
             raise _error(expression, exc, parsing=True) from None
         except RecursionError:
             raise XPathError(f"XPath {_shorten(expression)!r} nests too deeply.", hint=_HINT) from None
-        context = XPathContext(self._document, item=self._document.getroot())
+        context = _CountingContext(self._document, item=self._document.getroot())
+        context.__dict__["_budget"] = [max_steps]
         out: list[XPathMatch] = []
         try:
             for item in self._items(token.select(context)):
@@ -172,6 +220,15 @@ class XPathIndex:
                 out.append(item)
                 if limit is not None and len(out) >= limit:
                     break
+        except _StepsExceeded:
+            raise LimitExceeded(
+                f"XPath {_shorten(expression)!r} visits more than {max_steps:,} nodes, so it was stopped.",
+                name="max_xpath_steps",
+                value=max_steps + 1,
+                limit=max_steps,
+                hint="A path inside a predicate runs once per node (e.g. //*[count(//*) > 0]): anchor it "
+                "(/OME/ROI[...]) or use a relative path inside the predicate.",
+            ) from None
         except elementpath.ElementPathError as exc:
             raise _error(expression, exc, parsing=False) from None
         except RecursionError:
