@@ -389,3 +389,20 @@ def test_the_model_works_without_widgets(corpus_dir: Path, tmp_path: Path) -> No
     assert "shape-union_xpath.csv" in names and "shape-union_search.csv" in names
     model.show(em.load(corpus_dir / SHAPE_UNION))  # a new document drops the old results and filters
     assert model.search is None and model.xpath_matches == () and model.roi_z is None
+
+
+def test_the_load_button_is_disabled_while_loading(corpus_dir: Path) -> None:
+    from ometiff_helpers.report import inspect
+
+    seen: list[tuple[bool, str]] = []
+
+    def watching(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((app.load_button.disabled, _text(app.status.value)))
+        return inspect(*args, **kwargs)
+
+    app = ea.ExploreApp(inspect=watching)
+    app.url.value = str(corpus_dir / "ome-types/ome.tiff")
+    app.load_button.click()
+    assert app.error is None and len(seen) == 1
+    assert seen[0][0] and "Loading" in seen[0][1]
+    assert not app.load_button.disabled and "OME-TIFF ome.tiff" in _text(app.status.value)
