@@ -247,6 +247,8 @@ def _overview(
     inset.add_patch(
         Rectangle(view[:2], view[2], view[3], fill=True, alpha=0.5, edgecolor="#d62728", linewidth=1.5)
     )
+    centre = (view[0] + view[2] / 2, view[1] + view[3] / 2)
+    inset.plot([centre[0]], [centre[1]], "+", color="#d62728", markersize=9)  # visible when the view is tiny
     right, bottom = max(width, view[0] + view[2]), max(height, view[1] + view[3])
     left, top = min(0.0, view[0]), min(0.0, view[1])
     margin = 0.05 * max(right - left, bottom - top)
