@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/bench_explore.py [--rois 20000] [--mb 25] [--repeat 3]
 
 Each run writes the XML to a temporary ``.ome.xml`` file, then times, in a fresh app each time:
-- ``load``: reading the file and indexing it (`explore_app.load` -> `XmlTree.parse`, one expat pass);
+- ``load``: reading the file and indexing it (`explore.model.load` -> `XmlTree.parse`, one expat pass);
 - ``first level``: `ExploreApp.show` (the root expanded: one page of 100 rows of widgets, the detail pane);
 - ``total``: both, the number the issue bounds (under 3 s on the 2-core machine);
 and, for information, the later steps a curator triggers: the OME model parse (first use of the Annotations/ROIs
-tabs), a search, an XPath query, the next page of 100 ROIs, the ROI figure of one Z plane. Prints a Markdown table
+tabs), a search, the first XPath query (it builds elementpath's copy of the index), a second one, an XPath selecting
+every polygon (all 20 000 counted, one page of 200 drawn), the next page of 100 ROIs, the ROI figure of one Z plane
+and of one ROI. Prints a Markdown table
 (median and max of the repeats) and the peak memory of one index build (tracemalloc, separate run).
 """
 
@@ -32,7 +34,8 @@ matplotlib.use("Agg")
 from gen_omexml import Spec, generate  # noqa: E402
 
 from ometiff_helpers.display import plots  # noqa: E402
-from ometiff_helpers.display.explore import app as explore_app  # noqa: E402
+from ometiff_helpers.display.explore import model as explore_model  # noqa: E402
+from ometiff_helpers.display.explore.app import ExploreApp  # noqa: E402
 from ometiff_helpers.display.explore.xmltree import XmlTree  # noqa: E402
 
 
@@ -44,8 +47,8 @@ def _timed(fn):  # type: ignore[no-untyped-def]
 
 def run_once(path: Path) -> dict[str, float]:
     times: dict[str, float] = {}
-    times["load"], explored = _timed(lambda: explore_app.load(path))
-    app = explore_app.ExploreApp()
+    times["load"], explored = _timed(lambda: explore_model.load(path))
+    app = ExploreApp()
     times["first level"], _ = _timed(lambda: app.show(explored))
     times["total"] = times["load"] + times["first level"]
     assert app.root_view is not None and len(app.root_view.child_views) == app.per_page
@@ -53,9 +56,17 @@ def run_once(path: Path) -> dict[str, float]:
     app.query.value = "cell 1999"
     times["search"], _ = _timed(app.run_search)
     app.xpath.value = "//Polygon[@TheZ=3]/@ID"
-    times["xpath"], _ = _timed(app.run_xpath)
+    times["xpath (first: builds the copy)"], _ = _timed(app.run_xpath)
+    app.xpath.value = "//ROI[@Name='cell 1999']/Union/Polygon/@ID"
+    times["xpath (again)"], _ = _timed(app.run_xpath)
+    app.xpath.value = "//ROI/Union/Polygon"
+    times["xpath (every polygon)"], matches = _timed(app.run_xpath)
+    assert len(matches) == len(explored.doc.rois)  # type: ignore[union-attr]
     times["next page"], _ = _timed(lambda: app.root_view.pager_next.click())  # type: ignore[union-attr]
-    times["ROI figure (Z=3)"], _ = _timed(lambda: plots.figure_png(explore_app.roi_figure(explored, z=3)))
+    times["ROI figure (Z=3)"], _ = _timed(lambda: plots.figure_png(explore_model.roi_figure(explored, z=3)))
+    times["ROI figure (one ROI)"], _ = _timed(
+        lambda: plots.figure_png(explore_model.roi_figure(explored, roi="ROI:7"))
+    )
     return times
 
 

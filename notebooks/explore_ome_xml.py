@@ -16,11 +16,13 @@
 #
 # - **Tree**: expand and collapse elements (child counts shown); long lists of siblings come 100 at a time
 #   (◀ ▶); click an element for its path, attributes and text. *Go to* takes any path or XPath.
-# - **Search & XPath**: find text in tags, attribute names, attribute values and text; XPath without namespace
-#   prefixes (`//ROI[@ID='ROI:1']/Union/*`, `/OME/Image/Pixels/@SizeX`).
+# - **Search & XPath**: find text in tags, attribute names, attribute values and text; XPath 2.0 without
+#   namespace prefixes (`//ROI[@ID='ROI:1']/Union/*`, `/OME/Image/Pixels/@SizeX`, `count(//Polygon)`). Every match
+#   is counted; 200 rows are shown at a time (◀ ▶) and the export writes them all.
 # - **Annotations**: grouped by Namespace, with what each annotates; Map annotations as key/value tables, XML
 #   annotations pretty-printed.
-# - **ROIs**: the ROIs and shapes, drawn to scale over the image, filtered by Z/C/T and ROI.
+# - **ROIs**: the ROIs and shapes, drawn to scale over the image, filtered by Z/C/T and ROI (one ROI is drawn
+#   zoomed to its own extent, with the image outline beside it).
 # - **Validation** against the OME 2016-06 schema, and **Export** of every table as CSV plus the XML.
 #
 # **How to use it**: run all cells. With no source given it opens the bundled demo OME-TIFF, served over HTTP from
@@ -38,12 +40,13 @@ import pandas as pd
 from IPython.display import display
 
 from ometiff_helpers.display import plots
-from ometiff_helpers.display.explore import app as ex
+from ometiff_helpers.display.explore import model as ex
+from ometiff_helpers.display.explore.app import ExploreApp, resolve_target
 
 pd.set_option("display.max_rows", 60)
 pd.set_option("display.max_colwidth", 100)
 
-target = ex.resolve_target(SOURCE, TOKEN)
+target = resolve_target(SOURCE, TOKEN)
 print(f"Exploring {target.display_name} ({target.origin})")
 
 # %% [markdown]
@@ -51,7 +54,7 @@ print(f"Exploring {target.display_name} ({target.origin})")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-app = ex.ExploreApp()
+app = ExploreApp()
 display(app)
 explored = app.load(target.location)
 if explored is None:
@@ -85,13 +88,16 @@ ex.node_table(tree, pixels)
 ex.search_table(tree.search("laser"))
 
 # %% [markdown]
-# XPath needs no namespace prefixes. Every shape of every ROI, and all the attributes of the ellipses:
+# XPath (2.0) needs no namespace prefixes. Every shape of every ROI, all the attributes of the ellipses, and a count:
 
 # %%
 ex.xpath_table(tree.xpath("//ROI/Union/*/@ID"))
 
 # %%
 ex.xpath_table(tree.xpath("//Ellipse/@*"))
+
+# %%
+ex.xpath_table(tree.xpath("count(//ROI/Union/*)"))
 
 # %% [markdown]
 # ## Annotations
@@ -118,10 +124,12 @@ for section in sections:
 # The ROIs, their shapes, and the shapes drawn to scale over the image (dashed: the image's extent, in pixels).
 
 # %%
-ex.rois_table(explored)
+chosen = ex.roi_selection(explored)
+print(chosen.caption())
+display(chosen.rois)
 
 # %%
-ex.shapes_table(explored)
+display(chosen.shapes)
 
 # %%
 fig = ex.roi_figure(explored)
@@ -129,11 +137,14 @@ print("\n".join(plots.figure_labels(fig)))
 plt.show()
 
 # %% [markdown]
-# Filtered: the shapes of one ROI (the tab's Z, C, T and ROI filters call the same functions).
+# Filtered: one ROI, drawn zoomed to its extent (the inset shows where it lies in the image). The tab's Z, C, T
+# and ROI filters call the same functions.
 
 # %%
 first_roi = explored.doc.rois[0].id if explored.doc is not None and explored.doc.rois else None
-display(ex.shapes_table(explored, roi=first_roi))
+chosen = ex.roi_selection(explored, roi=first_roi)
+print(chosen.caption())
+display(chosen.shapes)
 fig = ex.roi_figure(explored, roi=first_roi)
 print("\n".join(plots.figure_labels(fig)))
 plt.show()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import html
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,7 @@ from gen_omexml import Spec, generate
 
 from ometiff_helpers.demo import DEMO_NAME, demo_path
 from ometiff_helpers.display.explore import app as ea
+from ometiff_helpers.display.explore import model as em
 from ometiff_helpers.errors import NotOmeTiff, OmeXmlError
 from ometiff_helpers.urls import SecretURL
 
@@ -78,7 +80,7 @@ def test_goto_reveals_and_selects(union_app: ea.ExploreApp) -> None:
     assert annotations.expanded
     union_app.goto.value = "ROI["
     union_app.goto_button.click()
-    assert "not understood at character 5" in _text(union_app.detail.value)
+    assert "not understood at character 4" in _text(union_app.detail.value)
 
 
 def test_search_and_xpath_boxes(union_app: ea.ExploreApp) -> None:
@@ -105,7 +107,9 @@ def test_search_and_xpath_boxes(union_app: ea.ExploreApp) -> None:
     assert "214.12499999999943" in union_app.xpath_results.value
     union_app.xpath.value = "//ROI[@ID=]"
     union_app.xpath_button.click()
-    assert "a quoted string" in _text(union_app.xpath_info.value) and union_app.xpath_results.value == ""
+    assert (
+        "unexpected ']' symbol" in _text(union_app.xpath_info.value) and union_app.xpath_results.value == ""
+    )
 
 
 def test_annotation_view(union_app: ea.ExploreApp) -> None:
@@ -114,8 +118,8 @@ def test_annotation_view(union_app: ea.ExploreApp) -> None:
     assert "Namespace: (no namespace)" in view
     assert "Annotation:25104" in view and "also yes" in view and "definitely aproj" in view
     assert "Annotation:25107</b> (Tag) on Project:51, Image:51, Image:27423" in view
-    sections = ea.annotation_sections(union_app.explored)  # type: ignore[arg-type]
-    pairs = ea.map_pairs_table(sections)
+    sections = em.annotation_sections(union_app.explored)  # type: ignore[arg-type]
+    pairs = em.map_pairs_table(sections)
     assert len(pairs) == 9 and list(pairs.iloc[0]) == ["Annotation:25104", "(no namespace)", "yes", "aproj"]
 
 
@@ -128,7 +132,7 @@ def test_demo_annotations_grouped_by_namespace_over_http(range_server, canary: s
     assert app.error is None and app.token.value == ""
     assert app.explored is not None and app.explored.kind == "OME-TIFF"
     app.open_tab("Annotations")
-    sections = ea.annotation_sections(app.explored)
+    sections = em.annotation_sections(app.explored)
     assert [s.namespace for s in sections] == [
         "example.org/demo/acquisition",
         "example.org/demo/cells",
@@ -161,31 +165,42 @@ def test_roi_view_filters(union_app: ea.ExploreApp) -> None:
     union_app.roi_z.value = 2
     union_app.roi_button.click()
     # three Points on Z=2, and the Ellipse (no TheZ: on every plane)
-    assert "<b>4</b> shape(s) match" in union_app.roi_info.value
+    assert "<b>4</b> ROI(s), <b>4</b> shape(s) match" in union_app.roi_info.value  # the ROI count follows too
     tables = _text(union_app.roi_tables.value)
     assert all(s in tables for s in ("Shape:103", "Shape:104", "Shape:105", "Shape:109"))
     assert "Shape:107" not in tables
     union_app.roi_z.value = None
     union_app.roi_id.value = "ROI:107"
     union_app.roi_button.click()
-    assert "<b>1</b> shape(s) match" in union_app.roi_info.value
-    fig = ea.roi_figure(union_app.explored, roi="ROI:107")  # type: ignore[arg-type]
+    assert "<b>1</b> ROI(s), <b>1</b> shape(s) match" in union_app.roi_info.value
+    fig = em.roi_figure(union_app.explored, roi="ROI:107")  # type: ignore[arg-type]
     ax = fig.axes[0]
-    assert ax.get_title() == "1 shape(s) of shape-union.ome.xml (305 × 240 px image); ROI=ROI:107"
+    assert ax.get_title() == (
+        "1 shape(s) of shape-union.ome.xml (305 × 240 px image); ROI=ROI:107\nzoomed to x 55-244, y 11-208"
+    )
     polygon = ax.collections[0].get_paths()[0].vertices
     assert polygon.shape[0] >= 8 and tuple(polygon[0]) == pytest.approx((158.125, 27.75), abs=1e-3)
-    assert ax.get_xlim()[0] < 0 < 305 < ax.get_xlim()[1]  # the image extent is in view, y downwards
-    assert ax.get_ylim()[0] > 240 > 0 > ax.get_ylim()[1]
+    left, right = ax.get_xlim()
+    bottom, top = ax.get_ylim()
+    assert left <= polygon[:, 0].min() and polygon[:, 0].max() <= right  # the ROI's extent, y downwards
+    assert top <= polygon[:, 1].min() and polygon[:, 1].max() <= bottom
+    assert (right - left) < 1.5 * (polygon[:, 0].max() - polygon[:, 0].min())
+    (overview,) = ax.child_axes  # the image outline, with the zoomed view marked
+    assert overview.get_xlim()[0] <= 0 and overview.get_xlim()[1] >= 305
+    assert next(tuple(p.get_xy()) for p in overview.patches) == (0, 0)
     matplotlib.pyplot.close(fig)
+    unfiltered = em.roi_figure(union_app.explored)  # type: ignore[arg-type]
+    assert not unfiltered.axes[0].child_axes and unfiltered.axes[0].get_xlim()[0] < 0
+    matplotlib.pyplot.close(unfiltered)
 
 
 def test_validation_tab(union_app: ea.ExploreApp, corpus_dir: Path) -> None:
     union_app.open_tab("Validation")
     union_app.validate_button.click()
     assert "valid against the OME 2016-06 schema" in union_app.validation_view.value
-    broken = ea.load(corpus_dir / SHAPE_UNION)
+    broken = em.load(corpus_dir / SHAPE_UNION)
     broken.xml = broken.xml.replace(b'SizeZ="46"', b'SizeZ="many"', 1)
-    verdict, errors = ea.validation_table(broken)
+    verdict, errors = em.validation_table(broken)
     assert verdict == "1 schema error(s)"
     assert list(errors["Line"]) == [24] and "SizeZ" in errors["Message"][0]
 
@@ -239,15 +254,15 @@ def test_paging_of_many_siblings(tmp_path: Path) -> None:
 
 
 def test_load_routes_and_errors(corpus_dir: Path, range_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    tiff = ea.load(corpus_dir / "ome-types/ome.tiff")  # a local OME-TIFF, through report.inspect
+    tiff = em.load(corpus_dir / "ome-types/ome.tiff")  # a local OME-TIFF, through report.inspect
     assert tiff.kind == "OME-TIFF" and tiff.tree.tag(0) == "OME" and tiff.doc is not None
     server = range_server({"x.ome.xml": corpus_dir / SHAPE_UNION})
-    remote = ea.load(server.url("x.ome.xml"))  # an .ome.xml by URL
+    remote = em.load(server.url("x.ome.xml"))  # an .ome.xml by URL
     assert remote.kind == "OME-XML file" and len(remote.tree) == 101 and remote.stem == "x"
     with pytest.raises(NotOmeTiff):
-        ea.load(corpus_dir / "viv/fixtures/multi-tiff/Channel_0.tif")  # ImageJ description: no OME-XML
+        em.load(corpus_dir / "viv/fixtures/multi-tiff/Channel_0.tif")  # ImageJ description: no OME-XML
     with pytest.raises(OmeXmlError, match=r"Cannot read the OME-XML file 'missing\.ome\.xml'"):
-        ea.load(tmp_path / "missing.ome.xml")
+        em.load(tmp_path / "missing.ome.xml")
     bad = tmp_path / "bad.ome.xml"
     bad.write_bytes(b"<OME><Image></OME>")
     app = ea.ExploreApp()
@@ -269,9 +284,9 @@ def test_roi_figure_draws_a_transformed_ellipse_in_image_coordinates(tmp_path: P
         '<ROI ID="ROI:1"><Union><Ellipse ID="Shape:1" X="100" Y="50" RadiusX="10" RadiusY="5">'
         '<Transform A00="1" A10="0" A01="0" A11="1" A02="1000" A12="0"/></Ellipse></Union></ROI></OME>'
     )
-    explored = ea.load(path)
+    explored = em.load(path)
     for roi, centre in (("ROI:0", 100.0), ("ROI:1", 1100.0)):
-        fig = ea.roi_figure(explored, roi=roi)
+        fig = em.roi_figure(explored, roi=roi)
         vertices = fig.axes[0].collections[0].get_paths()[0].vertices
         assert vertices[:, 0].min() == pytest.approx(centre - 10, abs=0.01)
         assert vertices[:, 0].max() == pytest.approx(centre + 10, abs=0.01)
@@ -288,3 +303,106 @@ def test_a_token_left_in_the_form_does_not_stop_a_local_file(corpus_dir: Path) -
     app.load_button.click()
     assert app.error is None, app.error
     assert app.explored is not None and app.explored.display_name == "shape-union.ome.xml"
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 000 polygon ROIs in a 4096 × 3072 image: more than any page or the old truncation limits."""
+    path = tmp_path_factory.mktemp("big") / "big.ome.xml"
+    path.write_bytes(generate(Spec(rois=20_000, target_bytes=None, map_annotations=5)))
+    return path
+
+
+def test_search_and_xpath_count_show_and_export_every_match(big_file: Path, tmp_path: Path) -> None:
+    """Totals are ElementTree's; the widgets show a page of 200 with the total; the export holds every match."""
+    root = ET.parse(big_file).getroot()
+    ns = {"o": "http://www.openmicroscopy.org/Schemas/OME/2016-06"}
+    polygons = root.findall(".//o:ROI/o:Union/o:Polygon", ns)
+    with_cell = [el for el in root.iter() if any("cell 1" in v.casefold() for v in el.attrib.values())]
+    assert len(polygons) == 20_000 and len(with_cell) > 10_000
+    app = ea.ExploreApp()
+    assert app.load(big_file) is not None
+    app.query.value = "cell 1"
+    app.in_tags.value = app.in_names.value = app.in_text.value = False
+    app.search_button.click()
+    assert app.model.query == "cell 1" and not app.model.in_tags  # the form is linked to the model
+    assert f"<b>{len(with_cell):,}</b> match(es)" in app.search_info.value
+    assert app.search_pager.label.value == f"rows 1-200 of {len(with_cell):,}"
+    assert _text(app.search_results.value).count("<tr>") == 200  # one page of rows (the header row is styled)
+    app.search_pager.next.click()
+    assert app.model.search_page == 1 and app.search_pager.label.value.startswith("rows 201-400 of")
+    app.xpath.value = "//ROI/Union/Polygon"
+    app.xpath_button.click()
+    assert f"<b>{len(polygons):,}</b> result(s)" in app.xpath_info.value
+    assert app.xpath_pager.label.value == "rows 1-200 of 20,000" and app.xpath_pager.prev.disabled
+    for _ in range(200):
+        app.xpath_pager.next.click()  # turning past the end stays on the last page
+    assert app.xpath_pager.label.value == "rows 19,801-20,000 of 20,000" and app.xpath_pager.next.disabled
+    app.export_folder.value = str(tmp_path / "out")
+    app.export_button.click()
+    with (tmp_path / "out" / "big_xpath.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(polygons)
+    assert [r["Path"] for r in rows[:2]] == ["/OME/ROI[1]/Union/Polygon", "/OME/ROI[2]/Union/Polygon"]
+    with (tmp_path / "out" / "big_search.csv").open(encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == len(with_cell)
+
+
+def test_one_roi_of_a_big_image_is_drawn_at_its_own_scale(big_file: Path) -> None:
+    explored = em.load(big_file)
+    chosen = em.roi_selection(explored, roi="ROI:123")
+    assert chosen.caption() == "1 ROI(s), 1 shape(s) match the filters"
+    assert em.roi_selection(explored, z=3).caption() == "2,000 ROI(s), 2,000 shape(s) match the filters"
+    fig = em.roi_figure(explored, roi="ROI:123")
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    assert right - left < 200  # a cell of at most 120 px, not the 4 096 px frame
+    (overview,) = ax.child_axes
+    assert overview.get_xlim()[1] >= 4096 and overview.get_ylim()[0] >= 3072  # the whole image, y downwards
+    matplotlib.pyplot.close(fig)
+
+
+def test_the_model_works_without_widgets(corpus_dir: Path, tmp_path: Path) -> None:
+    """The session's state and actions, with no widget created: what the app links its fields to."""
+    model = em.ExploreModel()
+    assert model.load(tmp_path / "missing.ome.xml") is None and "Cannot read" in (model.error or "")
+    assert model.load(corpus_dir / SHAPE_UNION) is not None and model.error is None
+    seen: list[str] = []
+    model.observe(
+        lambda change: seen.append(change["name"]), names=["search", "xpath_matches", "xpath_error"]
+    )
+    model.query, model.in_values = "drawing", True
+    assert model.run_search().total == 2 and list(model.search_frame()["Path"]) == [
+        "/OME/Image[1]",
+        "/OME/Image[3]",
+    ]
+    model.xpath = "//ROI[@ID='ROI:106']/Union/Line/@X2"
+    assert [m.value for m in model.run_xpath()] == ["214.12499999999943"]
+    model.xpath = "//ROI["
+    assert model.run_xpath() == () and "not understood" in (model.xpath_error or "")
+    assert seen == ["search", "xpath_matches", "xpath_error", "xpath_matches"]
+    model.roi_z = 2
+    assert model.rois().caption() == "4 ROI(s), 4 shape(s) match the filters"
+    model.xpath = "//Polygon/@ID"
+    model.run_xpath()
+    names = sorted(p.name for p in model.export(tmp_path / "out"))
+    assert "shape-union_xpath.csv" in names and "shape-union_search.csv" in names
+    model.show(em.load(corpus_dir / SHAPE_UNION))  # a new document drops the old results and filters
+    assert model.search is None and model.xpath_matches == () and model.roi_z is None
+
+
+def test_the_load_button_is_disabled_while_loading(corpus_dir: Path) -> None:
+    from ometiff_helpers.report import inspect
+
+    seen: list[tuple[bool, str]] = []
+
+    def watching(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((app.load_button.disabled, _text(app.status.value)))
+        return inspect(*args, **kwargs)
+
+    app = ea.ExploreApp(inspect=watching)
+    app.url.value = str(corpus_dir / "ome-types/ome.tiff")
+    app.load_button.click()
+    assert app.error is None and len(seen) == 1
+    assert seen[0][0] and "Loading" in seen[0][1]
+    assert not app.load_button.disabled and "OME-TIFF ome.tiff" in _text(app.status.value)

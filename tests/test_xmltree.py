@@ -13,6 +13,7 @@ import pytest
 from gen_omexml import Spec, generate
 
 from ometiff_helpers.display.explore.xmltree import SearchField, XmlTree, XPathError
+from ometiff_helpers.display.explore.xpath import XPathIndex
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
 from ometiff_helpers.ome.parser import OmeXmlOptions
 
@@ -25,8 +26,14 @@ def union_tree(corpus_dir: Path) -> XmlTree:
 
 
 @pytest.fixture(scope="module")
-def big_tree() -> XmlTree:
-    return XmlTree.parse(generate(Spec(rois=3000, target_bytes=None, map_annotations=20)))
+def big_xml() -> bytes:
+    """20 000 polygon ROIs (about 14 MB): more than any display page or old truncation limit."""
+    return generate(Spec(rois=20_000, target_bytes=None, map_annotations=20))
+
+
+@pytest.fixture(scope="module")
+def big_tree(big_xml: bytes) -> XmlTree:
+    return XmlTree.parse(big_xml)
 
 
 def _local(tag: str) -> str:
@@ -83,7 +90,7 @@ def test_root_level_counts_and_labels(union_tree: XmlTree) -> None:
 
 def test_paging_of_many_siblings(big_tree: XmlTree) -> None:
     rois = [c for c in big_tree.children(0) if big_tree.tag(c) == "ROI"]
-    assert len(rois) == 3000
+    assert len(rois) == 20_000
     page = big_tree.page(0, 5, 100)
     assert page.total == big_tree.child_count(0) and len(page.items) == 100
     assert page.items == big_tree.children(0)[500:600]
@@ -138,16 +145,16 @@ def test_xpath_elements_match_elementtree(union_tree: XmlTree, corpus_dir: Path)
 @pytest.mark.parametrize(
     ("expression", "where"),
     [
-        ("", "empty"),
-        ("/OME/", "ends with a slash"),
-        ("ROI[", "expected an @attribute"),
-        ("ROI[0]", "whole numbers from 1"),
-        ("//ROI[@ID=]", "a quoted string"),
-        ("ROI ROI", "character 5"),
-        ("ROI/last()", "only text()"),
-        ("//ROI/@ID/Union", "must end the path"),
-        ("ROI[@ID='x'", "expected ']'"),
-        ("§", "unexpected character"),
+        ("", "The XPath expression is empty"),
+        ("/OME/", "at character 5: unexpected end of source (XPST0003)"),
+        ("ROI[", "at character 4: unexpected end of source"),
+        ("//ROI[@ID=]", "at character 11: unexpected ']' symbol"),
+        ("ROI ROI", "at character 5: unexpected name 'ROI'"),
+        ("ROI[@ID='x'", "at character 9: unexpected end of source"),
+        ("§", "at character 1: unknown symbol '§'"),
+        ("unparsed-text('/etc/passwd')", "unknown function 'unparsed-text'"),
+        ("xs:integer('many')", "could not convert 'many' to xs:integer (FORG0001)"),
+        ("ROI[" * 5000, "more than 10,000"),
     ],
 )
 def test_xpath_errors_say_where(union_tree: XmlTree, expression: str, where: str) -> None:
@@ -155,6 +162,76 @@ def test_xpath_errors_say_where(union_tree: XmlTree, expression: str, where: str
         union_tree.xpath(expression)
     assert where in str(info.value)
     assert isinstance(info.value, OmeTiffError)
+
+
+def test_xpath_2_values_and_prefixes(union_tree: XmlTree) -> None:
+    """Computed values come back as values without an element; any prefix in a name test is dropped."""
+    assert [(m.index, m.value) for m in union_tree.xpath("count(//Polygon)")] == [(None, "2")]
+    assert [m.value for m in union_tree.xpath("(//Polygon)[1] instance of element()")] == ["true"]
+    assert [m.value for m in union_tree.xpath("string-join(//Polygon/@ID, '|')")] == ["Shape:107|Shape:108"]
+    assert [m.value for m in union_tree.xpath("//*:Polygon/@ID")] == ["Shape:107", "Shape:108"]
+    assert [m.value for m in union_tree.xpath("//x:Polygon[@ID = 'Shape:108']/@x:Text")] == [
+        "this one has a comment"
+    ]
+    assert [m.value for m in union_tree.xpath("//Polygon[@Text = 'ome:ROI']/@ID")] == []  # a literal stays
+    assert [m.path for m in union_tree.xpath("/")] == ["/"]
+    assert [m.path for m in union_tree.xpath("//Polygon", limit=1)] == ["/OME/ROI[7]/Union/Polygon"]
+
+
+def test_xpath_reads_no_file(union_tree: XmlTree, tmp_path: Path) -> None:
+    """fn:doc sees only the documents handed to it (none): a query cannot read a file."""
+    secret = tmp_path / "secret.xml"
+    secret.write_text("<secret>token</secret>")
+    for expression in (f"doc('{secret.as_uri()}')//secret", f"doc-available('{secret.as_uri()}')"):
+        try:
+            values = [m.value for m in union_tree.xpath(expression)]
+        except XPathError as exc:
+            assert "FODC0002" in str(exc) and "token" not in str(exc)
+        else:
+            assert values == ["false"]
+
+
+def test_xpath_bounds(union_tree: XmlTree) -> None:
+    with pytest.raises(LimitExceeded, match="copy of the XML's 101 elements, more than the 100") as info:
+        XPathIndex.build(union_tree, max_elements=100)
+    assert info.value.name == "max_xpath_elements"
+    index = XPathIndex.build(union_tree)
+    assert len(index.select("//*", max_results=101)) == 101
+    with pytest.raises(LimitExceeded, match="more than 100 results") as info:
+        index.select("//*", max_results=100)
+    assert info.value.name == "max_xpath_results"
+    # a quadratic query is stopped by a count of visited nodes (not a clock)
+    assert len(index.select("//*[count(//Polygon) = 2]", max_steps=1000 * 101)) == 101
+    with pytest.raises(LimitExceeded, match="visits more than 5,000 nodes, so it was stopped") as info:
+        index.select("//*[count(//Polygon) = 2]", max_steps=5_000)
+    assert info.value.name == "max_xpath_steps" and "anchor it" in str(info.value)
+
+
+def test_a_quadratic_xpath_on_a_big_document_stops(big_tree: XmlTree) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(LimitExceeded, match="nodes, so it was stopped"):
+        big_tree.xpath("//*[count(//*) > 0]")  # 80 000 elements squared: days, unbounded
+    assert time.perf_counter() - t0 < 120  # bounded, not fast: a wide margin for a busy machine
+
+
+def test_big_document_totals_match_elementtree(big_tree: XmlTree, big_xml: bytes) -> None:
+    """Every match is counted and returned, however many: the totals are ElementTree's."""
+    root = ET.fromstring(big_xml)
+    ns = {"o": "http://www.openmicroscopy.org/Schemas/OME/2016-06"}
+    polygons = root.findall(".//o:ROI/o:Union/o:Polygon", ns)
+    assert len(polygons) == 20_000
+    matches = big_tree.xpath("//ROI/Union/Polygon")
+    assert len(matches) == len(polygons)
+    assert [big_tree.attribute(m.index, "ID") for m in matches] == [p.get("ID") for p in polygons]  # type: ignore[arg-type]
+    assert len(big_tree.xpath("//Polygon/@ID")) == len(polygons)
+    on_z3 = [p for p in polygons if p.get("TheZ") == "3"]
+    assert len(big_tree.xpath("//Polygon[@TheZ=3]")) == len(on_z3) == 2_000
+    assert big_tree.xpath("count(//Polygon)")[0].value == str(len(polygons))
+    # search: every element whose tag contains "polygon", every attribute value containing "Shape:1"
+    assert big_tree.search("Polygon", fields=SearchField.TAG).total == len(polygons)
+    result = big_tree.search("Shape:1", fields=SearchField.ATTR_VALUE)
+    oracle = sum("Shape:1" in v for el in root.iter() for v in el.attrib.values())
+    assert result.total == len(result.hits) == oracle > 10_000
 
 
 def test_search_fields_and_limit(union_tree: XmlTree, big_tree: XmlTree) -> None:
@@ -172,9 +249,10 @@ def test_search_fields_and_limit(union_tree: XmlTree, big_tree: XmlTree) -> None
     assert union_tree.search("").total == 0
     result = big_tree.search("ROI:", limit=50)
     assert len(result.hits) == 50 and result.truncated
-    assert result.total == 3000 * 2  # each ROI's ID and the Image's ROIRef to it
-    long = big_tree.search("Shape:2999").hits[0]
-    assert long.field == "attribute value" and long.snippet == "Shape:2999"
+    assert result.total == 20_000 * 2  # each ROI's ID and the Image's ROIRef to it
+    assert len(big_tree.search("ROI:").hits) == result.total  # no limit: every hit
+    long = big_tree.search("Shape:19999").hits[0]
+    assert long.field == "attribute value" and long.snippet == "Shape:19999"
 
 
 def test_snippet_is_cut_around_the_match(big_tree: XmlTree) -> None:

@@ -121,11 +121,17 @@ def pyramid_figure(levels: Sequence[Any], *, title: str = "") -> Figure:
 
 
 def shapes_figure(
-    shapes: Sequence[Any], *, extent: tuple[int, int] | None = None, name: str = "", filters: str = ""
+    shapes: Sequence[Any],
+    *,
+    extent: tuple[int, int] | None = None,
+    name: str = "",
+    filters: str = "",
+    zoom: bool = False,
 ) -> Figure:
     """ROI shapes (`omexml.Shape` records) drawn to scale in image pixels, y downwards, each in its stroke colour,
     with its Transform applied; ``extent`` (width, height) is drawn dashed. ``name`` (a `short_name`) and
-    ``filters`` ("Z=2, ROI=ROI:1") go into the title."""
+    ``filters`` ("Z=2, ROI=ROI:1") go into the title. With ``zoom``, the view is the shapes' own extent and an
+    inset shows the image outline with that view marked."""
     fig, ax = plt.subplots(figsize=_FIGSIZE, dpi=_DPI)
     ax.set_aspect("equal")
     ax.set_xlabel("x (pixels)")
@@ -205,17 +211,50 @@ def shapes_figure(
     else:
         width = max((b[0] for b in bounds), default=1.0)
         height = max((b[1] for b in bounds), default=1.0)
-    xs = [0.0, width] + [b[0] for b in bounds]
-    ys = [0.0, height] + [b[1] for b in bounds]
-    pad = 0.02 * max(width, height)
-    ax.set_xlim(min(xs) - pad, max(xs) + pad)
-    ax.set_ylim(max(ys) + pad, min(ys) - pad)  # image coordinates: y grows downwards
+    zoomed = zoom and bool(bounds)
+    xs = ([] if zoomed else [0.0, width]) + [b[0] for b in bounds]
+    ys = ([] if zoomed else [0.0, height]) + [b[1] for b in bounds]
+    pad = max(0.1 * max(max(xs) - min(xs), max(ys) - min(ys)), 2.0) if zoomed else 0.02 * max(width, height)
+    x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y1, y0)  # image coordinates: y grows downwards
+    if zoomed:
+        _overview(ax, width, height, (x0, y0, x1 - x0, y1 - y0), outline=extent is not None)
     size = f"{extent[0]} × {extent[1]} px image" if extent is not None else "no image size"
-    ax.set_title(f"{len(shapes):,} shape(s) of {name} ({size})" + (f"; {filters}" if filters else ""))
+    title = f"{len(shapes):,} shape(s) of {name} ({size})" + (f"; {filters}" if filters else "")
+    if zoomed:
+        title += f"\nzoomed to x {x0:,.0f}-{x1:,.0f}, y {y0:,.0f}-{y1:,.0f}"
+    ax.set_title(title)
     if not shapes:
         ax.text(0.5, 0.5, "no shapes match", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig
+
+
+def _overview(
+    ax: Any, width: float, height: float, view: tuple[float, float, float, float], *, outline: bool
+) -> None:
+    """An inset in the corner of ``ax``: the image outline (dashed) and the zoomed ``view`` (x, y, w, h) in red."""
+    inset = ax.inset_axes((0.74, 0.74, 0.24, 0.24))
+    inset.set_aspect("equal")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.set_facecolor("white")
+    if outline:
+        inset.add_patch(
+            Rectangle((0, 0), width, height, fill=False, edgecolor="#555555", linestyle="--", linewidth=1)
+        )
+    inset.add_patch(
+        Rectangle(view[:2], view[2], view[3], fill=True, alpha=0.5, edgecolor="#d62728", linewidth=1.5)
+    )
+    centre = (view[0] + view[2] / 2, view[1] + view[3] / 2)
+    inset.plot([centre[0]], [centre[1]], "+", color="#d62728", markersize=9)  # visible when the view is tiny
+    right, bottom = max(width, view[0] + view[2]), max(height, view[1] + view[3])
+    left, top = min(0.0, view[0]), min(0.0, view[1])
+    margin = 0.05 * max(right - left, bottom - top)
+    inset.set_xlim(left - margin, right + margin)
+    inset.set_ylim(bottom + margin, top - margin)
+    inset.set_title("image", fontsize=7)
 
 
 def _moved(transform: Affine2D | None, pts: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -2,8 +2,8 @@
 
 Every function returns data: a ``pandas.DataFrame``, or an `HtmlTable` where a column needs HTML (colour swatches,
 coloured severities). Nothing here touches widgets, so the notebooks' plain cells, the widget apps and the tests all
-use the same functions. Functions take the report duck-typed (only the attributes they read), so other apps can pass
-anything shaped the same way.
+use the same functions. Functions take a `report.Report` (display sits above report in the pipeline, so this import
+makes no cycle), its `Ledger`, and the TIFF model's `IFD` and `Tag`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ import pandas as pd
 
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.report import Report
 from ometiff_helpers.tiff import codes as tifftags
+from ometiff_helpers.tiff.model import IFD, Tag
 
 __all__ = [
     "HtmlTable",
@@ -147,7 +150,7 @@ def format_bytes(n: int | None) -> str:
 # --- summary and findings ---------------------------------------------------------------------------------------------
 
 
-def summary_table(report: Any) -> pd.DataFrame:
+def summary_table(report: Report) -> pd.DataFrame:
     """The Summary tab: one row per label of ``report.summary()`` (format, size, dimensions, channels, ...)."""
     items = list(report.summary().items())
     return pd.DataFrame({"": [k for k, _ in items], "value": [str(v) for _, v in items]}).set_index("")
@@ -173,7 +176,7 @@ def findings_table(findings: Iterable[Finding]) -> HtmlTable:
 # --- TIFF: levels, IFDs, tags -------------------------------------------------------------------------------------------
 
 
-def levels_table(report: Any) -> pd.DataFrame:
+def levels_table(report: Report) -> pd.DataFrame:
     """The Pyramid tab: one row per resolution level (size, downsampling, tiles, compression, where)."""
     rows = []
     for lv in report.levels():
@@ -199,13 +202,13 @@ def _num(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def _walk(ifds: Iterable[Any]) -> Iterable[Any]:
+def _walk(ifds: Iterable[IFD]) -> Iterable[IFD]:
     for ifd in ifds:
         yield ifd
         yield from _walk(ifd.subifds)
 
 
-def ifds_table(report: Any) -> pd.DataFrame:
+def ifds_table(report: Report) -> pd.DataFrame:
     """Every IFD and SubIFD (depth first): where it is, its image, tiling, compression, subfile type."""
     rows = []
     for ifd in _walk(report.tiff.ifds):
@@ -280,7 +283,7 @@ def _item_text(item: object) -> str:
     return str(item)
 
 
-def tag_value_text(tag: Any, limit: int = _TAG_VALUE_LIMIT) -> str:
+def tag_value_text(tag: Tag, limit: int = _TAG_VALUE_LIMIT) -> str:
     """A tag's value decoded for a table: names for enumerations, arrays shortened, long text cut with its length."""
     value = tag.value
     if value is None:
@@ -312,7 +315,7 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def tags_table(report: Any, path: str | None = None) -> pd.DataFrame:
+def tags_table(report: Report, path: str | None = None) -> pd.DataFrame:
     """Every tag of every IFD (or of the IFD whose ``path`` is given), in file order, values decoded."""
     rows = []
     first = report.tiff.ifds[0] if report.tiff.ifds else None
@@ -340,7 +343,7 @@ def tags_table(report: Any, path: str | None = None) -> pd.DataFrame:
 # --- OME parts ------------------------------------------------------------------------------------------------------------
 
 
-def ome_rows(report: Any, *, mapping: bool = True) -> dict[str, list[dict[str, Any]]]:
+def ome_rows(report: Report, *, mapping: bool = True) -> dict[str, list[dict[str, Any]]]:
     """``ome.tables(report.ome)`` plus, with ``mapping``, the plane mapping (``ometiff.mapping_rows``: at most
     ``MAPPING_ROWS_SHOWN`` rows, a ``PLANE_MAPPING_LIMITED`` finding says when there are more); empty parts when the
     file has no OME-XML."""
@@ -354,7 +357,7 @@ def ome_rows(report: Any, *, mapping: bool = True) -> dict[str, list[dict[str, A
     return rows
 
 
-def ome_part(report: Any, part: str) -> pd.DataFrame:
+def ome_part(report: Report, part: str) -> pd.DataFrame:
     """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame."""
     return frame(ome_rows(report, mapping=part == "plane_mapping").get(part, []))
 
@@ -394,7 +397,7 @@ def _swatch(value: object) -> str:
     )
 
 
-def channels_table(report: Any) -> HtmlTable:
+def channels_table(report: Report) -> HtmlTable:
     """Channels with a colour swatch column (the colour each channel gets in the viewer)."""
     rows = ome_rows(report, mapping=False).get("channels", [])
     df = frame(rows)
@@ -409,7 +412,7 @@ def channels_table(report: Any) -> HtmlTable:
 # --- the request ledger ---------------------------------------------------------------------------------------------------
 
 
-def requests_summary(ledger: Any, *, times: bool = True) -> pd.DataFrame:
+def requests_summary(ledger: Ledger, *, times: bool = True) -> pd.DataFrame:
     """Totals: requests, bytes, rounds (and seconds, which vary from run to run, when ``times``)."""
     totals = ledger.as_dict()
     rows = {
@@ -422,7 +425,7 @@ def requests_summary(ledger: Any, *, times: bool = True) -> pd.DataFrame:
     return pd.DataFrame({"": list(rows), "value": list(rows.values())}).set_index("")
 
 
-def requests_table(ledger: Any, *, times: bool = True) -> pd.DataFrame:
+def requests_table(ledger: Ledger, *, times: bool = True) -> pd.DataFrame:
     """Every request, ordered by byte range (concurrent requests finish in any order): range, bytes, status."""
     records = sorted(ledger.records, key=lambda r: (r.start, r.end, r.attempt))
     t0 = min((r.t_start for r in records), default=0.0)
@@ -449,7 +452,7 @@ def requests_table(ledger: Any, *, times: bool = True) -> pd.DataFrame:
 _TOKEN_RE = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[^>]*>|[^<]+", re.DOTALL)
 
 
-def viewer_estimate_table(report: Any) -> pd.DataFrame:
+def viewer_estimate_table(report: Report) -> pd.DataFrame:
     """What a geotiff.js 2.x viewer (Viv) must fetch before its first tile, beside what this tool needed."""
     estimate = report.extra.get("viewer_estimate", {}).get("geotiff_js")
     ours = report.ledger.as_dict()
@@ -480,7 +483,7 @@ def viewer_estimate_table(report: Any) -> pd.DataFrame:
     return frame(rows).set_index("")
 
 
-def probes_table(report: Any) -> pd.DataFrame:
+def probes_table(report: Report) -> pd.DataFrame:
     """The network probes' answers (HTTP files only): what the viewer's browser will meet on this server."""
     probes = report.extra.get("probes") or {}
     rows = []

@@ -1,9 +1,10 @@
-"""A navigable index over raw OME-XML: tree, paths, search and a namespace-free XPath subset (stdlib only).
+"""A navigable index over raw OME-XML: tree, paths, search, and XPath without namespace prefixes.
 
 `XmlTree.parse` reads the XML once with expat into flat arrays (tag, parent, last descendant, line, attributes, own
-text), in document order. Element ``i``'s subtree is the index range ``i .. last(i)``, so subtree walks, search and
-``//`` steps are loops over ranges, never recursion. Children are kept per element, so a page of 100 siblings out of
-20 000 is one list slice. Nothing here builds widgets; ``display/explore_app.py`` draws what this module returns.
+text), in document order. Element ``i``'s subtree is the index range ``i .. last(i)``, so subtree walks and search
+are loops over ranges, never recursion. Children are kept per element, so a page of 100 siblings out of 20 000 is
+one list slice. XPath is elementpath's (``xpath.py``), over a copy built from this index on the first query. Nothing
+here builds widgets; ``display/explore/app.py`` draws what this module and ``model.py`` return.
 
 Names are matched by local name: ``ome:ROI`` and ``ROI`` are the same step, whatever prefix or namespace the writer
 used. Safety (DOCTYPE/entities refused before parsing, depth and size bounds) is the OME-XML reader's, reused here.
@@ -11,14 +12,14 @@ used. Safety (DOCTYPE/entities refused before parsing, depth and size bounds) is
 
 from __future__ import annotations
 
-import re
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntFlag
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
+from ometiff_helpers.display.explore.xpath import XPathError, XPathIndex, XPathMatch
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
 from ometiff_helpers.ome.parser import OmeXmlOptions
 from ometiff_helpers.ome.safety import DtdRefused, dtd_error, safe_expat_parser
@@ -36,10 +37,6 @@ __all__ = [
 
 #: attributes that name an element in a one-line label, in order of preference
 _LABEL_ATTRS = ("ID", "Name", "K", "Namespace", "TheZ", "TheC", "TheT")
-
-
-class XPathError(OmeTiffError):
-    """An XPath expression this module cannot evaluate; the message says where and what is supported."""
 
 
 class SearchField(IntFlag):
@@ -115,13 +112,6 @@ class SearchResult:
     @property
     def truncated(self) -> bool:
         return self.total > len(self.hits)
-
-
-@dataclass(frozen=True)
-class XPathMatch:
-    index: int  # the element (for attribute and text results: the element that holds them)
-    path: str
-    value: str | None  # attribute value or text for ``/@name`` and ``/text()`` results, else None
 
 
 class _Builder:
@@ -225,6 +215,7 @@ class XmlTree:
         self._children = builder.children
         self._pos = self._sibling_positions()
         self.size = size  # bytes (or characters for text input) parsed
+        self._xpath_index: XPathIndex | None = None  # built by the first `xpath` call
 
     # --- construction ---------------------------------------------------------------------------------------------
 
@@ -423,6 +414,11 @@ class XmlTree:
             depth=self.depth(i),
         )
 
+    def records(self) -> Iterator[tuple[str, list[str], str, int]]:
+        """(local name, flat attribute name/value list as written, own text, parent or -1) of every element in
+        document order: the raw rows, for building another tree from this index (do not modify the lists)."""
+        return zip(self._locals, self._attrs, self._texts, self._parent, strict=True)
+
     def find_all(self, tag: str, under: int = 0) -> Iterator[int]:
         """Elements named ``tag`` (local name, prefix ignored) in the subtree of ``under``, in document order."""
         tag = _local(tag)
@@ -498,12 +494,13 @@ class XmlTree:
         *,
         fields: SearchField = SearchField.ALL,
         case_sensitive: bool = False,
-        limit: int = 500,
+        limit: int | None = None,
         under: int = 0,
     ) -> SearchResult:
         """Elements whose tag, attribute names, attribute values or text contain ``query`` (a plain substring).
 
-        Every match is counted; the first ``limit`` are returned as hits (one per element and field).
+        Every match is counted and returned as a hit (one per element and field); with ``limit``, only the first
+        ``limit`` hits are kept (``total`` still counts them all).
         """
         if not query:
             return SearchResult(query, (), 0)
@@ -529,299 +526,23 @@ class XmlTree:
                 found.append(("text", self._locals[j], self._texts[j]))
             for field, name, value in found:
                 total += 1
-                if len(hits) < limit:
+                if limit is None or len(hits) < limit:
                     snippet = _snippet(value, query, case_sensitive)
                     hits.append(SearchHit(j, self.path(j), field, name, snippet))
         return SearchResult(query, tuple(hits), total)
 
     # --- XPath ----------------------------------------------------------------------------------------------------
 
-    def xpath(self, expression: str, *, limit: int = 10_000) -> tuple[XPathMatch, ...]:
-        """Evaluate a namespace-free XPath subset; raises `XPathError` on anything else.
+    def xpath(self, expression: str, *, limit: int | None = None) -> tuple[XPathMatch, ...]:
+        """Every result of an XPath 2.0 ``expression`` (elementpath), names matched by local name; see `xpath`.
 
-        Supported: absolute (``/OME/ROI``) and relative (``ROI/Union``, from the root) paths; ``//`` anywhere;
-        ``*``, ``.``, ``..``; prefixes are ignored (``ome:ROI`` = ``ROI``); predicates ``[3]``, ``[last()]``,
-        ``[@ID]``, ``[@ID='ROI:1']``, ``[@TheZ>=2]`` (``=``, ``!=``, ``<``, ``<=``, ``>``, ``>=``; numbers compare as
-        numbers), ``[Name='x']`` (child text), ``[Value]`` (has child), ``[text()='x']``,
-        ``[contains(@Name,'x')]``, ``[starts-with(text(),'x')]``, several predicates in a row; a final ``/@Name``,
-        ``/@*`` or ``/text()`` returns values.
+        Relative paths start at the root element (``ROI/Union`` = ``/OME/ROI/Union``). The first call builds the
+        copy elementpath needs (bounded: `LimitExceeded`); raises `XPathError` with where and why on a bad
+        expression.
         """
-        steps, final = _parse_xpath(expression)
-        absolute = expression.strip().startswith("/")
-        context: list[int] = [-1] if absolute else [0]
-        for step in steps:
-            context = self._step(context, step)
-        out: list[XPathMatch] = []
-        for j in context:
-            if j < 0:
-                continue
-            if final is None:
-                out.append(XPathMatch(j, self.path(j), None))
-            elif final == "text()":
-                if self._texts[j]:
-                    out.append(XPathMatch(j, f"{self.path(j)}/text()", self._texts[j]))
-            else:
-                for name, value in self.attributes(j):
-                    if final == "@*" or _local(name) == final[1:] or name == final[1:]:
-                        out.append(XPathMatch(j, f"{self.path(j)}/@{name}", value))
-            if len(out) >= limit:
-                break
-        return tuple(out[:limit])
-
-    def _step(self, context: list[int], step: _Step) -> list[int]:
-        if step.name == ".":
-            candidates = [(j, j) for j in context]
-        elif step.name == "..":
-            candidates = [(p, p) for p in {self._parent[j] for j in context if j >= 0}]  # -1: the document
-        elif step.descendant:
-            candidates = []
-            end = -1
-            for j in context:  # contexts inside an earlier context's subtree add nothing new
-                if j >= 0 and j <= end:
-                    continue
-                span = range(len(self._qnames)) if j < 0 else range(j + 1, self._last[j] + 1)
-                end = len(self._qnames) if j < 0 else self._last[j]
-                candidates.extend((self._parent[k], k) for k in span if step.matches(self._locals[k]))
-        else:
-            candidates = []
-            for j in context:
-                kids: Sequence[int] = [0] if j < 0 else (self._children[j] or ())
-                candidates.extend((j, k) for k in kids if step.matches(self._locals[k]))
-        if not step.predicates:
-            return _unique_sorted(k for _, k in candidates)
-        groups: dict[int, list[int]] = {}
-        for p, k in candidates:
-            groups.setdefault(p, []).append(k)
-        selected: list[int] = []
-        for members in groups.values():
-            for pred in step.predicates:
-                members = [k for n, k in enumerate(members, 1) if self._predicate(pred, k, n, len(members))]
-            selected.extend(members)
-        return _unique_sorted(selected)
-
-    def _predicate(self, pred: _Predicate, k: int, position: int, size: int) -> bool:
-        if pred.kind == "position":
-            return position == (size if pred.target == "last()" else int(pred.target))
-        values = self._values(pred.target, k)
-        if pred.kind == "exists":
-            return bool(values)
-        assert pred.literal is not None
-        if pred.kind == "contains":
-            return any(pred.literal in v for v in values)
-        if pred.kind == "starts-with":
-            return any(v.startswith(pred.literal) for v in values)
-        return any(_compare(v, pred.op, pred.literal) for v in values)
-
-    def _values(self, target: str, k: int) -> list[str]:
-        if target == "text()":
-            return [self._texts[k]] if self._texts[k] else []
-        if target.startswith("@"):
-            name = target[1:]
-            if name == "*":
-                return list(self._attrs[k][1::2])
-            flat = self._attrs[k]
-            return [flat[m + 1] for m in range(0, len(flat), 2) if flat[m] == name or _local(flat[m]) == name]
-        name = _local(target)
-        return [self._texts[c] for c in self._children[k] or () if self._locals[c] == name]
-
-
-# --- XPath parsing ---------------------------------------------------------------------------------------------------
-
-_NAME = r"[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?"
-_TOKEN = re.compile(
-    rf"""\s*(?:
-        (?P<dslash>//) | (?P<slash>/) | (?P<lbr>\[) | (?P<rbr>\]) | (?P<lpar>\() | (?P<rpar>\)) | (?P<comma>,)
-      | (?P<op>!=|<=|>=|=|<|>)
-      | (?P<str>'[^']*'|"[^"]*")
-      | (?P<num>-?\d+(?:\.\d+)?)
-      | (?P<dotdot>\.\.) | (?P<dot>\.)
-      | (?P<attr>@(?:\*|{_NAME}))
-      | (?P<func>(?:text|last|contains|starts-with)(?=\s*\())
-      | (?P<star>\*)
-      | (?P<name>{_NAME})
-    )""",
-    re.VERBOSE,
-)
-
-
-_TOKEN_WORDS = {
-    "slash": "'/'",
-    "dslash": "'//'",
-    "lbr": "'['",
-    "rbr": "']'",
-    "lpar": "'('",
-    "rpar": "')'",
-    "comma": "','",
-    "str": "a quoted string",
-    "num": "a number",
-    "attr": "an @attribute",
-    "name": "an element name",
-    "star": "'*'",
-    "func": "a function",
-}
-
-
-@dataclass(frozen=True)
-class _Predicate:
-    kind: str  # "position", "exists", "compare", "contains", "starts-with"
-    target: str  # "3" / "last()" / "@ID" / "text()" / child name
-    op: str = ""
-    literal: str | None = None
-
-
-@dataclass(frozen=True)
-class _Step:
-    name: str  # local name, "*", "." or ".."
-    descendant: bool
-    predicates: tuple[_Predicate, ...]
-
-    def matches(self, local: str) -> bool:
-        return self.name == "*" or self.name == local
-
-
-class _Tokens:
-    def __init__(self, expression: str) -> None:
-        self.expression = expression
-        self.items: list[tuple[str, str, int]] = []
-        pos = 0
-        text = expression.rstrip()
-        while pos < len(text):
-            m = _TOKEN.match(text, pos)
-            if m is None or m.end() == pos:
-                raise self.error(pos, "unexpected character")
-            kind = m.lastgroup or ""
-            self.items.append((kind, m.group(kind), m.start(kind)))
-            pos = m.end()
-        self.i = 0
-
-    def peek(self) -> str:
-        return self.items[self.i][0] if self.i < len(self.items) else "end"
-
-    def take(self, *kinds: str) -> str:
-        if self.peek() not in kinds:
-            where = self.items[self.i][2] if self.i < len(self.items) else len(self.expression)
-            raise self.error(where, f"expected {' or '.join(_TOKEN_WORDS.get(k, k) for k in kinds)}")
-        value = self.items[self.i][1]
-        self.i += 1
-        return value
-
-    def error(self, position: int, what: str) -> XPathError:
-        return XPathError(
-            f"XPath {_shorten(self.expression, 80)!r} not understood at character {position + 1}: {what}.",
-            hint="Supported: /OME/ROI, //Polygon, ROI[3], ROI[last()], ROI[@ID='ROI:1'], Shape[@TheZ>=2], "
-            "[contains(@Name,'x')], [text()='x'], a final /@Name or /text(); prefixes are ignored.",
-        )
-
-
-def _parse_xpath(expression: str) -> tuple[list[_Step], str | None]:
-    if not expression.strip():
-        raise XPathError("The XPath expression is empty.", hint="Try //ROI or /OME/Image/Pixels.")
-    tokens = _Tokens(expression)
-    steps: list[_Step] = []
-    final: str | None = None
-    descendant = False
-    if tokens.peek() in ("slash", "dslash"):
-        descendant = tokens.take("slash", "dslash") == "//"
-    while True:
-        kind = tokens.peek()
-        if kind == "attr" or kind == "func":
-            if kind == "attr":
-                final = tokens.take("attr")
-            else:
-                if tokens.take("func") != "text":
-                    raise tokens.error(tokens.items[tokens.i - 1][2], "only text() may end a path")
-                tokens.take("lpar")
-                tokens.take("rpar")
-                final = "text()"
-            if descendant:
-                steps.append(_Step("*", True, ()))  # //@ID: the attribute on every element
-            if tokens.peek() != "end":
-                raise tokens.error(tokens.items[tokens.i][2], "an attribute or text() must end the path")
-            break
-        if kind == "dotdot":
-            tokens.take("dotdot")
-            step = _Step("..", False, ())
-        elif kind == "dot":
-            tokens.take("dot")
-            step = _Step(".", False, ())
-        else:
-            name = tokens.take("name", "star")
-            preds: list[_Predicate] = []
-            while tokens.peek() == "lbr":
-                tokens.take("lbr")
-                preds.append(_parse_predicate(tokens))
-                tokens.take("rbr")
-            step = _Step(_local(name), descendant, tuple(preds))
-        if descendant and step.name in (".", ".."):
-            steps.append(_Step("*", True, ()))
-        steps.append(step)
-        if tokens.peek() == "end":
-            break
-        descendant = tokens.take("slash", "dslash") == "//"
-        if tokens.peek() == "end":
-            raise tokens.error(len(expression), "the path ends with a slash")
-    return steps, final
-
-
-def _parse_predicate(tokens: _Tokens) -> _Predicate:
-    kind = tokens.peek()
-    if kind == "num":
-        raw = tokens.take("num")
-        if not raw.isdigit() or int(raw) < 1:
-            raise tokens.error(tokens.items[tokens.i - 1][2], "positions are whole numbers from 1")
-        return _Predicate("position", raw)
-    if kind == "func":
-        func = tokens.take("func")
-        tokens.take("lpar")
-        if func == "last":
-            tokens.take("rpar")
-            return _Predicate("position", "last()")
-        if func == "text":
-            tokens.take("rpar")
-            return _comparison(tokens, "text()")
-        target = _target(tokens)
-        tokens.take("comma")
-        literal = tokens.take("str")[1:-1]
-        tokens.take("rpar")
-        return _Predicate(func, target, literal=literal)
-    return _comparison(tokens, _target(tokens))
-
-
-def _target(tokens: _Tokens) -> str:
-    kind = tokens.peek()
-    if kind == "func":
-        if tokens.take("func") != "text":
-            raise tokens.error(tokens.items[tokens.i - 1][2], "expected @attribute, text() or a child name")
-        tokens.take("lpar")
-        tokens.take("rpar")
-        return "text()"
-    value = tokens.take("attr", "name")
-    return value if value.startswith("@") else _local(value)
-
-
-def _comparison(tokens: _Tokens, target: str) -> _Predicate:
-    if tokens.peek() != "op":
-        return _Predicate("exists", target)
-    op = tokens.take("op")
-    literal = tokens.take("str", "num")
-    if literal[:1] in ("'", '"'):
-        literal = literal[1:-1]
-    return _Predicate("compare", target, op, literal)
-
-
-def _compare(value: str, op: str, literal: str) -> bool:
-    try:
-        a: float | str = float(value)
-        b: float | str = float(literal)
-    except ValueError:
-        a, b = value, literal
-    if op == "=":
-        return a == b
-    if op == "!=":
-        return a != b
-    if type(a) is not type(b):
-        return False
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
+        if self._xpath_index is None:
+            self._xpath_index = XPathIndex.build(self)
+        return self._xpath_index.select(expression, limit=limit)
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------
@@ -835,10 +556,6 @@ def _cut_at_nul(data: bytes | str) -> bytes | str:
     else:
         cut = data.find(b"\0")
     return data if cut < 0 else data[:cut]
-
-
-def _unique_sorted(items: Iterator[int] | list[int]) -> list[int]:
-    return sorted(set(items))
 
 
 def _shorten(text: str, limit: int) -> str:
