@@ -16,7 +16,7 @@ from gen_tiff import Entry, TiffBuilder, image_entries
 
 from ometiff_helpers import ometiff
 from ometiff_helpers.display import tables
-from ometiff_helpers.display.explore import app as explore_app
+from ometiff_helpers.display.explore import model as explore_model
 from ometiff_helpers.ome.parser import parse_ome_xml
 from ometiff_helpers.report import Report, inspect
 from ometiff_helpers.tiff.codes import FieldType
@@ -182,7 +182,7 @@ def test_a_description_is_decoded_once_with_its_own_encoding(
     assert any(
         'Name="Kanal é"' in line for line in tables.pretty_xml_lines(report.xml_text)
     )  # the Raw XML tab
-    explored = explore_app.load(path)
+    explored = explore_model.load(path)
     channel = next(explored.tree.find_all("Channel"))
     assert explored.tree.attribute(channel, "Name") == "Kanal é" and explored.xml == xml
 
