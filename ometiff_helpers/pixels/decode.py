@@ -109,7 +109,9 @@ def layout_of(ifd: IFD, byteorder: str, jpeg_tables: bytes | None = None) -> Lay
     if width <= 0 or height <= 0:
         raise UnsupportedLayout(f"{ifd.path}: the image is {width} × {height} pixels: nothing to preview.")
     if ifd.image_depth != 1:
-        raise UnsupportedLayout(f"{ifd.path}: volumetric tiles (ImageDepth {ifd.image_depth}) are not previewed.")
+        raise UnsupportedLayout(
+            f"{ifd.path}: volumetric tiles (ImageDepth {ifd.image_depth}) are not previewed."
+        )
     if ifd.is_tiled:
         tw, th = ifd.tile_width or 0, ifd.tile_height or 0
     else:
@@ -118,7 +120,12 @@ def layout_of(ifd: IFD, byteorder: str, jpeg_tables: bytes | None = None) -> Lay
     if tw <= 0 or th <= 0:
         raise UnsupportedLayout(f"{ifd.path}: tile size {tw} × {th} cannot be decoded.")
     comp = ifd.compression
-    if comp != Compression.NONE and comp not in _BYTE_CODECS and comp not in _IMAGE_CODECS and comp not in _JPEG:
+    if (
+        comp != Compression.NONE
+        and comp not in _BYTE_CODECS
+        and comp not in _IMAGE_CODECS
+        and comp not in _JPEG
+    ):
         raise UnsupportedLayout(
             f"{ifd.path}: compression {ifd.compression_name} ({comp}) is not previewed.",
             hint="The viewer cannot decode it either; convert the file with a supported codec (LZW, Deflate, JPEG).",

@@ -61,7 +61,9 @@ class ChannelStats:
     max: float
     mean: float
     sd: float
-    contrast_limits: tuple[float, float]  # Viv's default: the 0.05 % / 99.95 % quantiles of the non-zero pixels
+    contrast_limits: tuple[
+        float, float
+    ]  # Viv's default: the 0.05 % / 99.95 % quantiles of the non-zero pixels
     fraction_zero: float
     fraction_type_max: float  # at the type's maximum (integers only; 0 for floats)
     nonfinite: int  # NaN or infinite pixels (floats only)

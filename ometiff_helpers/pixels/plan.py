@@ -49,7 +49,9 @@ def viv_plane_index(order: str, z: int, c: int, t: int, size_z: int, size_c: int
     return index
 
 
-def channel_targets(tiff: TiffStructure, ome: OmeDocument | None, max_channels: int) -> tuple[list[ChannelTarget], list[str]]:
+def channel_targets(
+    tiff: TiffStructure, ome: OmeDocument | None, max_channels: int
+) -> tuple[list[ChannelTarget], list[str]]:
     """The channels Avivator shows first (z and t at their middle, as Avivator selects) with their level chains."""
     notices: list[str] = []
     if not tiff.ifds:
@@ -61,7 +63,9 @@ def channel_targets(tiff: TiffStructure, ome: OmeDocument | None, max_channels: 
         chain = _chain_without_ome(tiff)
         spp = ifd0.samples_per_pixel
         for s in range(min(spp, max_channels)):
-            colour = _RGB[s] if spp in (3, 4) else (_PALETTE[s % len(_PALETTE)] if spp > 1 else (255, 255, 255))
+            colour = (
+                _RGB[s] if spp in (3, 4) else (_PALETTE[s % len(_PALETTE)] if spp > 1 else (255, 255, 255))
+            )
             targets.append(ChannelTarget(s, f"sample {s}", colour, chain, s))
         return targets, notices
     size_z, size_t = pixels.size_z or 1, pixels.size_t or 1
@@ -73,11 +77,15 @@ def channel_targets(tiff: TiffStructure, ome: OmeDocument | None, max_channels: 
     channels = list(pixels.channels)
     shown = min(size_c, max_channels)
     if size_c > shown:
-        notices.append(f"{size_c} channels: the first {shown} are previewed (the viewer shows at most {shown} at first).")
+        notices.append(
+            f"{size_c} channels: the first {shown} are previewed (the viewer shows at most {shown} at first)."
+        )
     for c in range(shown):
         index = viv_plane_index(order, z, c, t, size_z, size_c, size_t)
         if index >= len(tiff.ifds):
-            notices.append(f"channel {c}: its plane is IFD {index}, past the {len(tiff.ifds)} IFDs of the file.")
+            notices.append(
+                f"channel {c}: its plane is IFD {index}, past the {len(tiff.ifds)} IFDs of the file."
+            )
             continue
         base = tiff.ifds[index]
         if ifd0.subifds:
@@ -111,7 +119,9 @@ def _chain_without_ome(tiff: TiffStructure) -> tuple[IFD, ...]:
     return tuple(chain)
 
 
-def _legacy_chain(tiff: TiffStructure, ome: OmeDocument | None, index: int, planes: int, base: IFD) -> tuple[IFD, ...]:
+def _legacy_chain(
+    tiff: TiffStructure, ome: OmeDocument | None, index: int, planes: int, base: IFD
+) -> tuple[IFD, ...]:
     """Viv without SubIFDs: level L of plane p is IFD p + L × planes, one OME Image per level."""
     images = len(ome.images) if ome is not None else 1
     chain = [base]

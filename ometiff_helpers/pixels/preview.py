@@ -13,7 +13,14 @@ import numpy as np
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.io.source import ByteSource, human_bytes
 from ometiff_helpers.ome.model import OmeDocument
-from ometiff_helpers.pixels.decode import JPEG_TABLES, Layout, TileDecodeError, decode_tile, layout_of, tile_origin
+from ometiff_helpers.pixels.decode import (
+    JPEG_TABLES,
+    Layout,
+    TileDecodeError,
+    decode_tile,
+    layout_of,
+    tile_origin,
+)
 from ometiff_helpers.pixels.model import (
     ChannelStats,
     LevelComparison,
@@ -120,7 +127,9 @@ def _level_for(
     """Register the tiles of ``ifd`` to read (all of a lowest level, the centre tile of an upper level)."""
     try:
         jt = ifd.tag(JPEG_TABLES)
-        layout = layout_of(ifd, tiff.byteorder, jt.value if jt is not None and isinstance(jt.value, bytes) else None)
+        layout = layout_of(
+            ifd, tiff.byteorder, jt.value if jt is not None and isinstance(jt.value, bytes) else None
+        )
     except OmeTiffError as exc:
         if not upper and not any(str(exc) in n for n in notices):
             notices.append(str(exc))
@@ -161,7 +170,9 @@ def _array_ranges(tag: Tag | None, indices: list[int], tiff: TiffStructure) -> l
     return [(tag.value_offset + lo * size, tag.value_offset + hi * size)]
 
 
-def _entries(tag: Tag | None, indices: list[int], data: bytes | None, tiff: TiffStructure) -> tuple[int, ...] | None:
+def _entries(
+    tag: Tag | None, indices: list[int], data: bytes | None, tiff: TiffStructure
+) -> tuple[int, ...] | None:
     """The array entries at ``indices``, from the loaded value or from the fetched slice ``data``."""
     if tag is None:
         return None
@@ -189,7 +200,9 @@ def _read(
 ) -> None:
     """Fetch the offsets entries still missing together with the tiles already known (round 1), then the rest."""
     array_ranges: list[Range] = []
-    slots: dict[tuple[int, int], int] = {}  # (level id, 0 offsets / 1 counts / 2 tables) -> index in array_ranges
+    slots: dict[
+        tuple[int, int], int
+    ] = {}  # (level id, 0 offsets / 1 counts / 2 tables) -> index in array_ranges
     array_bytes = 0
     for k, lv in enumerate(levels):
         off_tag, cnt_tag = offsets_tags(lv.ifd)
@@ -209,9 +222,11 @@ def _read(
         lv.counts = _entries(cnt_tag, lv.indices, None, tiff)
     known = [lv for lv in levels if lv.offsets is not None and lv.counts is not None]
     tiles1 = _choose(known, tiff, budget, problems, notices)
-    data = source.fetch(array_ranges + [(t.offset, t.offset + t.nbytes) for _, t in tiles1]) if (
-        array_ranges or tiles1
-    ) else []
+    data = (
+        source.fetch(array_ranges + [(t.offset, t.offset + t.nbytes) for _, t in tiles1])
+        if (array_ranges or tiles1)
+        else []
+    )
     for (lv, tile), blob in zip(tiles1, data[len(array_ranges) :], strict=True):
         lv.tiles.append(tile)
         _store(lv, tile, blob)
@@ -241,7 +256,11 @@ def _with_tables(layout: Layout, tables: bytes | None) -> Layout:
 
 
 def _choose(
-    levels: list[_Level], tiff: TiffStructure, budget: list[int], problems: list[TileProblem], notices: list[str]
+    levels: list[_Level],
+    tiff: TiffStructure,
+    budget: list[int],
+    problems: list[TileProblem],
+    notices: list[str],
 ) -> list[tuple[_Level, TileRef]]:
     """The tiles to fetch, lowest levels first, within the remaining budget; sparse or outside tiles become problems."""
     chosen: list[tuple[_Level, TileRef]] = []
@@ -254,7 +273,9 @@ def _choose(
                 continue
             if off + cnt > tiff.size:
                 problems.append(
-                    TileProblem(lv.ifd.path, i, "outside", f"{cnt:,} bytes at {off:,}, past the end ({tiff.size:,})")
+                    TileProblem(
+                        lv.ifd.path, i, "outside", f"{cnt:,} bytes at {off:,}, past the end ({tiff.size:,})"
+                    )
                 )
                 continue
             wanted.append((lv, make_tile(lv.ifd, i, off, cnt, tile_origin(lv.layout, i))))
@@ -353,7 +374,9 @@ def _constant(a: Any) -> bool:
     return fin.size == 0 or float(np.ptp(fin)) == 0.0
 
 
-def _compare(targets: list[ChannelTarget], levels: dict[int, _Level], stats: list[ChannelStats]) -> list[LevelComparison]:
+def _compare(
+    targets: list[ChannelTarget], levels: dict[int, _Level], stats: list[ChannelStats]
+) -> list[LevelComparison]:
     """Each channel's lowest level against its upper tile, block-averaged to the lowest level's scale."""
     out: list[LevelComparison] = []
     lowers = {t.channel: levels[t.lower.offset] for t in targets if t.lower.offset in levels}
@@ -392,7 +415,12 @@ def _compare(targets: list[ChannelTarget], levels: dict[int, _Level], stats: lis
             if other.pixels is None or other.pixels.shape[:2] != low.pixels.shape[:2]:
                 continue
             ro = _corr(ub, region(other, o.sample)[:h, :w])
-            if ro is not None and ro > 0.8 and (r is None or ro > r + 0.3) and (best_r is None or ro > best_r):
+            if (
+                ro is not None
+                and ro > 0.8
+                and (r is None or ro > r + 0.3)
+                and (best_r is None or ro > best_r)
+            ):
                 best, best_r = o.channel, ro
         out.append(
             LevelComparison(

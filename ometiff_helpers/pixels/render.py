@@ -57,3 +57,23 @@ def png_bytes(rgb: Any) -> bytes:
     import imagecodecs
 
     return bytes(imagecodecs.png_encode(to_uint8(rgb)))
+
+
+def preview_strip(preview: Any, gap: int = 4) -> np.ndarray:
+    """Each channel in its colour through its contrast limits, then the composite, side by side (RGB, [0, 1])."""
+    arrays = list(preview.arrays)
+    limits = [c.contrast_limits for c in preview.channels]
+    colours = [c.colour for c in preview.channels]
+    panels = [
+        intensity(a, lim)[:, :, None] * (np.asarray(col, np.float32) / 255.0)
+        for a, lim, col in zip(arrays, limits, colours, strict=True)
+    ]
+    panels.append(composite(arrays, limits, colours))
+    height = max(p.shape[0] for p in panels)
+    width = sum(p.shape[1] for p in panels) + gap * (len(panels) - 1)
+    out = np.full((height, width, 3), 0.25, np.float32)
+    x = 0
+    for p in panels:
+        out[: p.shape[0], x : x + p.shape[1]] = p
+        x += p.shape[1] + gap
+    return out
