@@ -26,7 +26,10 @@ def _fmt(v: float) -> str:
 
 
 def check_empty_channel(p: PixelPreview) -> list[Finding]:
-    """PIXELS_EMPTY_CHANNEL: a channel whose lowest level holds one value only (all 0, or constant)."""
+    """PIXELS_EMPTY_CHANNEL: an OME channel whose lowest level holds one value only (all 0, or constant) while another
+    channel has data (a whole image of one value is a test pattern, not a lost channel)."""
+    if not p.is_ome or p.photometric in (2, 6) or not any(c.min != c.max for c in p.channels):
+        return []
     out = []
     for c in p.channels:
         if c.count and c.min == c.max:
@@ -46,10 +49,18 @@ def check_empty_channel(p: PixelPreview) -> list[Finding]:
 
 
 def check_saturation(p: PixelPreview) -> list[Finding]:
-    """PIXELS_SATURATED: many pixels at the type's maximum (clipped at acquisition or by a conversion)."""
+    """PIXELS_SATURATED: many pixels of a 16/32-bit OME channel at the type's maximum (clipped at acquisition or by a
+    conversion). 8-bit data is left alone: 255 is an ordinary value of rendered and photographic images."""
+    if not p.is_ome:
+        return []
     out = []
     for c in p.channels:
-        if c.fraction_type_max >= SATURATED_FRACTION and c.min != c.max:
+        if (
+            c.type_bits >= 16
+            and c.dtype.startswith("uint")
+            and c.fraction_type_max >= SATURATED_FRACTION
+            and c.min != c.max
+        ):
             out.append(
                 finding(
                     "PIXELS_SATURATED",
@@ -67,6 +78,8 @@ def check_saturation(p: PixelPreview) -> list[Finding]:
 def check_dynamic_range(p: PixelPreview) -> list[Finding]:
     """PIXELS_DYNAMIC_RANGE / SIGNIFICANT_BITS_WRONG: data using far fewer bits than its type, or SignificantBits
     disagreeing with the largest value."""
+    if not p.is_ome:
+        return []
     out = []
     sig = p.significant_bits
     for c in p.channels:

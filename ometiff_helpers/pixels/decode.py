@@ -20,6 +20,7 @@ from ometiff_helpers.tiff.model import IFD
 JPEG_TABLES = 347
 PREDICTOR = 317
 EXTRA_SAMPLES = 338
+YCBCR_SUBSAMPLING = 530
 
 #: Compression code -> imagecodecs decoder of a byte stream (the result is bytes, reshaped by the caller)
 _BYTE_CODECS: dict[int, Any] = {
@@ -130,6 +131,14 @@ def layout_of(ifd: IFD, byteorder: str, jpeg_tables: bytes | None = None) -> Lay
             f"{ifd.path}: compression {ifd.compression_name} ({comp}) is not previewed.",
             hint="The viewer cannot decode it either; convert the file with a supported codec (LZW, Deflate, JPEG).",
         )
+    sub = ifd.tag(YCBCR_SUBSAMPLING)
+    if (
+        ifd.photometric == 6
+        and comp not in _JPEG
+        and sub is not None
+        and tuple(sub.value or (2, 2))[:2] != (1, 1)
+    ):
+        raise UnsupportedLayout(f"{ifd.path}: chroma-subsampled YCbCr without JPEG is not previewed.")
     extra = ifd.tag(EXTRA_SAMPLES)
     pred = ifd.tag(PREDICTOR)
     return Layout(

@@ -141,6 +141,7 @@ class PixelPreview:
     photometric: int | None
     samples_per_pixel: int
     significant_bits: int | None  # OME Pixels SignificantBits, when given
+    is_ome: bool = False  # channels come from OME-XML (not the samples of a plain TIFF)
     channels: tuple[ChannelStats, ...] = ()
     arrays: tuple[Any, ...] = field(default=(), repr=False, compare=False)
     comparisons: tuple[LevelComparison, ...] = ()

@@ -97,6 +97,7 @@ def preview(
         photometric=first.photometric if first is not None else None,
         samples_per_pixel=first.samples_per_pixel if first is not None else 1,
         significant_bits=_significant_bits(ome),
+        is_ome=ome is not None and bool(ome.images) and ome.images[0].pixels is not None,
         channels=tuple(stats),
         arrays=tuple(arrays),
         comparisons=tuple(comparisons),
@@ -374,6 +375,11 @@ def _constant(a: Any) -> bool:
     return fin.size == 0 or float(np.ptp(fin)) == 0.0
 
 
+def _region(level: _Level, window: tuple[slice, slice], sample: int) -> Any:
+    """One sample of a lowest level over ``window`` (rows, columns), as float64."""
+    return level.pixels[window[0], window[1], sample].astype(np.float64)
+
+
 def _compare(
     targets: list[ChannelTarget], levels: dict[int, _Level], stats: list[ChannelStats]
 ) -> list[LevelComparison]:
@@ -398,10 +404,8 @@ def _compare(
         block = tile[: hb * f, : wb * f].reshape(hb, f, wb, f).mean(axis=(1, 3))
         ly, lx = round(up.origin[0] / fy), round(up.origin[1] / fx)
 
-        def region(level: _Level, sample: int) -> Any:
-            return level.pixels[ly : ly + hb, lx : lx + wb, sample].astype(np.float64)
-
-        own = region(low, t.sample)
+        window = (slice(ly, ly + hb), slice(lx, lx + wb))
+        own = _region(low, window, t.sample)
         h, w = min(own.shape[0], hb), min(own.shape[1], wb)
         if h < 4 or w < 4:
             continue
@@ -414,7 +418,7 @@ def _compare(
             other = lowers[o.channel]
             if other.pixels is None or other.pixels.shape[:2] != low.pixels.shape[:2]:
                 continue
-            ro = _corr(ub, region(other, o.sample)[:h, :w])
+            ro = _corr(ub, _region(other, window, o.sample)[:h, :w])
             if (
                 ro is not None
                 and ro > 0.8
