@@ -140,7 +140,7 @@ def check_level_mismatch(p: PixelPreview) -> list[Finding]:
     for cmp in p.comparisons:
         if cmp.best_channel is not None:
             why = (
-                f"it matches channel {cmp.best_channel}'s lowest level (r = {cmp.best_correlation:.2f}) better than "
+                f"it matches channel {cmp.best_channel}'s level above (r = {cmp.best_correlation:.2f}) better than "
                 f"its own (r = {'n/a' if cmp.correlation is None else f'{cmp.correlation:.2f}'}): a level was built "
                 "from another channel"
             )

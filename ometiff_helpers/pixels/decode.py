@@ -200,12 +200,15 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     if len(raw) < need:
         got_rows = len(raw) // (cols * spp * itemsize)
         raise TileDecodeError(f"{len(raw):,} bytes decoded, {need:,} needed ({got_rows} of {rows} rows)")
+    native = layout.dtype.newbyteorder("=")
+    if layout.predictor == Predictor.FLOATINGPOINT:
+        # the floating-point predictor works on the raw byte layout: read without swapping (as tifffile does)
+        arr = np.frombuffer(raw, dtype=native, count=rows * cols * spp).reshape(rows, cols, spp).copy()
+        return np.asarray(imagecodecs.floatpred_decode(arr, axis=-2, out=arr))
     arr = np.frombuffer(raw, dtype=layout.dtype, count=rows * cols * spp).reshape(rows, cols, spp)
-    arr = arr.astype(layout.dtype.newbyteorder("="), copy=True)
+    arr = arr.astype(native, copy=True)
     if layout.predictor == Predictor.HORIZONTAL:
         arr = imagecodecs.delta_decode(arr, axis=-2, out=arr)
-    elif layout.predictor == Predictor.FLOATINGPOINT:
-        arr = imagecodecs.floatpred_decode(arr, axis=-2, out=arr)
     return arr
 
 

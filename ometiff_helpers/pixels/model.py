@@ -98,7 +98,7 @@ class LevelComparison:
     """One channel's lowest level against a block-averaged tile of the level above (same region).
 
     ``correlation`` is Pearson's r over the overlap (None when either side is constant); ``best_channel`` is the
-    channel whose lowest level matches the upper tile best when that is not this channel (a level built from another
+    channel whose upper tile matches this lowest level best when that is not this channel (a level built from another
     channel), else None.
     """
 

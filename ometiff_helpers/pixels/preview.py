@@ -412,13 +412,21 @@ def _compare(
         ub = block[:h, :w]
         r = _corr(ub, own[:h, :w])
         best, best_r = None, None
-        for o in targets:
-            if o.channel == t.channel or o.channel not in lowers:
+        for o in (
+            targets
+        ):  # the lowest level matching another channel's upper tile: a level built from that channel
+            if o.channel == t.channel or o.upper is None or o.upper.offset not in levels:
                 continue
-            other = lowers[o.channel]
-            if other.pixels is None or other.pixels.shape[:2] != low.pixels.shape[:2]:
+            other = levels[o.upper.offset]
+            if (
+                other.pixels is None
+                or other.origin != up.origin
+                or other.pixels.shape[:2] != up.pixels.shape[:2]
+            ):
                 continue
-            ro = _corr(ub, _region(other, window, o.sample)[:h, :w])
+            otile = other.pixels[: hb * f, : wb * f, o.sample].astype(np.float64)
+            oblock = otile.reshape(hb, f, wb, f).mean(axis=(1, 3))[:h, :w]
+            ro = _corr(oblock, own[:h, :w])
             if (
                 ro is not None
                 and ro > 0.8
