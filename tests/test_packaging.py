@@ -52,6 +52,7 @@ def test_core_modules_do_not_import_display_libraries() -> None:
     offenders = [
         str(p.relative_to(package))
         for p in package.rglob("*.py")
-        if not {"display", "pixels"} & set(p.relative_to(package).parts) and heavy.search(p.read_text(encoding="utf-8"))
+        if not {"display", "pixels"} & set(p.relative_to(package).parts)
+        and heavy.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []

@@ -15,6 +15,7 @@ import tifffile
 
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.diagnose.rules_pixels import run_pixel_checks
+from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.io.source import FileSource
 from ometiff_helpers.pixels.model import PixelOptions
 from ometiff_helpers.report import inspect, inspect_source, run_pixels
@@ -178,10 +179,8 @@ def test_corpus_pixels_equal_tifffile_and_no_pixel_check_fires(corpus_dir: Path)
     for path in corpus_tiffs(corpus_dir):
         try:
             rep = preview_of(path)
-        except Exception as exc:
-            if type(exc).__module__.startswith("ometiff_helpers"):
-                continue
-            raise
+        except OmeTiffError:  # files the metadata reader refuses are tested elsewhere
+            continue
         assert not {f.code for f in rep.findings} & PIXEL_CODES, (path, [f.message for f in rep.findings])
         if rep.pixels is None or not rep.pixels.arrays:
             unread.append(path.name)

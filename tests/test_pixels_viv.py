@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.io.source import FileSource
 from ometiff_helpers.pixels.stats import viv_channel_stats
 from ometiff_helpers.report import inspect_source, run_pixels
@@ -44,10 +45,8 @@ def test_contrast_limits_equal_vivs_on_corpus_and_generated(corpus_dir: Path) ->
             with FileSource(str(path)) as src:
                 rep = inspect_source(src, probes=False, checks=False)
                 run_pixels(rep, src)
-        except Exception as exc:  # noqa: BLE001 - files the metadata reader refuses are tested elsewhere
-            if type(exc).__module__.startswith("ometiff_helpers"):
-                continue
-            raise
+        except OmeTiffError:  # files the metadata reader refuses are tested elsewhere
+            continue
         if rep.pixels is None or not rep.pixels.arrays or rep.pixels.arrays[0].dtype.kind == "f":
             continue
         if rep.pixels.arrays[0].size > 300_000:
