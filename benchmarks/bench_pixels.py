@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {name} | {n0} / {b0 / 1024:,.1f} / {r0} | {n1} / {b1 / 1024:,.1f} / {r1} | "
                     f"{p.level if p else '-'} ({p.width} x {p.height}) | {p.tiles_read if p else 0} | {skipped or '-'} |"
                 )
-    print(f"Latency {args.latency * 1000:.0f} ms per request; requests / KiB / sequential rounds, counted by the server.\n")
+    print(
+        f"Latency {args.latency * 1000:.0f} ms per request; requests / KiB / sequential rounds, counted by the server.\n"
+    )
     print("| file | metadata (inspect) | added by the preview | level read | tiles | skipped |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
