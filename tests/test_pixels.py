@@ -344,3 +344,39 @@ def test_http_preview_keeps_the_token_secret(range_server, tmp_path: Path, canar
     assert rep.pixels is not None and rep.pixels.arrays and rep.pixels.rounds == 1
     assert canary not in rep.to_json()
     assert run_pixel_checks(rep.pixels) == [f for f in rep.findings if f.code in PIXEL_CODES]
+
+
+def test_no_pixel_check_fires_on_the_benchmark_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_files
+    import bench_reader
+
+    for spec in bench_reader.file_specs("tiny", 20):
+        path = bench_files.write_file(spec, tmp_path / spec.name)
+        rep = preview_of(path)
+        assert rep.pixels is not None and rep.pixels.arrays, spec.name
+        assert not {f.code for f in rep.findings} & PIXEL_CODES, (spec.name, [f.message for f in rep.findings])
+
+
+def test_pixels_extra_missing_is_said_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((128, 128), 0)], levels=2)
+    monkeypatch.setitem(sys.modules, "ometiff_helpers.pixels.preview", None)  # as if imagecodecs were absent
+    rep = inspect(str(path), pixels=True, probes=False)
+    assert rep.pixels is None and "pixels extra" in rep.extra["pixels"]["skipped"]
+
+
+def test_unloaded_tile_offsets_are_fetched_in_the_same_round(range_server, tmp_path: Path) -> None:
+    """TileOffsets longer than the reader loads eagerly: the needed entries come in round 1 (beside the tiles
+    already known), the remaining tiles in round 2; the pixels still equal tifffile's."""
+    path = tmp_path / "many-tiles.ome.tif"
+    write_pyramid(path, [blobs((1024, 1024), s) for s in range(2)], levels=2, tile=32)  # 256 + 1024 tiles
+    server = range_server({"many-tiles.ome.tif": path})
+    rep = inspect(server.url("many-tiles.ome.tif"), pixels=True, probes=False)
+    lowest = next(i for i in rep.tiff.all_ifds() if i.path == rep.pixels.channels[0].ifd_path)
+    assert lowest.tag(324).value is None  # not loaded with the IFDs
+    assert rep.pixels.rounds == 2 and rep.pixels.tiles_read == 2 * (256 + 1)
+    assert [c.correlation > 0.9 for c in rep.pixels.comparisons] == [True, True]
+    assert assert_equal_to_tifffile(path, rep) == 2
