@@ -355,7 +355,10 @@ def test_no_pixel_check_fires_on_the_benchmark_files(tmp_path: Path, monkeypatch
         path = bench_files.write_file(spec, tmp_path / spec.name)
         rep = preview_of(path)
         assert rep.pixels is not None and rep.pixels.arrays, spec.name
-        assert not {f.code for f in rep.findings} & PIXEL_CODES, (spec.name, [f.message for f in rep.findings])
+        assert not {f.code for f in rep.findings} & PIXEL_CODES, (
+            spec.name,
+            [f.message for f in rep.findings],
+        )
 
 
 def test_pixels_extra_missing_is_said_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,3 +383,24 @@ def test_unloaded_tile_offsets_are_fetched_in_the_same_round(range_server, tmp_p
     assert rep.pixels.rounds == 2 and rep.pixels.tiles_read == 2 * (256 + 1)
     assert [c.correlation > 0.9 for c in rep.pixels.comparisons] == [True, True]
     assert assert_equal_to_tifffile(path, rep) == 2
+
+
+def test_a_decompression_bomb_tile_fails_alone(tmp_path: Path) -> None:
+    """A Deflate tile that inflates far beyond its tile's size is a decode problem, not a memory blow-up."""
+    import zlib
+
+    path = tmp_path / "bomb.ome.tif"
+    tifffile.imwrite(path, blobs((128, 128), 1), tile=(64, 64), compression="zlib", ome=True)
+    with FileSource(str(path)) as src:
+        structure = read_tiff(src)
+    offsets, counts = structure.ifds[0].tag(324), structure.ifds[0].tag(325)
+    bomb = zlib.compress(b"\0" * (256 * 1024 * 1024), 9)  # 256 MiB of zeros in about 256 KiB
+    raw = bytearray(path.read_bytes())
+    fmt = "<I" if counts.type == 4 else "<H"
+    struct.pack_into("<I", raw, offsets.value_offset, len(raw))
+    struct.pack_into(fmt, raw, counts.value_offset, len(bomb))
+    path.write_bytes(bytes(raw) + bomb)
+    rep = preview_of(path)
+    broken = [p for p in rep.pixels.tile_problems if p.kind == "decode"]
+    assert [p.index for p in broken] == [0]
+    assert "PIXELS_TILE_DECODE" in {f.code for f in rep.findings}

@@ -41,12 +41,16 @@ def tab_png(rep: Report, out: Path) -> None:
 def main() -> int:
     """Write both figures and print the pixel findings of the defect file."""
     with demo.serve_demo() as server:
-        tab_png(inspect(server.url("demo.ome.tif"), probes=False, pixels=True), ROOT / "docs" / "preview-demo.png")
+        tab_png(
+            inspect(server.url("demo.ome.tif"), probes=False, pixels=True), ROOT / "docs" / "preview-demo.png"
+        )
     chans = [blobs((512, 512), 0), np.zeros((512, 512), np.uint16), blobs((512, 512), 2, peak=4000)]
     chans.append(blobs((512, 512), 3))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "defects.ome.tif"
-        write_pyramid(path, chans, override=lambda c, level, a: chans[0][::4, ::4] if (c, level) == (3, 2) else a)
+        write_pyramid(
+            path, chans, override=lambda c, level, a: chans[0][::4, ::4] if (c, level) == (3, 2) else a
+        )
         rep = inspect(str(path), probes=False, pixels=True)
     tab_png(rep, ROOT / "docs" / "preview-defects.png")
     for f in rep.findings:

@@ -194,9 +194,11 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
         if out.shape[0] < rows or out.shape[1] < cols or out.shape[2] != spp:
             raise TileDecodeError(f"decoded to {out.shape}, the tile needs {(rows, cols, spp)}")
         return out[:rows, :cols].astype(layout.dtype.newbyteorder("="), copy=False)
-    raw = data if comp == Compression.NONE else _BYTE_CODECS[comp](data)
     itemsize = layout.dtype.itemsize
     need = rows * cols * spp * itemsize
+    # the output is capped at one full tile (or strip), as tifffile does: a decompression bomb fails, not fills memory
+    full = layout.tile_height * cols * spp * itemsize
+    raw = data if comp == Compression.NONE else _BYTE_CODECS[comp](data, out=full)
     if len(raw) < need:
         got_rows = len(raw) // (cols * spp * itemsize)
         raise TileDecodeError(f"{len(raw):,} bytes decoded, {need:,} needed ({got_rows} of {rows} rows)")
