@@ -22,6 +22,7 @@ _JPEG = {"JPEG", "JPEG_LOSSY", "ALT_JPEG"}
 
 
 def _fmt(v: float) -> str:
+    """A value as the messages show it."""
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 

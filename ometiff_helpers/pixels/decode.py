@@ -74,14 +74,17 @@ class Layout:
 
     @property
     def tiles_across(self) -> int:
+        """Tiles per row (1 for strips)."""
         return -(-self.width // self.tile_width)
 
     @property
     def tiles_down(self) -> int:
+        """Tile rows (strips)."""
         return -(-self.height // self.tile_height)
 
     @property
     def tiles_per_plane(self) -> int:
+        """Tiles of one sample plane (all samples when contiguous)."""
         return self.tiles_across * self.tiles_down
 
     @property
@@ -185,6 +188,7 @@ def decode_tile(layout: Layout, data: bytes, y: int = 0) -> np.ndarray:
 
 
 def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.ndarray:
+    """Codec, then byte order, then predictor; imagecodecs errors propagate to ``decode_tile``."""
     comp = layout.compression
     if comp in _JPEG:
         return _decode_jpeg(layout, data, rows, cols, spp)
@@ -220,6 +224,7 @@ def is_jfif(data: bytes) -> bool:
 
 
 def _decode_jpeg(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.ndarray:
+    """JPEG with the IFD's tables and the colour space tifffile chooses from Photometric and the JFIF marker."""
     colorspace: int | None = None
     outcolorspace: int | str | None = None
     if not layout.extra_samples:

@@ -45,6 +45,7 @@ class TileProblem:
     detail: str
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
         return {"where": self.ifd_path, "tile": self.index, "kind": self.kind, "detail": self.detail}
 
 
@@ -73,9 +74,11 @@ class ChannelStats:
 
     @property
     def domain(self) -> tuple[float, float]:
+        """Viv's domain: [min, max]."""
         return self.min, self.max
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (what ``--json`` prints per channel)."""
         return {
             "index": self.index,
             "name": self.name,
@@ -113,6 +116,7 @@ class LevelComparison:
     best_correlation: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
         return {
             "channel": self.channel,
             "lower": self.lower_path,

@@ -30,10 +30,12 @@ class ChannelTarget:
 
     @property
     def lower(self) -> IFD:
+        """The lowest level."""
         return self.chain[-1]
 
     @property
     def upper(self) -> IFD | None:
+        """The level above the lowest (None without a pyramid)."""
         return self.chain[-2] if len(self.chain) > 1 else None
 
 
@@ -108,6 +110,7 @@ def channel_targets(
 
 
 def _chain_without_ome(tiff: TiffStructure) -> tuple[IFD, ...]:
+    """A plain TIFF's levels: IFD 0 and its SubIFDs, or the reduced IFDs following it."""
     ifd0 = tiff.ifds[0]
     if ifd0.subifds:
         return (ifd0, *ifd0.subifds)

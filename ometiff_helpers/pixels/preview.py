@@ -111,6 +111,7 @@ def preview(
 
 
 def _significant_bits(ome: OmeDocument | None) -> int | None:
+    """The first Image's Pixels SignificantBits, or None."""
     if ome is None or not ome.images or ome.images[0].pixels is None:
         return None
     return ome.images[0].pixels.significant_bits
@@ -294,6 +295,7 @@ def _choose(
 
 
 def _store(lv: _Level, tile: TileRef, blob: bytes | None) -> None:
+    """Keep a fetched tile's bytes until the level is decoded."""
     lv.blobs[tile.index] = blob or b""
 
 
@@ -333,6 +335,7 @@ def _assemble(source: ByteSource, lv: _Level, problems: list[TileProblem]) -> No
 
 
 def _stats(t: ChannelTarget, arr: Any) -> ChannelStats:
+    """Viv's statistics of one channel plus the fractions and bit counts the checks read."""
     viv = viv_channel_stats(arr)
     dtype = arr.dtype
     n = int(arr.size)
@@ -360,6 +363,7 @@ def _stats(t: ChannelTarget, arr: Any) -> ChannelStats:
 
 
 def _corr(a: Any, b: Any) -> float | None:
+    """Pearson's r over the finite pairs; None when either side is constant or there are too few pixels."""
     a = np.asarray(a, np.float64).ravel()
     b = np.asarray(b, np.float64).ravel()
     ok = np.isfinite(a) & np.isfinite(b)
@@ -370,6 +374,7 @@ def _corr(a: Any, b: Any) -> float | None:
 
 
 def _constant(a: Any) -> bool:
+    """All finite values equal (or none finite)."""
     a = np.asarray(a, np.float64)
     fin = a[np.isfinite(a)]
     return fin.size == 0 or float(np.ptp(fin)) == 0.0
