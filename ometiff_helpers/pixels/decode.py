@@ -161,6 +161,15 @@ def layout_of(ifd: IFD, byteorder: str, jpeg_tables: bytes | None = None) -> Lay
     )
 
 
+def needed_bytes(layout: Layout, y: int, stored: int) -> int:
+    """Bytes of a tile worth fetching: all of a compressed one; of an uncompressed one only the rows inside the
+    image (a 192-row lowest level in a 512-row tile needs 192 rows)."""
+    if layout.compression != Compression.NONE:
+        return stored
+    rows = min(layout.tile_height, layout.height - y)
+    return min(stored, rows * layout.tile_width * layout.plane_samples * layout.dtype.itemsize)
+
+
 def tile_origin(layout: Layout, index: int) -> tuple[int, int, int | None]:
     """(top row, left column, sample plane or None) of tile/strip ``index``."""
     sample: int | None = None
@@ -175,7 +184,9 @@ def decode_tile(layout: Layout, data: bytes, y: int = 0) -> np.ndarray:
 
     Raises ``TileDecodeError`` when the bytes do not decode to the size the layout needs.
     """
-    rows = layout.tile_height if layout.tiled else min(layout.tile_height, layout.height - y)
+    rows = min(layout.tile_height, layout.height - y)
+    if layout.tiled and layout.compression != Compression.NONE:
+        rows = layout.tile_height  # a compressed tile decodes whole; uncompressed ones may be read in part
     cols, spp = layout.tile_width, layout.plane_samples
     try:
         arr = _decode(layout, data, rows, cols, spp)

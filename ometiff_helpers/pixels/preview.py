@@ -19,6 +19,7 @@ from ometiff_helpers.pixels.decode import (
     TileDecodeError,
     decode_tile,
     layout_of,
+    needed_bytes,
     tile_origin,
 )
 from ometiff_helpers.pixels.model import (
@@ -280,7 +281,8 @@ def _choose(
                     )
                 )
                 continue
-            wanted.append((lv, make_tile(lv.ifd, i, off, cnt, tile_origin(lv.layout, i))))
+            origin = tile_origin(lv.layout, i)
+            wanted.append((lv, make_tile(lv.ifd, i, off, needed_bytes(lv.layout, origin[0], cnt), origin)))
         need = sum(t.nbytes for _, t in wanted)
         if need > budget[0]:
             what = "one tile of the level above" if lv.upper else "the lowest level"
