@@ -404,3 +404,21 @@ def test_a_decompression_bomb_tile_fails_alone(tmp_path: Path) -> None:
     broken = [p for p in rep.pixels.tile_problems if p.kind == "decode"]
     assert [p.index for p in broken] == [0]
     assert "PIXELS_TILE_DECODE" in {f.code for f in rep.findings}
+
+
+def test_uncompressed_tiles_are_read_down_to_the_last_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_files
+    import bench_reader
+
+    spec = bench_reader.file_specs("tiny", 20)[
+        0
+    ]  # 1024 px, 8 SubIFD levels, 512 px uncompressed uint16 tiles
+    rep = preview_of(bench_files.write_file(spec, tmp_path / spec.name))
+    p = rep.pixels
+    assert (p.width, p.height) == (4, 4) and p.tiles_read == 8
+    # at most 4 rows of each lowest-level tile and 8 of each tile above (less when the IFD read already cached some),
+    # where whole tiles would be 8 x 512 KiB
+    assert 0 < p.bytes_read <= 4 * (4 + 8) * 512 * 2
