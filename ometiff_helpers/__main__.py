@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-probes", action="store_true", help="skip the network probes (CORS, offsets.json, ...)"
     )
+    parser.add_argument(
+        "--no-pixels",
+        action="store_true",
+        help="skip reading the lowest level's pixels (preview, pixel checks)",
+    )
+    parser.add_argument(
+        "--preview", metavar="FILE.png", help="write the preview (channels and composite) as PNG"
+    )
     parser.add_argument("--version", action="version", version=f"ometiff-inspect {__version__}")
     return parser
 
@@ -79,7 +87,12 @@ def _inspect_main(argv: Sequence[str]) -> int:
         _parser().print_usage(sys.stderr)
         print("error: give a URL or path, or --demo", file=sys.stderr)
         return EXIT_ERROR
+    if args.preview and args.no_pixels:
+        print("error: --preview needs the pixels: drop --no-pixels", file=sys.stderr)
+        return EXIT_ERROR
     report = _run(args)
+    if args.preview:
+        _write_preview(report, args.preview)
     if args.json:
         print(report.to_json())
     else:
@@ -96,8 +109,32 @@ def _run(args: argparse.Namespace) -> Report:
         from ometiff_helpers.demo import serve_demo
 
         with serve_demo() as server:
-            return inspect(server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes)
-    return inspect(args.target, token=token, offsets=offsets, probes=not args.no_probes)
+            return inspect(
+                server.url("demo.ome.tif"),
+                offsets=offsets,
+                probes=not args.no_probes,
+                pixels=not args.no_pixels,
+            )
+    return inspect(
+        args.target, token=token, offsets=offsets, probes=not args.no_probes, pixels=not args.no_pixels
+    )
+
+
+def _write_preview(report: Report, path: str) -> None:
+    """Write the channel thumbnails and the composite, as Viv shows them by default, to ``path`` (PNG)."""
+    if report.pixels is None or not report.pixels.arrays:
+        why = (report.extra.get("pixels") or {}).get("skipped") or (report.extra.get("pixels") or {}).get(
+            "error"
+        )
+        notices = "; ".join(report.pixels.notices) if report.pixels is not None else ""
+        raise OmeTiffError(f"no preview to write: {why or notices or 'no pixels could be read'}")
+    from ometiff_helpers.pixels.render import png_bytes, preview_strip
+
+    try:
+        with open(path, "wb") as fh:
+            fh.write(png_bytes(preview_strip(report.pixels)))
+    except OSError as exc:
+        raise OmeTiffError(f"cannot write the preview to {path}: {exc.strerror}") from None
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:
@@ -159,8 +196,30 @@ def format_text(report: Report, *, checks: bool = False) -> str:
         f"Requests: {req['count']} in {req['rounds']} round(s), {req['bytes']:,} bytes, {req['seconds']:.2f} s",
     ]
     lines += _diagnostics_lines(report)
+    lines += _pixels_lines(report)
     lines.append(f"Fingerprint: {report.fingerprint()}")
     return redact_text("\n".join(lines))
+
+
+def _pixels_lines(report: Report) -> list[str]:
+    """The preview in a few lines: the level read, its cost, each channel's domain and default contrast limits."""
+    p = report.pixels
+    if p is None:
+        info = report.extra.get("pixels") or {}
+        reason = info.get("skipped") or info.get("error")
+        return [f"Pixels: not read ({reason})"] if reason else []
+    lines = [
+        f"Pixels: level {p.level} of {p.level_count} ({p.width} x {p.height}), {p.tiles_read} tile(s), "
+        f"{p.bytes_read:,} bytes in {p.rounds} round(s)"
+    ]
+    for c in p.channels:
+        lines.append(
+            f"  {c.index} {c.name}: {c.dtype}, domain [{c.min:g}, {c.max:g}], contrast limits "
+            f"[{c.contrast_limits[0]:g}, {c.contrast_limits[1]:g}], mean {c.mean:.4g}, "
+            f"{c.fraction_zero:.1%} at 0"
+        )
+    lines += [f"  note: {n}" for n in p.notices]
+    return lines
 
 
 # --- troubleshooting records: `record URL -o records/NAME.ipynb`, `recheck records/NAME.ipynb` ---------------------

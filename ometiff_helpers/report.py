@@ -67,6 +67,7 @@ class Report:
     xml_text: str | None = None  # the same, decoded once with the XML's own encoding (declaration / BOM)
     findings: list[Finding] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # probe results, the viewer estimate
+    pixels: Any = None  # pixels.model.PixelPreview when the preview ran (inspect(..., pixels=True))
 
     # --- derived views ---------------------------------------------------------------------------------------------
 
@@ -270,16 +271,22 @@ def inspect(
     options: ReadOptions | None = None,
     http_options: HttpOptions | None = None,
     checks: bool = True,
+    pixels: bool = False,
+    pixel_options: Any = None,
 ) -> Report:
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
 
     Raises an ``OmeTiffError`` only when nothing useful can be read (no file, not a TIFF, IFD 0 unreadable); a TIFF
-    without (valid) OME-XML still gives a Report, with ``ome_error`` saying why.
+    without (valid) OME-XML still gives a Report, with ``ome_error`` saying why. ``pixels``: also read the lowest
+    level's pixels (``pixels.preview``, needs the ``pixels`` extra) into ``Report.pixels`` and run the pixel checks.
     """
     with open_source(url_or_path, token=token, options=http_options) as source:
-        return inspect_source(
+        report = inspect_source(
             source, offsets=offsets, probes=probes, on_progress=on_progress, options=options, checks=checks
         )
+        if pixels:
+            run_pixels(report, source, pixel_options)
+        return report
 
 
 def inspect_source(
@@ -358,6 +365,28 @@ def _probe(report: Report, source: ByteSource) -> ProbeResults | None:
         return None
     report.extra["probes"] = results.as_dict()
     return results
+
+
+def run_pixels(report: Report, source: ByteSource, options: Any = None) -> None:
+    """Read the lowest level's pixels into ``report.pixels`` (``extra["pixels"]`` in the JSON) and add the pixel
+    checks' findings; without the ``pixels`` extra (numpy, imagecodecs) say so in ``extra["pixels"]``."""
+    try:
+        from ometiff_helpers.pixels.preview import preview
+    except ImportError:
+        report.extra["pixels"] = {
+            "skipped": "the pixels extra is not installed: pip install 'ometiff-inspect[pixels]'"
+        }
+        return
+    from ometiff_helpers.diagnose.rules_pixels import run_pixel_checks
+
+    try:
+        report.pixels = preview(source, report.tiff, report.ome, options)
+    except OmeTiffError as exc:
+        report.extra["pixels"] = {"error": str(exc)}
+        return
+    report.extra["pixels"] = report.pixels.to_dict()
+    report.findings.extend(run_pixel_checks(report.pixels))
+    report.findings.sort(key=lambda f: f.severity.rank)
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------

@@ -173,12 +173,19 @@ def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -
                 field.fill(pasted)
                 page.locator("button.ometiff-inspect").click()
                 expect(status).to_contain_text(
-                    f"Inspected http://127.0.0.1:{server.port}/demo.ome.tif?token=***"
+                    f"Inspected http://127.0.0.1:{server.port}/demo.ome.tif?token=***", timeout=90_000
                 )
                 expect(field).to_have_value(f"http://127.0.0.1:{server.port}/demo.ome.tif?token=***")
                 # the server answers range requests (206) only with the token: the pasted token was used
                 # (inspect's probes add a preflight, a request without the token (401) and a sidecar lookup)
                 assert [r.status for r in server.log].count(206) >= 3
+
+                _tab(page, "Preview")
+                preview = page.locator("img.ometiff-preview")
+                expect(preview).to_be_visible()
+                assert preview.evaluate("img => img.complete && img.naturalWidth > 200")
+                page.locator(".ometiff-tabs").scroll_into_view_if_needed()
+                page.screenshot(path=str(OUT / "inspect_preview.png"))
 
                 _tab(page, "Channels")
                 tabs = page.locator(".ometiff-tabs")

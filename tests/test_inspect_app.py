@@ -181,6 +181,21 @@ def test_tabs_show_the_demo(token_server, canary: str) -> None:
     assert "IFD 2 / SubIFD 1" in app.tags_view.value and "IFD 0 / SubIFD 0" not in app.tags_view.value
 
 
+def test_preview_tab_comes_first_among_the_details(token_server, canary: str) -> None:
+    app = InspectApp()
+    rep = app.run(token_server.url(demo.DEMO_NAME), token=canary)
+    assert TAB_TITLES[:2] == ("Summary", "Preview")
+    assert rep.pixels is not None and len(rep.pixels.channels) == len(DEMO_CHANNELS)
+    preview = app.tabs.children[TAB_TITLES.index("Preview")].children
+    images = [c for c in preview if isinstance(c, w.Image)]
+    assert len(images) == 2 and all(bytes(i.value).startswith(b"\x89PNG") for i in images)
+    text = _pane_html(app, "Preview")
+    assert all(name in text for name in DEMO_CHANNELS)
+    lo, hi = rep.pixels.channels[0].contrast_limits
+    assert f"[{lo:g}, {hi:g}]" in text and "Lowest pyramid level 3 of 4" in text
+    assert canary not in text + _all_widget_state()
+
+
 def test_raw_xml_search_moves_to_the_matching_page(token_server, canary: str) -> None:
     app = InspectApp()
     app.run(token_server.url(demo.DEMO_NAME, token=canary))

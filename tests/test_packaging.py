@@ -23,7 +23,7 @@ def test_environment_yml_follows_pyproject() -> None:
     # It installs this package with pip, with extras that exist, and lists no dependency of its own
     # (which could drift from pyproject.toml).
     pip_lines = re.findall(r"^\s{6}-\s*(.+)$", env, re.MULTILINE)
-    assert pip_lines == ["-e .[notebooks]"]
+    assert pip_lines == ["-e .[notebooks,pixels]"]
     extras = re.search(r"\[(.+)\]", pip_lines[0]).group(1).split(",")
     assert set(extras) <= set(project["optional-dependencies"])
     conda_deps = re.findall(r"^\s{2}-\s*([A-Za-z][\w.-]*)(:?)", env.split("dependencies:")[1], re.MULTILINE)
@@ -45,6 +45,7 @@ def test_core_depends_only_on_requests() -> None:
 
 
 def test_core_modules_do_not_import_display_libraries() -> None:
+    """Only display/ imports the notebook libraries, only pixels/ (the optional ``pixels`` extra) imports numpy."""
     heavy = re.compile(
         r"^\s*(import|from)\s+(pandas|matplotlib|ipywidgets|IPython|numpy|tifffile)\b", re.MULTILINE
     )
@@ -53,7 +54,7 @@ def test_core_modules_do_not_import_display_libraries() -> None:
         str(p.relative_to(package))
         for p in package.rglob("*.py")
         # records/templates/ holds notebooks (jupytext .py) run in a kernel, not modules of the package
-        if not {"display", "templates"} & set(p.relative_to(package).parts)
+        if not {"display", "pixels", "templates"} & set(p.relative_to(package).parts)
         and heavy.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []

@@ -9,7 +9,9 @@ deterministic. Needs tifffile and numpy (the `test` extra):
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -167,10 +169,30 @@ def _ome_xml() -> str:
 """
 
 
+@contextlib.contextmanager
+def _python_zlib() -> Iterator[None]:
+    """Compress with tifffile's Python-zlib fallback even when imagecodecs is installed (tifffile then prefers
+    libdeflate, whose bytes differ), so that the demo's bytes do not depend on the installed extras."""
+    from tifffile import _imagecodecs
+
+    codecs = tifffile.TIFF.COMPRESSORS._codecs
+    saved = {code: codecs.get(code) for code in (8, 32946)}
+    for code in saved:
+        codecs[code] = _imagecodecs.zlib_encode
+    try:
+        yield
+    finally:
+        for code, codec in saved.items():
+            if codec is None:
+                codecs.pop(code, None)
+            else:
+                codecs[code] = codec
+
+
 def main() -> int:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     xml = _ome_xml()
-    with tifftile_writer(OUT) as tif:
+    with _python_zlib(), tifftile_writer(OUT) as tif:
         for c in range(len(CHANNELS)):
             levels = _levels(_channel_plane(c))
             options = {

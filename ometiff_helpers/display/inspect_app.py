@@ -22,12 +22,13 @@ from ometiff_helpers.progress import Progress
 from ometiff_helpers.target import Target, location, resolve_target
 from ometiff_helpers.urls import SecretURL, redact_text
 
-__all__ = ["InspectApp", "Target", "resolve_target"]
+__all__ = ["InspectApp", "Target", "pixel_channels_frame", "resolve_target"]
 
 XML_LINES_PER_PAGE = 200
 
 TAB_TITLES = (
     "Summary",
+    "Preview",
     "Pyramid",
     "Channels",
     "Planes",
@@ -39,6 +40,24 @@ TAB_TITLES = (
     "Raw XML",
     "Requests",
 )
+
+
+def pixel_channels_frame(preview: Any) -> pd.DataFrame:
+    """One row per channel previewed: Viv's domain and default contrast limits, mean, fractions at 0 and at max."""
+    rows = [
+        {
+            "Channel": f"{c.index}: {c.name}",
+            "Type": c.dtype,
+            "Domain": f"[{c.min:g}, {c.max:g}]",
+            "Contrast limits": f"[{c.contrast_limits[0]:g}, {c.contrast_limits[1]:g}]",
+            "Mean": f"{c.mean:.4g}",
+            "At 0": f"{c.fraction_zero:.1%}",
+            "At type max": f"{c.fraction_type_max:.1%}",
+            "IFD": c.ifd_path,
+        }
+        for c in preview.channels
+    ]
+    return pd.DataFrame(rows)
 
 
 # --- the app ----------------------------------------------------------------------------------------------------------
@@ -89,7 +108,7 @@ def _close_thread_event_loop() -> None:
 
 
 class InspectApp:
-    """The form (URL, token, Inspect), a progress bar, a status line and eleven result tabs.
+    """The form (URL, token, Inspect), a progress bar, a status line and twelve result tabs.
 
     ``inspect`` is the function that reads a file (``report.inspect`` by default; tests may pass another one with
     the same signature). `run` inspects programmatically (the notebook uses it to load the demo on start).
@@ -168,7 +187,7 @@ class InspectApp:
             [
                 w.HTML(
                     _STYLE
-                    + "<b>Inspect a remote OME-TIFF</b> (only the metadata is read, with HTTP range requests)"
+                    + "<b>Inspect a remote OME-TIFF</b> (the metadata and the lowest level's pixels, with HTTP range requests)"
                 ),
                 self.url,
                 w.HBox([self.token, self.button, self.save_button]),
@@ -220,7 +239,7 @@ class InspectApp:
         self._status(f"Reading {html.escape(str(location))} …")
         self.button.disabled = True
         try:
-            rep = self._inspect(location, on_progress=self._on_progress)
+            rep = self._inspect(location, on_progress=self._on_progress, pixels=True)
         except OmeTiffError as exc:
             self.error = redact_text(str(exc))
             self._status(html.escape(self.error), error=True)
@@ -311,6 +330,8 @@ class InspectApp:
         parts = [_frame_html(summary), _heading("Findings"), tables.findings_table(rep.findings).html]
         self._pane("Summary", self._html(*parts))
 
+        self._pane("Preview", *self._preview_children(rep))
+
         levels = rep.levels()
         fig = plots.pyramid_figure(levels, title=plots.short_name(rep.display_name))
         image = w.Image(value=plots.figure_png(fig), format="png", layout=w.Layout(max_width="900px"))
@@ -374,6 +395,28 @@ class InspectApp:
                 _frame_html(tables.requests_table(rep.ledger), index=False),
             ),
         )
+
+    def _preview_children(self, rep: Any) -> list[w.Widget]:
+        """The Preview tab: channel thumbnails and composite with Viv's default contrast, histograms, statistics."""
+        preview = getattr(rep, "pixels", None)
+        if preview is None or not preview.arrays:
+            info = rep.extra.get("pixels") or {}
+            why = info.get("skipped") or info.get("error") or "; ".join(getattr(preview, "notices", ()) or ())
+            return [self._html(f"<p><i>No pixels read: {html.escape(why or 'nothing to preview')}</i></p>")]
+        head = (
+            f"<p>Lowest pyramid level {preview.level} of {preview.level_count} ({preview.width} × {preview.height} px), "
+            f"as the viewer shows it by default: {preview.tiles_read} tile(s), "
+            f"{tables.format_bytes(preview.bytes_read)} in {preview.rounds} extra round(s).</p>"
+        )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in preview.notices)
+        thumbs = w.Image(value=plots.figure_png(plots.preview_figure(preview)), format="png",
+                         layout=w.Layout(max_width="1100px"))  # fmt: skip
+        thumbs.add_class("ometiff-preview")
+        hist = w.Image(value=plots.figure_png(plots.channel_histograms_figure(preview)), format="png",
+                       layout=w.Layout(max_width="1100px"))  # fmt: skip
+        hist.add_class("ometiff-histograms")
+        stats = _frame_html(pixel_channels_frame(preview), index=False)
+        return [self._html(head, f"<ul>{notes}</ul>" if notes else ""), thumbs, hist, self._html(stats)]
 
     def _show_tags(self) -> None:
         path = self.ifd_picker.value

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.collections import LineCollection, PatchCollection, PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
@@ -20,10 +21,12 @@ from matplotlib.patches import Ellipse, Rectangle
 from matplotlib.transforms import Affine2D
 
 __all__ = [
+    "channel_histograms_figure",
     "figure_labels",
     "figure_png",
     "level_colours",
     "level_label",
+    "preview_figure",
     "pyramid_figure",
     "shapes_figure",
     "short_name",
@@ -281,3 +284,61 @@ def figure_png(fig: Figure, *, close: bool = True) -> bytes:
     if close:
         plt.close(fig)
     return buf.getvalue()
+
+
+# --- pixel preview (the lowest level, as Viv shows it) ----------------------------------------------------------------
+
+
+def preview_figure(preview: Any, *, title: str = "") -> Figure:
+    """Each channel through Viv's default contrast limits in its colour, then their additive composite."""
+    from ometiff_helpers.pixels.render import composite, intensity
+
+    chans = list(zip(preview.channels, preview.arrays, strict=True))
+    n = len(chans) + 1
+    fig, axes = plt.subplots(1, n, figsize=(min(2.4 * n, 16.0), 2.9), squeeze=False)
+    limits = [c.contrast_limits for c, _ in chans]
+    colours = [c.colour for c, _ in chans]
+    for ax, (c, arr) in zip(axes[0], chans, strict=False):
+        rgb = intensity(arr, c.contrast_limits)[:, :, None] * (np.asarray(c.colour, np.float32) / 255.0)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(f"{c.index}: {c.name}"[:28], fontsize=9)
+    axes[0][-1].imshow(composite([a for _, a in chans], limits, colours), interpolation="nearest")
+    axes[0][-1].set_title("composite (additive)", fontsize=9)
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(
+        title
+        or f"lowest level {preview.level} ({preview.width} × {preview.height} px), Viv's default contrast",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def channel_histograms_figure(preview: Any) -> Figure:
+    """One histogram per channel (log counts) with the domain (grey, dotted) and Viv's contrast limits (black)."""
+    chans = list(zip(preview.channels, preview.arrays, strict=True))
+    n = max(1, len(chans))
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.ravel()[len(chans) :]:
+        ax.set_visible(False)
+    for ax, (c, arr) in zip(axes.ravel(), chans, strict=False):
+        values = np.asarray(arr, np.float64).ravel()
+        values = values[np.isfinite(values)]
+        colour = tuple(v / 255.0 for v in c.colour)
+        if values.size:
+            ax.hist(values, bins=128, color=colour if sum(c.colour) < 700 else "#555555", log=True)
+        for x in c.domain:
+            if np.isfinite(x):
+                ax.axvline(x, color="#888888", linestyle=":", linewidth=1.2)
+        for x in c.contrast_limits:
+            ax.axvline(x, color="#000000", linewidth=1.2)
+        ax.set_title(f"{c.index}: {c.name}"[:40], fontsize=9)
+        ax.tick_params(labelsize=8)
+        lo, hi = c.contrast_limits
+        ax.set_xlabel(f"domain [{c.min:g}, {c.max:g}]  contrast limits [{lo:g}, {hi:g}]", fontsize=8)
+    fig.tight_layout()
+    return fig

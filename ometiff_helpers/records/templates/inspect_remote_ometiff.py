@@ -35,7 +35,7 @@ import pandas as pd
 from IPython.display import display
 
 from ometiff_helpers.display import plots, tables
-from ometiff_helpers.display.inspect_app import InspectApp
+from ometiff_helpers.display.inspect_app import InspectApp, pixel_channels_frame
 from ometiff_helpers.target import resolve_target
 
 pd.set_option("display.max_rows", 500)
@@ -64,6 +64,32 @@ tables.summary_table(report)
 
 # %%
 tables.findings_table(report.findings)
+
+# %% [markdown]
+# ## Preview: the lowest level, as the viewer shows it
+# The viewer (Avivator / Viv) computes each channel's default display from the **lowest** pyramid level: the domain
+# is [min, max], the contrast limits are the 0.05 % and 99.95 % quantiles of the non-zero pixels (Viv's
+# `getChannelStats`). Below: each channel through those limits in its colour, their additive composite, and a
+# histogram per channel with the domain (dotted) and the contrast limits (black) marked. `--no-pixels` on the command
+# line skips this reading.
+
+# %%
+if report.pixels is not None and report.pixels.arrays:
+    print(
+        f"level {report.pixels.level} of {report.pixels.level_count}: {report.pixels.width} x {report.pixels.height} px, "
+        f"{report.pixels.tiles_read} tiles, {report.pixels.bytes_read:,} bytes in {report.pixels.rounds} extra round(s)"
+    )
+    for note in report.pixels.notices:
+        print("note:", note)
+    fig = plots.preview_figure(report.pixels)
+    plt.show()
+    fig = plots.channel_histograms_figure(report.pixels)
+    plt.show()
+else:
+    print("No pixels read:", report.extra.get("pixels"))
+
+# %%
+pixel_channels_frame(report.pixels) if report.pixels is not None else None
 
 # %% [markdown]
 # ## Pyramid

@@ -1,0 +1,1 @@
+"""Pixels: the lowest pyramid level read, decoded (imagecodecs) and measured as Viv does (optional extra)."""

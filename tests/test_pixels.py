@@ -1,0 +1,424 @@
+"""The pixel preview: decoded pixels equal tifffile's, Viv's statistics, pixel checks firing on generated defects and
+on no clean corpus file, bounded bytes, the CLI's --preview / --json / --no-pixels."""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from ometiff_helpers.io.source import FileSource
+
+from ometiff_helpers.__main__ import main
+from ometiff_helpers.diagnose.rules_pixels import run_pixel_checks
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.pixels.model import PixelOptions
+from ometiff_helpers.report import inspect, inspect_source, run_pixels
+from ometiff_helpers.tiff.read import read_tiff
+
+PIXEL_CODES = {
+    "PIXELS_EMPTY_CHANNEL", "PIXELS_SATURATED", "PIXELS_DYNAMIC_RANGE", "SIGNIFICANT_BITS_WRONG", "PIXELS_NONFINITE",
+    "PIXELS_LEVEL_MISMATCH", "PIXELS_MISSING_TILES", "PIXELS_TILE_DECODE", "PIXELS_JPEG_YCBCR",
+}  # fmt: skip
+TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".svs")
+
+
+def blobs(shape: tuple[int, int], seed: int, dtype: str = "uint16", peak: float = 30000) -> np.ndarray:
+    """Smooth gaussian blobs (structure survives downsampling, unlike noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    img = np.zeros(shape)
+    for _ in range(12):
+        cy, cx = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
+        r = rng.uniform(0.04, 0.12) * shape[1]
+        img += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+    img = img / img.max() * peak
+    return img.astype(dtype)
+
+
+def preview_of(path: Path, **options):
+    """inspect_source + run_pixels on a local file (no probes, no metadata checks)."""
+    with FileSource(str(path)) as src:
+        rep = inspect_source(src, probes=False, checks=False)
+        run_pixels(rep, src, PixelOptions(**options) if options else None)
+    return rep
+
+
+def tifffile_level(path: Path, ifd_path: str, structure) -> np.ndarray:
+    """tifffile's TiffPage.asarray of the IFD at ``ifd_path`` (channels last)."""
+    ifd = next(i for i in structure.all_ifds() if i.path == ifd_path)
+    with warnings.catch_warnings(), tifffile.TiffFile(path) as tf:
+        warnings.simplefilter("ignore")
+        tf.filehandle.seek(ifd.offset)
+        page = tifffile.TiffPage(tf, index=0)
+        arr = page.asarray()
+        if arr.ndim == 3 and page.planarconfig == 2:
+            arr = np.moveaxis(arr, 0, -1)
+        return arr
+
+
+def assert_equal_to_tifffile(path: Path, rep) -> int:
+    p = rep.pixels
+    assert p is not None and p.arrays, (path, p.notices if p else rep.extra.get("pixels"))
+    for c, arr in zip(p.channels, p.arrays, strict=True):
+        ref = tifffile_level(path, c.ifd_path, rep.tiff)
+        if ref.ndim == 3:
+            ref = ref[..., c.index % ref.shape[-1]]
+        assert arr.shape == ref.shape, (path, c.ifd_path)
+        assert np.array_equal(arr, ref, equal_nan=arr.dtype.kind == "f"), (path, c.index)
+    return len(p.arrays)
+
+
+# --- generated files: every codec, both byte orders, classic and BigTIFF, tiled and striped ------------------------
+
+GRAY16 = blobs((300, 260), 1)
+GRAY8 = blobs((300, 260), 2, "uint8", 250)
+RGB8 = np.stack([blobs((300, 260), s, "uint8", 250) for s in (3, 4, 5)], axis=-1)
+FLOAT32 = blobs((300, 260), 6, "float32", 1.5)
+
+CODEC_CASES = [
+    ("none", GRAY16, {}),
+    ("lzw", GRAY16, {"predictor": 2}),
+    ("lzw", FLOAT32, {"predictor": 3}),
+    ("zlib", GRAY16, {"predictor": 2}),
+    ("adobe_deflate", GRAY8, {}),
+    ("deflate", GRAY16, {}),
+    ("packbits", GRAY8, {}),
+    ("zstd", GRAY16, {}),
+    ("jpeg", GRAY8, {}),
+    ("jpeg", RGB8, {}),
+    ("jpeg2000", GRAY16, {}),
+    ("webp", RGB8, {}),
+    ("lerc", FLOAT32, {}),
+    ("zlib", np.moveaxis(RGB8, -1, 0).copy(), {"planarconfig": "separate"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("codec", "data", "extra"), CODEC_CASES, ids=lambda v: v if isinstance(v, str) else ""
+)
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+@pytest.mark.parametrize("tiled", [True, False])
+def test_codecs_equal_tifffile(
+    tmp_path: Path, codec: str, data: np.ndarray, extra: dict, byteorder: str, tiled: bool
+) -> None:
+    if byteorder == ">" and codec == "lerc":
+        byteorder = "<"  # LERC data has its own byte order; tifffile writes it in little-endian TIFFs only
+    path = tmp_path / f"{codec}.tif"
+    kwargs = {"tile": (64, 64)} if tiled else {"rowsperstrip": 37}
+    photometric = "rgb" if data.ndim == 3 else "minisblack"
+    tifffile.imwrite(path, data, byteorder=byteorder, compression=None if codec == "none" else codec,
+                     photometric=photometric, bigtiff=tiled and byteorder == "<", **kwargs, **extra)  # fmt: skip
+    rep = preview_of(path)
+    assert rep.tiff.bigtiff == (tiled and byteorder == "<")  # BigTIFF little-endian, classic otherwise
+    assert rep.tiff.byteorder == byteorder
+    assert assert_equal_to_tifffile(path, rep) == (3 if data.ndim == 3 else 1)
+    assert not {f.code for f in rep.findings} & PIXEL_CODES
+
+
+def write_pyramid(path: Path, channels: list[np.ndarray], levels: int = 3, *, bigtiff: bool = False,
+                  override=None, tile: int = 64, compression: str = "zlib", dtype_meta: dict | None = None) -> None:  # fmt: skip
+    """An OME-TIFF pyramid in SubIFDs: one IFD per channel, ``levels - 1`` SubIFDs each. ``override(c, level, arr)``
+    may replace a level's pixels (defects)."""
+    stack = np.stack(channels)
+    with tifffile.TiffWriter(path, bigtiff=bigtiff, ome=True) as tw:
+        tw.write(stack, subifds=levels - 1, tile=(tile, tile), compression=compression,
+                 metadata={"axes": "CYX", **(dtype_meta or {})})  # fmt: skip
+        for level in range(1, levels):
+            f = 2**level
+            down = [
+                (override(c, level, ch[::f, ::f]) if override else ch[::f, ::f])
+                for c, ch in enumerate(channels)
+            ]
+            tw.write(np.stack(down), subfiletype=1, tile=(tile, tile), compression=compression)
+
+
+def test_pyramid_equals_tifffile_and_reads_in_one_round(tmp_path: Path) -> None:
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((512, 512), s) for s in range(4)], bigtiff=True)
+    rep = preview_of(path)
+    p = rep.pixels
+    assert p.level == 2 and p.level_count == 3 and (p.width, p.height) == (128, 128)
+    assert assert_equal_to_tifffile(path, rep) == 4
+    assert (
+        p.rounds == 1 and p.tiles_read == 4 * 4 + 4
+    )  # 4 tiles of the lowest level + one tile above, per channel
+    assert [c.correlation is not None and c.correlation > 0.9 for c in p.comparisons] == [True] * 4
+    assert not {f.code for f in rep.findings} & PIXEL_CODES
+    data = rep.to_dict()["pixels"]
+    assert data["level"] == 2 and data["bytes_read"] == p.bytes_read > 0
+    assert set(data["channels"][0]) >= {"name", "dtype", "min", "max", "mean", "contrast_limits", "fraction_zero",
+                                        "fraction_type_max"}  # fmt: skip
+
+
+def test_budget_skips_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((512, 512), s) for s in range(2)], compression="none")
+    rep = preview_of(path, max_bytes=40_000)
+    p = rep.pixels
+    assert p.bytes_read <= 40_000
+    assert any("over the remaining preview budget" in n for n in p.notices)
+    assert len(p.arrays) == 1  # the first channel's lowest level (32 KiB) fits, the second does not
+
+
+# --- the corpus -------------------------------------------------------------------------------------------------------
+
+
+def corpus_tiffs(corpus_dir: Path) -> list[Path]:
+    return sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in TIFF_SUFFIXES)
+
+
+def test_corpus_pixels_equal_tifffile_and_no_pixel_check_fires(corpus_dir: Path) -> None:
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    compared, unread = 0, []
+    for path in corpus_tiffs(corpus_dir):
+        try:
+            rep = preview_of(path)
+        except OmeTiffError:  # files the metadata reader refuses are tested elsewhere
+            continue
+        assert not {f.code for f in rep.findings} & PIXEL_CODES, (path, [f.message for f in rep.findings])
+        if rep.pixels is None or not rep.pixels.arrays:
+            unread.append(path.name)
+            assert rep.pixels is not None and rep.pixels.notices, path  # always says why
+            continue
+        compared += assert_equal_to_tifffile(path, rep) and 1
+    assert compared >= 70
+    assert len(unread) <= 10, unread  # 1-bit, OJPEG, empty images, YCbCr without JPEG
+
+
+# --- pixel checks on generated defects ---------------------------------------------------------------------------
+
+
+def codes_of(path: Path) -> set[str]:
+    return {f.code for f in preview_of(path).findings}
+
+
+def test_blank_level_fires(tmp_path: Path) -> None:
+    path = tmp_path / "blank.ome.tif"
+    write_pyramid(path, [blobs((512, 512), s) for s in range(2)],
+                  override=lambda c, level, a: np.zeros_like(a) if (c, level) == (0, 1) else a)  # fmt: skip
+    assert "PIXELS_LEVEL_MISMATCH" in codes_of(path)
+
+
+def test_swapped_level_fires(tmp_path: Path) -> None:
+    chans = [blobs((512, 512), s) for s in range(3)]
+    path = tmp_path / "swap.ome.tif"
+    write_pyramid(path, chans, override=lambda c, level, a: chans[1][::4, ::4] if (c, level) == (0, 2) else a)
+    findings = [f for f in preview_of(path).findings if f.code == "PIXELS_LEVEL_MISMATCH"]
+    assert findings and "channel 1" in findings[0].message
+
+
+def test_empty_channel_fires(tmp_path: Path) -> None:
+    path = tmp_path / "empty.ome.tif"
+    write_pyramid(path, [blobs((256, 256), 0), np.zeros((256, 256), np.uint16), blobs((256, 256), 2)])
+    assert "PIXELS_EMPTY_CHANNEL" in codes_of(path)
+
+
+def test_twelve_bit_in_uint16_fires(tmp_path: Path) -> None:
+    path = tmp_path / "12bit.ome.tif"
+    write_pyramid(path, [blobs((256, 256), s, peak=4000) for s in range(2)])
+    assert "PIXELS_DYNAMIC_RANGE" in codes_of(path)
+
+
+def test_significant_bits_disagreeing_fires(tmp_path: Path) -> None:
+    path = tmp_path / "sigbits.ome.tif"
+    write_pyramid(
+        path, [blobs((256, 256), s, peak=60000) for s in range(2)], dtype_meta={"SignificantBits": 12}
+    )
+    assert "SIGNIFICANT_BITS_WRONG" in codes_of(path)
+
+
+def test_saturation_fires(tmp_path: Path) -> None:
+    path = tmp_path / "sat.ome.tif"
+    write_pyramid(path, [np.minimum(blobs((256, 256), s, peak=90000.0, dtype="float64"), 65535).astype("uint16")
+                         for s in range(2)])  # fmt: skip
+    assert "PIXELS_SATURATED" in codes_of(path)
+
+
+def test_nan_floats_fire(tmp_path: Path) -> None:
+    data = blobs((256, 256), 1, "float32", 2.0)
+    data[10:40, 10:40] = np.nan
+    path = tmp_path / "nan.ome.tif"
+    write_pyramid(path, [data, blobs((256, 256), 2, "float32", 2.0)])
+    assert "PIXELS_NONFINITE" in codes_of(path)
+
+
+def test_sparse_tiles_fire(tmp_path: Path) -> None:
+    path = tmp_path / "sparse.ome.tif"
+    tifffile.imwrite(path, blobs((256, 256), 1), tile=(64, 64), compression="zlib", ome=True)
+    with FileSource(str(path)) as src:
+        structure = read_tiff(src)
+    counts = structure.ifds[0].tag(325)
+    fmt = "<" + ("Q" if structure.bigtiff else ("I" if counts.type == 4 else "H"))
+    raw = bytearray(path.read_bytes())
+    struct.pack_into(fmt, raw, counts.value_offset + 3 * struct.calcsize(fmt), 0)  # tile 3: byte count 0
+    offsets = structure.ifds[0].tag(324)
+    struct.pack_into(
+        fmt, raw, offsets.value_offset + 5 * struct.calcsize(fmt), len(raw) + 100
+    )  # tile 5: past EOF
+    path.write_bytes(bytes(raw))
+    rep = preview_of(path)
+    missing = [f for f in rep.findings if f.code == "PIXELS_MISSING_TILES"]
+    assert missing and "2 tile(s)" in missing[0].message
+    assert rep.pixels.arrays  # the other tiles are still shown
+
+
+def test_corrupt_tile_fires(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.ome.tif"
+    tifffile.imwrite(path, blobs((128, 128), 1), tile=(64, 64), compression="zlib", ome=True)
+    with FileSource(str(path)) as src:
+        structure = read_tiff(src)
+    offsets = structure.ifds[0].tag(324)
+    raw = bytearray(path.read_bytes())
+    start = offsets.value[1]
+    raw[start : start + 16] = b"\xff" * 16
+    path.write_bytes(bytes(raw))
+    assert "PIXELS_TILE_DECODE" in codes_of(path)
+
+
+def test_ycbcr_labelled_rgb_fires(tmp_path: Path) -> None:
+    import imagecodecs
+
+    base = blobs((128, 128), 1, "float64", 240)
+    rgb = np.stack([base, base * 0.9, base * 0.8], axis=-1).astype("uint8")  # a tinted grey picture
+    path = tmp_path / "ycbcr.tif"
+    tifffile.imwrite(
+        path, rgb, photometric="rgb", compression="jpeg", compressionargs={"outcolorspace": "rgb"}
+    )
+    clean = codes_of(path)
+    with FileSource(str(path)) as src:
+        structure = read_tiff(src)
+    offsets, counts = structure.ifds[0].tag(273), structure.ifds[0].tag(279)
+    raw = bytearray(path.read_bytes())
+    # replace the strip by the same picture JPEG-encoded as YCbCr without a JFIF marker, keeping the RGB label
+    body = imagecodecs.jpeg8_encode(rgb, level=95, outcolorspace="YCBCR")
+    if body[6:10] == b"JFIF":  # drop the APP0 segment: tifffile and libtiff write none
+        seg = struct.unpack(">H", body[4:6])[0]
+        body = body[:2] + body[4 + seg :]
+    start = len(raw)
+    raw += body
+    struct.pack_into("<I", raw, offsets.entry_offset + 8, start)
+    struct.pack_into("<I", raw, counts.entry_offset + 8, len(body))
+    path.write_bytes(bytes(raw))
+    assert "PIXELS_JPEG_YCBCR" not in clean
+    assert "PIXELS_JPEG_YCBCR" in codes_of(path)
+
+
+# --- bounds, secrets, CLI ---------------------------------------------------------------------------------------------
+
+
+def test_no_pyramid_large_level_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "flat.ome.tif"
+    tifffile.imwrite(path, np.zeros((2048, 2048), np.uint16), tile=(256, 256), ome=True)
+    rep = preview_of(path, max_pixels=1024 * 1024)
+    assert not rep.pixels.arrays and "limit" in rep.pixels.notices[0]
+    assert rep.pixels.bytes_read == 0
+
+
+def test_cli_preview_json_and_no_pixels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((256, 256), s) for s in range(3)])
+    png = tmp_path / "preview.png"
+    assert main([str(path), "--json", "--preview", str(png)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pixels"]["level"] == 2 and len(data["pixels"]["channels"]) == 3
+    import imagecodecs
+
+    pic = imagecodecs.png_decode(png.read_bytes())
+    assert pic.shape == (64, 4 * 64 + 3 * 4, 3) and pic.max() > 0
+    assert main([str(path), "--json", "--no-pixels"]) == 0
+    assert "pixels" not in json.loads(capsys.readouterr().out)
+    assert main([str(path), "--no-pixels", "--preview", str(png)]) == 2
+
+
+def test_http_preview_keeps_the_token_secret(range_server, tmp_path: Path, canary: str) -> None:
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((256, 256), s) for s in range(2)])
+    server = range_server({"pyr.ome.tif": path})
+    rep = inspect(server.url("pyr.ome.tif") + f"?token={canary}", pixels=True, probes=False)
+    assert rep.pixels is not None and rep.pixels.arrays and rep.pixels.rounds == 1
+    assert canary not in rep.to_json()
+    assert run_pixel_checks(rep.pixels) == [f for f in rep.findings if f.code in PIXEL_CODES]
+
+
+def test_no_pixel_check_fires_on_the_benchmark_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_files
+    import bench_reader
+
+    for spec in bench_reader.file_specs("tiny", 20):
+        path = bench_files.write_file(spec, tmp_path / spec.name)
+        rep = preview_of(path)
+        assert rep.pixels is not None and rep.pixels.arrays, spec.name
+        assert not {f.code for f in rep.findings} & PIXEL_CODES, (
+            spec.name,
+            [f.message for f in rep.findings],
+        )
+
+
+def test_pixels_extra_missing_is_said_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    path = tmp_path / "pyr.ome.tif"
+    write_pyramid(path, [blobs((128, 128), 0)], levels=2)
+    monkeypatch.setitem(sys.modules, "ometiff_helpers.pixels.preview", None)  # as if imagecodecs were absent
+    rep = inspect(str(path), pixels=True, probes=False)
+    assert rep.pixels is None and "pixels extra" in rep.extra["pixels"]["skipped"]
+
+
+def test_unloaded_tile_offsets_are_fetched_in_the_same_round(range_server, tmp_path: Path) -> None:
+    """TileOffsets longer than the reader loads eagerly: the needed entries come in round 1 (beside the tiles
+    already known), the remaining tiles in round 2; the pixels still equal tifffile's."""
+    path = tmp_path / "many-tiles.ome.tif"
+    write_pyramid(path, [blobs((1024, 1024), s) for s in range(2)], levels=2, tile=32)  # 256 + 1024 tiles
+    server = range_server({"many-tiles.ome.tif": path})
+    rep = inspect(server.url("many-tiles.ome.tif"), pixels=True, probes=False)
+    lowest = next(i for i in rep.tiff.all_ifds() if i.path == rep.pixels.channels[0].ifd_path)
+    assert lowest.tag(324).value is None  # not loaded with the IFDs
+    assert rep.pixels.rounds == 2 and rep.pixels.tiles_read == 2 * (256 + 1)
+    assert [c.correlation > 0.9 for c in rep.pixels.comparisons] == [True, True]
+    assert assert_equal_to_tifffile(path, rep) == 2
+
+
+def test_a_decompression_bomb_tile_fails_alone(tmp_path: Path) -> None:
+    """A Deflate tile that inflates far beyond its tile's size is a decode problem, not a memory blow-up."""
+    import zlib
+
+    path = tmp_path / "bomb.ome.tif"
+    tifffile.imwrite(path, blobs((128, 128), 1), tile=(64, 64), compression="zlib", ome=True)
+    with FileSource(str(path)) as src:
+        structure = read_tiff(src)
+    offsets, counts = structure.ifds[0].tag(324), structure.ifds[0].tag(325)
+    bomb = zlib.compress(b"\0" * (256 * 1024 * 1024), 9)  # 256 MiB of zeros in about 256 KiB
+    raw = bytearray(path.read_bytes())
+    fmt = "<I" if counts.type == 4 else "<H"
+    struct.pack_into("<I", raw, offsets.value_offset, len(raw))
+    struct.pack_into(fmt, raw, counts.value_offset, len(bomb))
+    path.write_bytes(bytes(raw) + bomb)
+    rep = preview_of(path)
+    broken = [p for p in rep.pixels.tile_problems if p.kind == "decode"]
+    assert [p.index for p in broken] == [0]
+    assert "PIXELS_TILE_DECODE" in {f.code for f in rep.findings}
+
+
+def test_uncompressed_tiles_are_read_down_to_the_last_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_files
+    import bench_reader
+
+    spec = bench_reader.file_specs("tiny", 20)[
+        0
+    ]  # 1024 px, 8 SubIFD levels, 512 px uncompressed uint16 tiles
+    rep = preview_of(bench_files.write_file(spec, tmp_path / spec.name))
+    p = rep.pixels
+    assert (p.width, p.height) == (4, 4) and p.tiles_read == 8
+    # at most 4 rows of each lowest-level tile and 8 of each tile above (less when the IFD read already cached some),
+    # where whole tiles would be 8 x 512 KiB
+    assert 0 < p.bytes_read <= 4 * (4 + 8) * 512 * 2
