@@ -1,7 +1,7 @@
 """What the pixel preview adds to ``inspect``: requests, bytes and round trips, counted by the server.
 
 Serves the reader benchmark's 36-IFD pyramids (4 channels x 9 levels, 512 px uncompressed uint16 tiles, full size
-49152 x 65536 px) and the bundled demo from the loopback `RangeServer` with an injected latency, reads the
+49152 x 65536 px) and the bundled demo from the loopback `FaultServer` with an injected latency, reads the
 metadata (``report.inspect_source``, no probes), then the preview alone (``report.run_pixels``). Prints a Markdown table.
 
     .venv/bin/python benchmarks/bench_pixels.py [--quick | --tiny] [--latency 0.05]
@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from bench_files import write_file
-from bench_reader import DEMO, file_specs
-from ometiff_helpers.io.source import open_source
+from bench_reader import DEMO, file_specs  # (also puts tests/ on sys.path: the fault server)
+from faultserver import FaultServer, sequential_rounds
 
-from ometiff_helpers.demo.server import RangeServer, sequential_rounds
+from ometiff_helpers.io.open import open_source
 from ometiff_helpers.report import inspect_source, run_pixels
 
 
-def measure(server: RangeServer, name: str) -> tuple[tuple[int, int, int], tuple[int, int, int], Any]:
+def measure(server: FaultServer, name: str) -> tuple[tuple[int, int, int], tuple[int, int, int], Any]:
     """(requests, bytes, sequential rounds) of reading the metadata, then of the preview alone, as the server saw
     them, and the preview."""
     server.reset_log()
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             files[spec.name] = write_file(spec, Path(tmp) / spec.name)
         if DEMO.is_file():
             files["demo.ome.tif"] = DEMO
-        with RangeServer(files, latency=args.latency) as server:
+        with FaultServer(files, latency=args.latency) as server:
             for name in files:
                 (n0, b0, r0), (n1, b1, r1), p = measure(server, name)
                 skipped = "; ".join(p.notices) if p is not None else ""

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from ometiff_helpers.io.source import FileSource
 
 from ometiff_helpers.__main__ import main
 from ometiff_helpers.diagnose.rules_pixels import run_pixel_checks
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.io.local import FileSource
 from ometiff_helpers.pixels.model import PixelOptions
 from ometiff_helpers.report import inspect, inspect_source, run_pixels
 from ometiff_helpers.tiff.read import read_tiff

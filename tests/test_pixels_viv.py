@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from ometiff_helpers.io.source import FileSource
 
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.io.local import FileSource
 from ometiff_helpers.pixels.stats import viv_channel_stats
 from ometiff_helpers.report import inspect_source, run_pixels
 

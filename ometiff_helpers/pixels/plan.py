@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ometiff_helpers.ome.model import OmeDocument
+from ometiff_helpers.ometiff import plane_index, pyramid_levels
 from ometiff_helpers.pixels.model import TileRef
 from ometiff_helpers.tiff.codes import PlanarConfig, TagCode
 from ometiff_helpers.tiff.model import IFD, Tag, TiffStructure
@@ -39,18 +40,6 @@ class ChannelTarget:
         return self.chain[-2] if len(self.chain) > 1 else None
 
 
-def viv_plane_index(order: str, z: int, c: int, t: int, size_z: int, size_c: int, size_t: int) -> int:
-    """``getRelativeOmeIfdIndex`` of @vivjs/loaders: the IFD of (z, c, t) from DimensionOrder alone."""
-    sizes = {"Z": size_z, "C": size_c, "T": size_t}
-    coords = {"Z": z, "C": c, "T": t}
-    axes = order.upper()[2:5] if len(order) == 5 else "ZCT"
-    index, stride = 0, 1
-    for axis in axes:
-        index += coords.get(axis, 0) * stride
-        stride *= max(1, sizes.get(axis, 1))
-    return index
-
-
 def channel_targets(
     tiff: TiffStructure, ome: OmeDocument | None, max_channels: int
 ) -> tuple[list[ChannelTarget], list[str]]:
@@ -62,7 +51,7 @@ def channel_targets(
     targets: list[ChannelTarget] = []
     if pixels is None:
         ifd0 = tiff.ifds[0]
-        chain = _chain_without_ome(tiff)
+        chain = pyramid_levels(tiff, None)
         spp = ifd0.samples_per_pixel
         for s in range(min(spp, max_channels)):
             colour = (
@@ -83,7 +72,10 @@ def channel_targets(
             f"{size_c} channels: the first {shown} are previewed (the viewer shows at most {shown} at first)."
         )
     for c in range(shown):
-        index = viv_plane_index(order, z, c, t, size_z, size_c, size_t)
+        index = plane_index(pixels, z, c, t)
+        if index is None:
+            notices.append(f"DimensionOrder {order!r} is not an OME order: no plane to preview.")
+            break
         if index >= len(tiff.ifds):
             notices.append(
                 f"channel {c}: its plane is IFD {index}, past the {len(tiff.ifds)} IFDs of the file."
@@ -107,19 +99,6 @@ def channel_targets(
             colour = (255, 255, 255) if size_c == 1 else _PALETTE[c % len(_PALETTE)]
         targets.append(ChannelTarget(len(targets), name, (colour[0], colour[1], colour[2]), chain, 0))
     return targets, notices
-
-
-def _chain_without_ome(tiff: TiffStructure) -> tuple[IFD, ...]:
-    """A plain TIFF's levels: IFD 0 and its SubIFDs, or the reduced IFDs following it."""
-    ifd0 = tiff.ifds[0]
-    if ifd0.subifds:
-        return (ifd0, *ifd0.subifds)
-    chain = [ifd0]
-    for ifd in tiff.ifds[1:]:
-        if not ifd.is_reduced:
-            break
-        chain.append(ifd)
-    return tuple(chain)
 
 
 def _legacy_chain(

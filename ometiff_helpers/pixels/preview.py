@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
-from ometiff_helpers.io.source import ByteSource, human_bytes
+from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.io.base import ByteSource
 from ometiff_helpers.ome.model import OmeDocument
 from ometiff_helpers.pixels.decode import (
     JPEG_TABLES,
