@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -58,3 +60,17 @@ def test_core_modules_do_not_import_display_libraries() -> None:
         and heavy.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_the_public_api_is_importable_from_the_package_and_lazy() -> None:
+    """`import ometiff_helpers` loads no HTTP stack; each public name resolves to its stage's object."""
+    code = (
+        "import sys, ometiff_helpers as o\n"
+        "assert 'requests' not in sys.modules, 'import ometiff_helpers loaded requests'\n"
+        "from ometiff_helpers.report import inspect\n"
+        "assert o.inspect is inspect\n"
+        "missing = [n for n in o.__all__ if not hasattr(o, n)]\n"
+        "assert not missing, missing\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
