@@ -12,8 +12,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ometiff_helpers import __version__
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.open import read_small_file
@@ -41,8 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-probes", action="store_true", help="skip the network probes (CORS, offsets.json, ...)"
     )
+    parser.add_argument(
+        "--viewer",
+        type=_viewer_version,
+        default=NEWEST,
+        metavar="VERSION",
+        help=f"the Viv release the verdict is about (default: the newest, {NEWEST.major}.{NEWEST.minor}.{NEWEST.patch})",
+    )
     parser.add_argument("--version", action="version", version=f"ometiff-inspect {__version__}")
     return parser
+
+
+def _viewer_version(text: str) -> ViewerVersion:
+    """--viewer's value as a ViewerVersion (argparse reports a bad one as a usage error)."""
+    try:
+        return ViewerVersion.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in ("record", "recheck"):
             return _records_main(argv)
+        if argv and argv[0] == "offsets":
+            return _offsets_main(argv[1:])
         return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
@@ -96,8 +115,10 @@ def _run(args: argparse.Namespace) -> Report:
         from ometiff_helpers.demo import serve_demo
 
         with serve_demo() as server:
-            return inspect(server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes)
-    return inspect(args.target, token=token, offsets=offsets, probes=not args.no_probes)
+            return inspect(
+                server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes, viewer=args.viewer
+            )
+    return inspect(args.target, token=token, offsets=offsets, probes=not args.no_probes, viewer=args.viewer)
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:
@@ -223,6 +244,35 @@ def _records_main(argv: Sequence[str]) -> int:
     )
     print(result)
     return int(result.status)
+
+
+# --- remedies: `offsets URL -o X.offsets.json` -------------------------------------------------------------------
+
+
+def _offsets_main(argv: Sequence[str]) -> int:
+    """Write the offsets file (JSON array of top-level IFD offsets) that Viv and Avivator read beside the file."""
+    from ometiff_helpers.tiff.offsets import offsets_json, offsets_name, read_ifd_offsets
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ometiff_helpers offsets",
+        description="Write X.offsets.json, the top-level IFD offsets Viv/Avivator read beside X.ome.tif.",
+        epilog="Put the file beside the OME-TIFF under the name Avivator derives: ome.tif(f) -> offsets.json.",
+    )
+    parser.add_argument("target", help="URL (http/https) or local path of the OME-TIFF")
+    parser.add_argument("-o", "--output", required=True, help="the offsets file to write ('-' for stdout)")
+    args = parser.parse_args(argv)
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    offsets = read_ifd_offsets(args.target, token=token)
+    text = offsets_json(offsets)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    Path(args.output).write_text(text, encoding="utf-8")
+    name = SecretURL(args.target).redacted if "://" in args.target else args.target
+    print(
+        f"Wrote {len(offsets)} IFD offsets to {args.output}; serve it as {offsets_name(name.rsplit('/', 1)[-1])}"
+    )
+    return 0
 
 
 def _diagnostics_lines(report: Report) -> list[str]:

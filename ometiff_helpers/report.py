@@ -12,6 +12,7 @@ from typing import Any
 
 from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import legacy_image_levels, pyramid_kind, pyramid_levels
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
@@ -253,6 +254,7 @@ def inspect(
     options: ReadOptions | None = None,
     http_options: HttpOptions | None = None,
     checks: bool = True,
+    viewer: ViewerVersion = NEWEST,
 ) -> Report:
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
 
@@ -261,7 +263,13 @@ def inspect(
     """
     with open_source(url_or_path, token=token, options=http_options) as source:
         return inspect_source(
-            source, offsets=offsets, probes=probes, on_progress=on_progress, options=options, checks=checks
+            source,
+            offsets=offsets,
+            probes=probes,
+            on_progress=on_progress,
+            options=options,
+            checks=checks,
+            viewer=viewer,
         )
 
 
@@ -273,6 +281,7 @@ def inspect_source(
     on_progress: ProgressCallback | None = None,
     options: ReadOptions | None = None,
     checks: bool = True,
+    viewer: ViewerVersion = NEWEST,
 ) -> Report:
     """Like ``inspect`` on an open ByteSource (the caller closes it)."""
     sink = _DescriptionSink(on_progress)
@@ -306,18 +315,20 @@ def inspect_source(
         report.ome_error, report.ome_error_kind = _ome_error(error, raw)
     report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
     if checks:
-        _run_diagnostics(report, source, probes=probes)
+        _run_diagnostics(report, source, probes=probes, viewer=viewer)
     report.findings.sort(key=lambda f: f.severity.rank)
     return report
 
 
-def _run_diagnostics(report: Report, source: ByteSource, *, probes: bool) -> None:
+def _run_diagnostics(
+    report: Report, source: ByteSource, *, probes: bool, viewer: ViewerVersion = NEWEST
+) -> None:
     """Checks come from checks.py when present (diagnostics issue); until then only the reader's findings."""
     try:
         from ometiff_helpers.diagnose import evaluate as checks_module
     except ImportError:
         return
-    report.findings.extend(checks_module.run_checks(report, source=source if probes else None))
+    report.findings.extend(checks_module.run_checks(report, source=source if probes else None, viewer=viewer))
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.ome.model import Image, OmeDocument, Pixels
 from ometiff_helpers.tiff.model import IFD, TiffStructure
@@ -55,10 +56,16 @@ class CheckInput:
     statuses: tuple[int, ...] = ()  # HTTP statuses of the main read's requests (from its ledger)
     probes: ProbeResults | None = None
     estimate: ViewerEstimate | None = None
+    viewer: ViewerVersion = NEWEST  # the Viv release the verdict is about
 
     @classmethod
     def from_report(
-        cls, report: ReportLike, *, probes: ProbeResults | None = None, estimate: ViewerEstimate | None = None
+        cls,
+        report: ReportLike,
+        *,
+        probes: ProbeResults | None = None,
+        estimate: ViewerEstimate | None = None,
+        viewer: ViewerVersion = NEWEST,
     ) -> CheckInput:
         records = getattr(report.ledger, "records", ()) or ()
         return cls(
@@ -71,6 +78,7 @@ class CheckInput:
             statuses=tuple(int(r.status) for r in records),
             probes=probes,
             estimate=estimate,
+            viewer=viewer,
         )
 
     # --- OME views ---------------------------------------------------------------------------------------------------

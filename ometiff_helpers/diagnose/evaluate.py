@@ -52,6 +52,7 @@ from ometiff_helpers.diagnose.rules_tiff import (
     check_pyramid_halving,
     check_tile_geometry,
 )
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate, estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding
@@ -123,7 +124,11 @@ def evaluate(inp: CheckInput) -> list[Finding]:
 
 
 def run_checks(
-    report: ReportLike, *, source: ByteSource | None = None, probe_options: ProbeOptions | None = None
+    report: ReportLike,
+    *,
+    source: ByteSource | None = None,
+    probe_options: ProbeOptions | None = None,
+    viewer: ViewerVersion = NEWEST,
 ) -> list[Finding]:
     """Probe (when ``source`` is an open ``HttpSource``), estimate the viewer's cost, run every rule.
 
@@ -137,8 +142,8 @@ def run_checks(
             report.extra["probes"] = probes.as_dict()
         except (OmeTiffError, OSError, ValueError) as exc:  # a probe must never cost the report
             report.extra["probes"] = {"error": redact_text(f"probes stopped: {type(exc).__name__}: {exc}")}
-    base = CheckInput.from_report(report, probes=probes)
+    base = CheckInput.from_report(report, probes=probes, viewer=viewer)
     has_offsets = probes is not None and any(o.outcome == "valid" for o in probes.offsets)
     estimate = estimate_viewer_cost(base, offsets_available=has_offsets)
     report.extra["viewer_estimate"] = {"geotiff_js": estimate.as_dict(), "this_tool": report.ledger.as_dict()}
-    return evaluate(CheckInput.from_report(report, probes=probes, estimate=estimate))
+    return evaluate(CheckInput.from_report(report, probes=probes, estimate=estimate, viewer=viewer))
