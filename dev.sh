@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points (see README.md):
 #   ./dev.sh demo   set up, then inspect the bundled demo file and open the inspect notebook in JupyterLab
-#   ./dev.sh test   set up (including Debian's nginx and chromium for the server and browser tests), then run every test
+#   ./dev.sh test   set up (including Debian's nginx and chromium for the server and browser tests, and Node with
+#                   Viv's loaders for the viewer conformance suite), then run every test
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -23,6 +24,7 @@ apt_install() {  # install Debian packages when their command is missing
   local missing=()
   command -v /usr/sbin/nginx >/dev/null 2>&1 || missing+=(nginx-light)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -42,6 +44,7 @@ case "${1:-}" in
   test)
     apt_install
     setup_venv test
+    (cd tests/viv && npm ci --no-audit --no-fund --silent)  # Viv's own loaders (tests/viv), the viewer oracle
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/lint-imports"
