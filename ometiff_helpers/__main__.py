@@ -98,6 +98,11 @@ def _inspect_main(argv: Sequence[str]) -> int:
         _parser().print_usage(sys.stderr)
         print("error: give a URL or path, or --demo", file=sys.stderr)
         return EXIT_ERROR
+    if args.target and not args.demo:
+        from ometiff_helpers.companion import is_companion
+
+        if is_companion(args.target):
+            return _companion_main(args)
     report = _run(args)
     if args.json:
         print(report.to_json())
@@ -244,6 +249,32 @@ def _records_main(argv: Sequence[str]) -> int:
     )
     print(result)
     return int(result.status)
+
+
+def _companion_main(args: argparse.Namespace) -> int:
+    """Inspect a multi-file set through its companion file: each member's structure and the set's verdict."""
+    from ometiff_helpers.companion import inspect_companion
+
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    report = inspect_companion(args.target, token=token, viewer=args.viewer)
+    if args.json:
+        print(redact_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
+    else:
+        lines = [
+            f"File     {report.display_name}",
+            f"Format   companion OME-XML, {len(report.ome.images)} Image(s)",
+        ]
+        lines.append(f"Files ({len(report.files)}):")
+        for m in report.files:
+            what = f"error: {m.error}" if m.error else f"{m.ifds} IFD(s), {m.width} x {m.height}"
+            lines.append(f"  {m.file_name}: {what}")
+        lines.append(f"Findings ({len(report.findings)}):")
+        lines += [
+            f"  {f.severity.value.upper():7} {f.code} [{f.where}]: {f.message}" for f in report.findings
+        ]
+        lines.append(f"Verdict  {report.verdict()}")
+        print(redact_text("\n".join(lines)))
+    return EXIT_FINDINGS if args.checks and report.errors else 0
 
 
 # --- remedies: `offsets URL -o X.offsets.json` -------------------------------------------------------------------

@@ -31,6 +31,7 @@ NODE_TIMEOUT_S = 900
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from ometiff_helpers.companion import inspect_companion, is_companion  # noqa: E402
 from ometiff_helpers.demo.server import RangeServer  # noqa: E402
 from ometiff_helpers.errors import OmeTiffError  # noqa: E402
 from ometiff_helpers.findings import Severity  # noqa: E402
@@ -70,10 +71,10 @@ class Outcome:
 
 
 def corpus_cases(corpus: Path = CORPUS) -> list[Case]:
-    """Every TIFF of the corpus, served under its path inside the corpus."""
+    """Every TIFF and companion file of the corpus, served under its path inside the corpus."""
     out = []
     for path in sorted(corpus.rglob("*")):
-        if path.is_file() and path.suffix.lower() in TIFF_SUFFIXES:
+        if path.is_file() and (path.suffix.lower() in TIFF_SUFFIXES or path.name.endswith(".companion.ome")):
             out.append(Case(path.relative_to(corpus).as_posix(), path, "corpus"))
     return out
 
@@ -129,6 +130,12 @@ def serving(cases: Sequence[Case], extra: dict[str, Path | bytes] | None = None)
 def project_verdict(url: str) -> tuple[bool, list[str], str]:
     """(error?, finding codes by severity, first error text) of ``inspect`` on ``url`` (no network probes)."""
     try:
+        if is_companion(url):
+            companion = inspect_companion(url)
+            found = companion.findings
+            errors = companion.errors
+            codes = [f"{f.severity.value[0].upper()}:{f.code}" for f in found]
+            return bool(errors), codes, errors[0].message if errors else ""
         report = inspect(url, probes=False)
     except OmeTiffError as exc:
         return True, [f"exit:{type(exc).__name__}"], str(exc)
@@ -199,7 +206,8 @@ def markdown(outcomes: Sequence[Outcome]) -> str:
         "# Viewer conformance",
         "",
         "The diagnosis checked against the viewer itself: Viv's loaders (`@vivjs/loaders` 0.21.0, the newest release,",
-        "with geotiff.js 2.1.3, pinned by `tests/viv/package-lock.json`) open every TIFF of the shared corpus and one",
+        "with geotiff.js 2.1.3, pinned by `tests/viv/package-lock.json`) open every TIFF and companion file",
+        "(`.companion.ome`, a multi-file set, inspected as a set) of the shared corpus and one",
         "generated file per defect class over a loopback HTTP server with Range requests, in Node, doing what Avivator",
         "does: fetch `<name>.offsets.json` when the URL names an OME-TIFF, `loadOmeTiff(url, {images: 'all'})`, the",
         "image count, channel statistics on the lowest level (unless it guesses RGB), and tile (0, 0) of the highest",
