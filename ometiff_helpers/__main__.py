@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _records_main(argv)
         if argv and argv[0] == "offsets":
             return _offsets_main(argv[1:])
+        if argv and argv[0] == "fix-xml":
+            return _fix_xml_main(argv[1:])
         return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
@@ -302,6 +304,36 @@ def _offsets_main(argv: Sequence[str]) -> int:
     name = SecretURL(args.target).redacted if "://" in args.target else args.target
     print(
         f"Wrote {len(offsets)} IFD offsets to {args.output}; serve it as {offsets_name(name.rsplit('/', 1)[-1])}"
+    )
+    return 0
+
+
+def _fix_xml_main(argv: Sequence[str]) -> int:
+    """Write a corrected OME-XML (units, IDs, Channel elements) and say how to put it into the TIFF."""
+    from ometiff_helpers.ome.fix import PUT_BACK, correct_ome_xml
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ometiff_helpers fix-xml",
+        description="Write a corrected OME-XML for defects Viv's schema refuses (unit 'um', missing IDs or Channels).",
+    )
+    parser.add_argument("target", help="URL (http/https) or local path of the OME-TIFF")
+    parser.add_argument("-o", "--output", required=True, help="the corrected OME-XML file to write")
+    args = parser.parse_args(argv)
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    report = inspect(args.target, token=token, probes=False, checks=False)
+    if report.xml_text is None:
+        raise OmeTiffError(
+            f"{report.display_name} has no ImageDescription to correct", hint="Is it an OME-TIFF?"
+        )
+    fixed = correct_ome_xml(report.xml_text)
+    Path(args.output).write_text(fixed.text, encoding="utf-8")
+    lines = [f"  {c}" for c in fixed.changes] or ["  nothing needed correcting"]
+    name = report.display_name.split("?")[0].rsplit("/", 1)[-1]
+    put = [f"  {p.format(xml=args.output, tiff=name)}" for p in PUT_BACK]
+    print(
+        redact_text(
+            "\n".join([f"Wrote {args.output}:", *lines, "Put it into (a copy of) the TIFF with:", *put])
+        )
     )
     return 0
 

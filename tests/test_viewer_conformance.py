@@ -113,3 +113,37 @@ def test_the_offsets_file_written_by_the_tool_is_what_viv_reads(tmp_path: Path) 
     assert good["ok"] and good["offsets_used"] and good["channels"] == 41
     assert bad["offsets_used"]
     assert good["stats"] != bad["stats"]  # channel 1..3 read from IFD 0 with the wrong offsets
+
+
+def test_a_corrected_xml_put_back_renders_in_viv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """fix-xml writes a corrected OME-XML; put into a copy of the TIFF (tifffile's tiffcomment, as the command says),
+    Viv renders the file it refused, and the project no longer reports an error."""
+    import shutil
+
+    import tifffile
+    from gen_defects import Spec, write
+
+    from ometiff_helpers.__main__ import main
+
+    specs = {
+        "unit-um": Spec(unit="um"),
+        "no-pixels-id": Spec(pixels_id=False),
+        "no-channels": Spec(channel_names=[]),
+    }
+    cases = []
+    for name, spec in specs.items():
+        original = write(tmp_path / f"{name}.ome.tif", spec)
+        xml = tmp_path / f"{name}.xml"
+        assert main(["fix-xml", str(original), "-o", str(xml)]) == 0
+        assert f"tiffcomment --set-file {xml} {name}.ome.tif" in capsys.readouterr().out
+        fixed = tmp_path / f"{name}-fixed.ome.tif"
+        shutil.copy(original, fixed)
+        tifffile.tiffcomment(fixed, comment=xml.read_bytes())
+        cases += [vc.Case(original.name, original, "defect"), vc.Case(fixed.name, fixed, "defect")]
+    with vc.serving(cases) as server:
+        results = vc.run_viewer([{"name": c.name, "url": server.url(c.name)} for c in cases])
+        verdicts = [vc.project_verdict(server.url(c.name))[0] for c in cases]
+    for case, result, project_error in zip(cases, results, verdicts, strict=True):
+        refused = not case.name.endswith("-fixed.ome.tif")
+        assert result["ok"] is not refused, (case.name, result)
+        assert project_error is refused, case.name
