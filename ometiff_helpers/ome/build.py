@@ -6,6 +6,7 @@ older spellings (``PixelType``, ``LogicalChannel``, ``Shape/Rect``, ``AcquiredDa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterator
@@ -384,9 +385,11 @@ class Converter:
             manufacturer=c.get("Manufacturer"),
             model=c.get("Model"),
             serial_number=c.get("SerialNumber"),
-            nominal_magnification=self.float_(c, "NominalMagnification"),
+            nominal_magnification=self.float_(c, "NominalMagnification")
+            if "NominalMagnification" in c.attrs
+            else _float_text(c.child_text("NominalMagnification")),
             calibrated_magnification=self.float_(c, "CalibratedMagnification"),
-            lens_na=self.float_(c, "LensNA"),
+            lens_na=self.float_(c, "LensNA") if "LensNA" in c.attrs else _float_text(c.child_text("LensNA")),
             immersion=c.get("Immersion"),
             correction=c.get("Correction"),
             working_distance=self.qty(c, "WorkingDistance", "µm", length=True),
@@ -451,7 +454,8 @@ class Converter:
             pixels_nodes = [found] if found is not None else []
         pixels_node = pixels_nodes[0] if pixels_nodes else None
         if len(pixels_nodes) > 1:
-            default = n.get("DefaultPixels")
+            # as the 2008-09 -> 2009-09 upgrade: the acquired Pixels, else the default one
+            default = n.get("AcquiredPixels") or n.get("DefaultPixels")
             pixels_node = next((p for p in pixels_nodes if p.get("ID") == default), pixels_nodes[0])
             self.log.add(
                 "OME_MULTIPLE_PIXELS",
@@ -505,7 +509,10 @@ class Converter:
             if not channel_nodes:
                 ca = image.child("CustomAttributes")
                 channel_nodes = [] if ca is None else list(ca.iter_children("ChannelInfo", "LogicalChannel"))
-        channels = tuple(self.channel(c, i) for i, c in enumerate(channel_nodes))
+        if channel_nodes and channel_nodes[0].local == "LogicalChannel":
+            channels = self.logical_channels(channel_nodes, p.get("ID"))
+        else:
+            channels = tuple(self.channel(c, i) for i, c in enumerate(channel_nodes))
         for c in channel_nodes:
             if c.local == "Channel":
                 self.id_format(c, "Channel", f"{where} / {c.get('ID')}")
@@ -541,6 +548,31 @@ class Converter:
             bin_data_count=bin_count,
             metadata_only=p.child("MetadataOnly") is not None,
         )
+
+    def logical_channels(self, nodes: list[Node], pixels_id: str | None) -> tuple[Channel, ...]:
+        """2008-09: as the official 2008-09 -> 2009-09 upgrade does, one Channel per ChannelComponent that names
+        this Pixels (ID ``Channel:...:<position>``, Color from ColorDomain, no SamplesPerPixel); a LogicalChannel
+        without components stays one Channel."""
+        out: list[Channel] = []
+        for lc in nodes:
+            comps = [cc for cc in lc.children if cc.local == "ChannelComponent"]
+            if not comps:
+                out.append(self.channel(lc, len(out)))
+                continue
+            for position, cc in enumerate(comps, start=1):
+                if cc.get("Pixels") not in (None, pixels_id):
+                    continue
+                base = self.channel(lc, len(out))
+                lc_id = (lc.get("ID") or "").replace("LogicalChannel", "Channel")
+                out.append(
+                    dataclasses.replace(
+                        base,
+                        id=f"{lc_id}:{position}",
+                        samples_per_pixel=None,
+                        colour=Colour(_colour_domain(cc.get("ColorDomain") or "")),
+                    )
+                )
+        return tuple(out)
 
     def channel(self, c: Node, index: int) -> Channel:
         colour = self.colour(c, "Color")
@@ -645,14 +677,31 @@ class Converter:
     def roi(self, n: Node, image_refs: tuple[str, ...] = ()) -> Roi:
         roi_id = n.get("ID")
         shapes: list[Shape] = []
-        for union in n.iter_children("Union"):
+        unions = list(n.iter_children("Union"))
+        outer = [s for u in unions for s in u.children if s.local == "Shape"]
+        paths = [s for s in outer if s.child("Path") is not None]
+        # 2011-06 and older Path shapes: the official upgrade turns them into Labels when the ROI holds nothing
+        # else, and drops them otherwise
+        paths_as_labels = bool(paths) and len(paths) == len(outer)
+        for union in unions:
             for s in union.children:
                 if s.local == "Shape":  # 2008-09 .. 2012-06: geometry in a child of Shape
                     inner = next((x for x in s.children if x.local in SHAPE_KINDS), None)
                     if inner is not None:
                         shapes.append(self.shape(s, inner, roi_id))
+                    elif paths_as_labels and (path := s.child("Path")) is not None:
+                        shapes.append(self.shape(s, path, roi_id, kind="Label"))
                 elif s.local in SHAPE_KINDS:
                     shapes.append(self.shape(s, s, roi_id))
+        if paths:
+            self.log.add(
+                "OME_PATH_SHAPE",
+                Severity.INFO,
+                f"ROI {roi_id} has {len(paths)} Path shape(s) (removed from the schema in 2012-06): "
+                + ("kept as Labels" if paths_as_labels else "dropped")
+                + ", as the official schema upgrade does.",
+                where=roi_id or "ROI",
+            )
         return Roi(
             id=roi_id,
             name=n.get("Name"),
@@ -662,8 +711,8 @@ class Converter:
             image_refs=image_refs,
         )
 
-    def shape(self, outer: Node, geo: Node, roi_id: str | None) -> Shape:
-        kind = SHAPE_KINDS[geo.local]
+    def shape(self, outer: Node, geo: Node, roi_id: str | None, kind: str | None = None) -> Shape:
+        kind = kind or SHAPE_KINDS[geo.local]
         ga, oa = geo.attrs, outer.attrs
         if geo.local == "Polyline" and (ga.get("Closed") or "").lower() == "true":
             kind = "Polygon"
@@ -793,3 +842,19 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 def _ref_id(node: Node, local: str) -> str | None:
     c = node.child(local)
     return None if c is None else c.get("ID")
+
+
+def _colour_domain(domain: str) -> int:
+    """A 2008-09 ChannelComponent@ColorDomain as the upgrade's Color (signed RGBA): r, g, b, else white."""
+    for letter, rgba in (("r", 0xFF0000FF), ("g", 0x00FF00FF), ("b", 0x0000FFFF)):
+        if letter in domain.lower():
+            return rgba - (1 << 32) if rgba >= 1 << 31 else rgba
+    return -1
+
+
+def _float_text(text: str | None) -> float | None:
+    """A number written as element text (2008-09 Objective/LensNA), or None."""
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
