@@ -110,6 +110,9 @@ def _inspect_main(argv: Sequence[str]) -> int:
         print(report.to_json())
     else:
         print(format_text(report, checks=args.checks))
+        set_line = _stub_set_line(report, args)
+        if set_line:
+            print(set_line)
     if args.checks and report.errors:
         return EXIT_FINDINGS
     return 0
@@ -251,6 +254,26 @@ def _records_main(argv: Sequence[str]) -> int:
     )
     print(result)
     return int(result.status)
+
+
+def _stub_set_line(report: Report, args: argparse.Namespace) -> str:
+    """For a BinaryOnly stub whose companion is reachable beside it: the set's verdict, in one line."""
+    from ometiff_helpers.companion import inspect_companion, member_location
+
+    stub = report.ome.binary_only if report.ome is not None else None
+    if stub is None or not stub.metadata_file or args.demo:
+        return ""
+    where = member_location(args.target, stub.metadata_file)
+    try:
+        companion = inspect_companion(
+            where, token=os.environ.get("OMETIFF_TOKEN") or None, viewer=args.viewer
+        )
+    except OmeTiffError as exc:
+        return redact_text(f"The set's companion {stub.metadata_file} could not be read: {exc}")
+    return redact_text(
+        f"The set, opened through its companion {companion.display_name} ({len(companion.files)} files): "
+        f"{companion.verdict()}. Open that URL in the viewer, not this file."
+    )
 
 
 def _companion_main(args: argparse.Namespace) -> int:

@@ -62,3 +62,15 @@ def test_a_missing_member_is_an_error(
     assert canary not in error.message
     assert main([url, "--checks", "--json"]) == 1
     assert canary not in capsys.readouterr().out
+
+
+def test_a_stub_member_names_the_sets_verdict(
+    range_server: Callable[..., object], corpus_dir: Path, canary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A BinaryOnly stub opened alone fails in the viewer (exit 1); its companion beside it is read and judged."""
+    server = _serve(range_server, corpus_dir, canary)
+    url = server.url("set/multifile-Z2.ome.tiff", token=canary)  # type: ignore[attr-defined]
+    assert main([url, "--checks", "--no-probes"]) == 1
+    out = capsys.readouterr().out
+    assert "MULTI_FILE" in out and canary not in out
+    assert "The set, opened through its companion" in out and "(5 files): no problems found" in out
