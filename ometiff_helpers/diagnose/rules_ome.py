@@ -47,7 +47,10 @@ def check_not_ome(inp: CheckInput) -> list[Finding]:
     reason = inp.ome_error or "IFD 0's ImageDescription holds no OME-XML"
     return [finding(
         "NOT_OME", E,
-        f"not an OME-TIFF ({kind}): {reason}.{where} The viewer fails with \"Failed to parse OME-XML\".",
+        f"not an OME-TIFF ({kind}): {reason}.{where} This verdict is about the OME-TIFF route (the portal's, and "
+        f"Avivator's for a URL containing 'ome.tif'): {inp.viewer}'s loadOmeTiff fails reading the OME-XML "
+        "(\"Cannot read properties of undefined\" / \"of null\"). Avivator opens a URL without 'ome.tif' as plain "
+        "TIFFs instead, one channel per IFD, without names or physical sizes.",
         "Convert to OME-TIFF: bioformats2raw + raw2ometiff, or tifffile.imwrite(..., ome=True) for small files.",
         "IFD 0")]  # fmt: skip
 
