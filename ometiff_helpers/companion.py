@@ -53,6 +53,7 @@ class CompanionReport:
 
     @property
     def errors(self) -> list[Finding]:
+        """The error-level findings (the viewer will not render the set)."""
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     def verdict(self) -> str:
@@ -63,6 +64,7 @@ class CompanionReport:
         return f"renders, with {warnings} warning(s)" if warnings else "no problems found"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the set's files, findings and verdict (names redacted)."""
         return {
             "source": self.display_name,
             "kind": "companion",
@@ -89,6 +91,7 @@ def member_location(companion: str, file_name: str) -> str:
 
 
 def _name(location: str) -> str:
+    """``location`` for messages: a URL with its token redacted, a path as is."""
     return SecretURL(location).redacted if "://" in location else location
 
 
@@ -119,6 +122,7 @@ def inspect_companion(
 
 
 def _read_member(companion: str, file_name: str, token: str | None) -> MemberFile:
+    """One member's structure (IFD count, IFD 0 size and codec), or why it cannot be read."""
     location = member_location(companion, file_name)
     try:
         report = inspect(location, token=token, probes=False, checks=False)

@@ -67,6 +67,7 @@ class Outcome:
 
     @property
     def agrees(self) -> bool:
+        """The project reports an error exactly when the viewer fails or decodes garbage."""
         return self.viewer_error == self.project_error
 
 
@@ -162,6 +163,7 @@ _WARN_CODES = {"tile size": ("TILE_GEOMETRY",), "level shapes": ("PYRAMID_NOT_HA
 
 
 def _problem_kind(problem: str) -> str:
+    """Which kind of render problem (a key of _WARN_CODES) ``problem`` describes."""
     return next(kind for kind in _WARN_CODES if problem.startswith(kind))
 
 
@@ -186,10 +188,12 @@ def run_all(cases: Sequence[Case]) -> list[Outcome]:
 
 
 def _cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _viewer_cell(v: dict[str, Any]) -> str:
+    """The viewer's outcome in one table cell: where it failed and with which words, or what it opened."""
     if not v.get("ok"):
         return f"fails at {v.get('stage', '?')}: `{_cell(v.get('error', ''))}`"
     if v.get("wrong_pixels"):

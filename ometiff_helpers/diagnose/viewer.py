@@ -34,6 +34,7 @@ class ViewerVersion:
         return cls(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
 
     def __str__(self) -> str:
+        """'Viv 0.21.0', as messages name it."""
         return f"Viv {self.major}.{self.minor}.{self.patch}"
 
     @property

@@ -28,6 +28,7 @@ class CorrectedXml:
 
 
 def _local(tag: str) -> str:
+    """An ElementTree tag without its ``{namespace}``."""
     return tag.rsplit("}", 1)[-1]
 
 
