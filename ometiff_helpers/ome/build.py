@@ -6,13 +6,13 @@ older spellings (``PixelType``, ``LogicalChannel``, ``Shape/Rect``, ``AcquiredDa
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.ome.legacy_schema import float_text, logical_channels
 from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
@@ -387,9 +387,9 @@ class Converter:
             serial_number=c.get("SerialNumber"),
             nominal_magnification=self.float_(c, "NominalMagnification")
             if "NominalMagnification" in c.attrs
-            else _float_text(c.child_text("NominalMagnification")),
+            else float_text(c.child_text("NominalMagnification")),
             calibrated_magnification=self.float_(c, "CalibratedMagnification"),
-            lens_na=self.float_(c, "LensNA") if "LensNA" in c.attrs else _float_text(c.child_text("LensNA")),
+            lens_na=self.float_(c, "LensNA") if "LensNA" in c.attrs else float_text(c.child_text("LensNA")),
             immersion=c.get("Immersion"),
             correction=c.get("Correction"),
             working_distance=self.qty(c, "WorkingDistance", "µm", length=True),
@@ -510,7 +510,7 @@ class Converter:
                 ca = image.child("CustomAttributes")
                 channel_nodes = [] if ca is None else list(ca.iter_children("ChannelInfo", "LogicalChannel"))
         if channel_nodes and channel_nodes[0].local == "LogicalChannel":
-            channels = self.logical_channels(channel_nodes, p.get("ID"))
+            channels = logical_channels(self, channel_nodes, p.get("ID"))
         else:
             channels = tuple(self.channel(c, i) for i, c in enumerate(channel_nodes))
         for c in channel_nodes:
@@ -548,31 +548,6 @@ class Converter:
             bin_data_count=bin_count,
             metadata_only=p.child("MetadataOnly") is not None,
         )
-
-    def logical_channels(self, nodes: list[Node], pixels_id: str | None) -> tuple[Channel, ...]:
-        """2008-09: as the official 2008-09 -> 2009-09 upgrade does, one Channel per ChannelComponent that names
-        this Pixels (ID ``Channel:...:<position>``, Color from ColorDomain, no SamplesPerPixel); a LogicalChannel
-        without components stays one Channel."""
-        out: list[Channel] = []
-        for lc in nodes:
-            comps = [cc for cc in lc.children if cc.local == "ChannelComponent"]
-            if not comps:
-                out.append(self.channel(lc, len(out)))
-                continue
-            for position, cc in enumerate(comps, start=1):
-                if cc.get("Pixels") not in (None, pixels_id):
-                    continue
-                base = self.channel(lc, len(out))
-                lc_id = (lc.get("ID") or "").replace("LogicalChannel", "Channel")
-                out.append(
-                    dataclasses.replace(
-                        base,
-                        id=f"{lc_id}:{position}",
-                        samples_per_pixel=None,
-                        colour=Colour(_colour_domain(cc.get("ColorDomain") or "")),
-                    )
-                )
-        return tuple(out)
 
     def channel(self, c: Node, index: int) -> Channel:
         colour = self.colour(c, "Color")
@@ -842,19 +817,3 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 def _ref_id(node: Node, local: str) -> str | None:
     c = node.child(local)
     return None if c is None else c.get("ID")
-
-
-def _colour_domain(domain: str) -> int:
-    """A 2008-09 ChannelComponent@ColorDomain as the upgrade's Color (signed RGBA): r, g, b, else white."""
-    for letter, rgba in (("r", 0xFF0000FF), ("g", 0x00FF00FF), ("b", 0x0000FFFF)):
-        if letter in domain.lower():
-            return rgba - (1 << 32) if rgba >= 1 << 31 else rgba
-    return -1
-
-
-def _float_text(text: str | None) -> float | None:
-    """A number written as element text (2008-09 Objective/LensNA), or None."""
-    try:
-        return None if text is None else float(text)
-    except ValueError:
-        return None
