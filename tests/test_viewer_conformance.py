@@ -73,6 +73,8 @@ def test_where_the_viewer_renders_badly_the_project_warns(outcomes: list[Any]) -
     problems = [o for o in outcomes if o.render_problems]
     assert any("tile size 1" in p for o in problems for p in o.render_problems)
     assert any(p.startswith("level shapes") for o in problems for p in o.render_problems)
+    assert any(p.startswith("rgb guess") for o in problems for p in o.render_problems)
+    assert any(p.startswith("channel count") for o in problems for p in o.render_problems)
     assert [(o.case.name, o.unwarned) for o in problems if o.unwarned] == []
 
 

@@ -111,6 +111,8 @@ REGISTRY: list[tuple[str, Build, str]] = [
     ("rgb-interleaved.ome.tif", _spec(rgb=True, dtype="uint8", size_c=1), "interleaved RGB, one IFD"),
     ("rgb-guess.ome.tif", _spec(size_c=3, dtype="uint8"), "three uint8 channels (Avivator guesses RGB)"),
     ("no-physical.ome.tif", _spec(physical=False), "no PhysicalSize"),
+    ("channel-count.ome.tif", _spec(channel_names=["Ch0"]), "one Channel element for SizeC 2"),
+    ("no-channels.ome.tif", _spec(channel_names=[]), "no Channel element"),
     ("double.ome.tif", _spec(dtype="float64"), "Type double"),
     ("int8.ome.tif", _spec(dtype="int8"), "Type int8"),
     ("float.ome.tif", _spec(dtype="float32"), "Type float"),

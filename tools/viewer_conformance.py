@@ -146,20 +146,32 @@ def project_verdict(url: str) -> tuple[bool, list[str], str]:
 
 
 def render_problems(viewer: dict[str, Any]) -> list[str]:
-    """Where the viewer opens a pyramid but renders it badly: tiles smaller than 16 px (strips of a few rows)."""
+    """Where the viewer opens a file but renders it badly: tiles under 16 px in a pyramid (strips of a few rows),
+    levels that are not ``size >> level``, separate channels guessed to be RGB, a channel count other than the XML's."""
     out = []
     if not viewer.get("ok"):
         return out
     tile = viewer.get("tile_size")
     if isinstance(tile, int) and tile < 16 and (viewer.get("levels") or 1) > 1:
         out.append(f"tile size {tile}")
+    if viewer.get("rgb") and not viewer.get("interleaved"):
+        out.append(f"rgb guess ({viewer.get('channels')} separate channels blended as red, green, blue)")
+    if viewer.get("xml_channels") not in (None, viewer.get("channels")) and not viewer.get("rgb"):
+        out.append(
+            f"channel count ({viewer.get('xml_channels')} Channel elements, {viewer.get('channels')} shown)"
+        )
     if viewer.get("level_mismatch"):
         out.append(f"level shapes ({viewer['level_mismatch']})")
     return out
 
 
 #: which finding codes answer each kind of render problem
-_WARN_CODES = {"tile size": ("TILE_GEOMETRY",), "level shapes": ("PYRAMID_NOT_HALVING",)}
+_WARN_CODES = {
+    "tile size": ("TILE_GEOMETRY",),
+    "level shapes": ("PYRAMID_NOT_HALVING",),
+    "rgb guess": ("RGB_AMBIGUOUS", "SAMPLES_MISMATCH"),
+    "channel count": ("CHANNELS", "SAMPLES_MISMATCH", "PLANE_COUNT"),
+}
 
 
 def _problem_kind(problem: str) -> str:
@@ -219,8 +231,9 @@ def markdown(outcomes: Sequence[Outcome]) -> str:
         "no report at all) must equal the viewer's: it fails, or it opens the file but decodes wrong pixels (data of",
         "another type, or another size, than the loader declares: garbage on screen). The verdict is about the",
         "OME-TIFF route, the one the portal takes; the last column says what Avivator does when the URL text sends",
-        "it down its multi-TIFF route (a URL without `ome.tif`, case-sensitive). Where the viewer opens a pyramid but",
-        "renders it badly (tiles under 16 px, levels not `size >> level`), the project must report it.",
+        "it down its multi-TIFF route (a URL without `ome.tif`, case-sensitive). Where the viewer opens a file but",
+        "renders it badly (tiles under 16 px in a pyramid, levels not `size >> level`, separate channels guessed to",
+        "be RGB, a channel count other than the XML's Channel elements), the project must report it.",
         "",
         "Notes on the method:",
         "",

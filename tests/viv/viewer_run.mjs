@@ -50,6 +50,10 @@ function withTimeout(promise, ms, what) {
 }
 
 function errorText(err) {
+  if (Array.isArray(err?.issues)) {
+    const issues = err.issues.slice(0, 3).map((i) => `${(i.path ?? []).join(".")}: ${i.message}`);
+    return `ZodError: ${issues.join("; ")}`.slice(0, 300);
+  }
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return text.split("\n")[0].slice(0, 300);
 }
@@ -101,6 +105,8 @@ async function omeRoute(url, out) {
   const labels = data[0].labels;
   const size = (axis) => (labels.includes(axis) ? shape[labels.indexOf(axis)] : 1);
   out.channels = size("c");
+  out.xml_size_c = metadata.Pixels.SizeC;
+  out.xml_channels = metadata.Pixels.Channels.length;
   out.rgb = guessRgb(metadata);
   out.interleaved = isInterleaved(shape);
   out.stage = "image-count";
