@@ -259,7 +259,8 @@ def inspect(
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
 
     Raises an ``OmeTiffError`` only when nothing useful can be read (no file, not a TIFF, IFD 0 unreadable); a TIFF
-    without (valid) OME-XML still gives a Report, with ``ome_error`` saying why.
+    without (valid) OME-XML still gives a Report, with ``ome_error`` saying why. ``viewer``: the Viv release the
+    verdict is about where behaviour differs by release (default: the newest).
     """
     with open_source(url_or_path, token=token, options=http_options) as source:
         return inspect_source(
