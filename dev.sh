@@ -2,7 +2,7 @@
 # The project's two entry points (see README.md):
 #   ./dev.sh demo   set up, then inspect the bundled demo file and open the inspect notebook in JupyterLab
 #   ./dev.sh test   set up (including Debian's nginx and chromium for the server and browser tests, and Node with
-#                   Viv's loaders for the contrast-limit oracle), then run every test
+#                   Viv's loaders: the contrast-limit oracle and the viewer conformance suite), then run every test
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -44,7 +44,7 @@ case "${1:-}" in
   test)
     apt_install
     setup_venv test
-    (cd tests/viv && npm ci --no-audit --no-fund --silent)  # Viv's own getChannelStats, the statistics' oracle
+    (cd tests/viv && npm ci --no-audit --no-fund --silent)  # Viv's own loaders and getChannelStats: the viewer oracle
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/lint-imports"

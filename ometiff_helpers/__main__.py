@@ -12,8 +12,10 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ometiff_helpers import __version__
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.open import read_small_file
@@ -49,8 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--preview", metavar="FILE.png", help="write the preview (channels and composite) as PNG"
     )
+    parser.add_argument(
+        "--viewer",
+        type=_viewer_version,
+        default=NEWEST,
+        metavar="VERSION",
+        help=f"the Viv release the verdict is about (default: the newest, {NEWEST.major}.{NEWEST.minor}.{NEWEST.patch})",
+    )
     parser.add_argument("--version", action="version", version=f"ometiff-inspect {__version__}")
     return parser
+
+
+def _viewer_version(text: str) -> ViewerVersion:
+    """--viewer's value as a ViewerVersion (argparse reports a bad one as a usage error)."""
+    try:
+        return ViewerVersion.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in ("record", "recheck"):
             return _records_main(argv)
+        if argv and argv[0] == "offsets":
+            return _offsets_main(argv[1:])
+        if argv and argv[0] == "fix-xml":
+            return _fix_xml_main(argv[1:])
         return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
@@ -90,6 +111,11 @@ def _inspect_main(argv: Sequence[str]) -> int:
     if args.preview and args.no_pixels:
         print("error: --preview needs the pixels: drop --no-pixels", file=sys.stderr)
         return EXIT_ERROR
+    if args.target and not args.demo:
+        from ometiff_helpers.companion import is_companion
+
+        if is_companion(args.target):
+            return _companion_main(args)
     report = _run(args)
     if args.preview:
         _write_preview(report, args.preview)
@@ -97,6 +123,9 @@ def _inspect_main(argv: Sequence[str]) -> int:
         print(report.to_json())
     else:
         print(format_text(report, checks=args.checks))
+        set_line = _stub_set_line(report, args)
+        if set_line:
+            print(set_line)
     if args.checks and report.errors:
         return EXIT_FINDINGS
     return 0
@@ -114,9 +143,15 @@ def _run(args: argparse.Namespace) -> Report:
                 offsets=offsets,
                 probes=not args.no_probes,
                 pixels=not args.no_pixels,
+                viewer=args.viewer,
             )
     return inspect(
-        args.target, token=token, offsets=offsets, probes=not args.no_probes, pixels=not args.no_pixels
+        args.target,
+        token=token,
+        offsets=offsets,
+        probes=not args.no_probes,
+        pixels=not args.no_pixels,
+        viewer=args.viewer,
     )
 
 
@@ -307,6 +342,111 @@ def _records_main(argv: Sequence[str]) -> int:
     )
     print(result)
     return int(result.status)
+
+
+def _stub_set_line(report: Report, args: argparse.Namespace) -> str:
+    """For a BinaryOnly stub whose companion is reachable beside it: the set's verdict, in one line."""
+    from ometiff_helpers.companion import inspect_companion, member_location
+
+    stub = report.ome.binary_only if report.ome is not None else None
+    if stub is None or not stub.metadata_file or args.demo:
+        return ""
+    where = member_location(args.target, stub.metadata_file)
+    try:
+        companion = inspect_companion(
+            where, token=os.environ.get("OMETIFF_TOKEN") or None, viewer=args.viewer
+        )
+    except OmeTiffError as exc:
+        return redact_text(f"The set's companion {stub.metadata_file} could not be read: {exc}")
+    return redact_text(
+        f"The set, opened through its companion {companion.display_name} ({len(companion.files)} files): "
+        f"{companion.verdict()}. Open that URL in the viewer, not this file."
+    )
+
+
+def _companion_main(args: argparse.Namespace) -> int:
+    """Inspect a multi-file set through its companion file: each member's structure and the set's verdict."""
+    from ometiff_helpers.companion import inspect_companion
+
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    report = inspect_companion(args.target, token=token, viewer=args.viewer)
+    if args.json:
+        print(redact_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
+    else:
+        lines = [
+            f"File     {report.display_name}",
+            f"Format   companion OME-XML, {len(report.ome.images)} Image(s)",
+        ]
+        lines.append(f"Files ({len(report.files)}):")
+        for m in report.files:
+            what = f"error: {m.error}" if m.error else f"{m.ifds} IFD(s), {m.width} x {m.height}"
+            lines.append(f"  {m.file_name}: {what}")
+        lines.append(f"Findings ({len(report.findings)}):")
+        lines += [
+            f"  {f.severity.value.upper():7} {f.code} [{f.where}]: {f.message}" for f in report.findings
+        ]
+        lines.append(f"Verdict  {report.verdict()}")
+        print(redact_text("\n".join(lines)))
+    return EXIT_FINDINGS if args.checks and report.errors else 0
+
+
+# --- remedies: `offsets URL -o X.offsets.json` -------------------------------------------------------------------
+
+
+def _offsets_main(argv: Sequence[str]) -> int:
+    """Write the offsets file (JSON array of top-level IFD offsets) that Viv and Avivator read beside the file."""
+    from ometiff_helpers.tiff.offsets import offsets_json, offsets_name, read_ifd_offsets
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ometiff_helpers offsets",
+        description="Write X.offsets.json, the top-level IFD offsets Viv/Avivator read beside X.ome.tif.",
+        epilog="Put the file beside the OME-TIFF under the name Avivator derives: ome.tif(f) -> offsets.json.",
+    )
+    parser.add_argument("target", help="URL (http/https) or local path of the OME-TIFF")
+    parser.add_argument("-o", "--output", required=True, help="the offsets file to write ('-' for stdout)")
+    args = parser.parse_args(argv)
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    offsets = read_ifd_offsets(args.target, token=token)
+    text = offsets_json(offsets)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    Path(args.output).write_text(text, encoding="utf-8")
+    name = SecretURL(args.target).redacted if "://" in args.target else args.target
+    print(
+        f"Wrote {len(offsets)} IFD offsets to {args.output}; serve it as {offsets_name(name.rsplit('/', 1)[-1])}"
+    )
+    return 0
+
+
+def _fix_xml_main(argv: Sequence[str]) -> int:
+    """Write a corrected OME-XML (units, IDs, Channel elements) and say how to put it into the TIFF."""
+    from ometiff_helpers.ome.fix import PUT_BACK, correct_ome_xml
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ometiff_helpers fix-xml",
+        description="Write a corrected OME-XML for defects Viv's schema refuses (unit 'um', missing IDs or Channels).",
+    )
+    parser.add_argument("target", help="URL (http/https) or local path of the OME-TIFF")
+    parser.add_argument("-o", "--output", required=True, help="the corrected OME-XML file to write")
+    args = parser.parse_args(argv)
+    token = os.environ.get("OMETIFF_TOKEN") or None
+    report = inspect(args.target, token=token, probes=False, checks=False)
+    if report.xml_text is None:
+        raise OmeTiffError(
+            f"{report.display_name} has no ImageDescription to correct", hint="Is it an OME-TIFF?"
+        )
+    fixed = correct_ome_xml(report.xml_text)
+    Path(args.output).write_text(fixed.text, encoding="utf-8")
+    lines = [f"  {c}" for c in fixed.changes] or ["  nothing needed correcting"]
+    name = report.display_name.split("?")[0].rsplit("/", 1)[-1]
+    put = [f"  {p.format(xml=args.output, tiff=name)}" for p in PUT_BACK]
+    print(
+        redact_text(
+            "\n".join([f"Wrote {args.output}:", *lines, "Put it into (a copy of) the TIFF with:", *put])
+        )
+    )
+    return 0
 
 
 def _diagnostics_lines(report: Report) -> list[str]:

@@ -14,6 +14,7 @@ from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import CheckInput
 from ometiff_helpers.diagnose.evaluate import evaluate
 from ometiff_helpers.diagnose.probes import ProbeResults, run_probes
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
@@ -273,16 +274,24 @@ def inspect(
     checks: bool = True,
     pixels: bool = False,
     pixel_options: Any = None,
+    viewer: ViewerVersion = NEWEST,
 ) -> Report:
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
 
     Raises an ``OmeTiffError`` only when nothing useful can be read (no file, not a TIFF, IFD 0 unreadable); a TIFF
     without (valid) OME-XML still gives a Report, with ``ome_error`` saying why. ``pixels``: also read the lowest
     level's pixels (``pixels.preview``, needs the ``pixels`` extra) into ``Report.pixels`` and run the pixel checks.
+    ``viewer``: the Viv release the verdict is about where behaviour differs by release (default: the newest).
     """
     with open_source(url_or_path, token=token, options=http_options) as source:
         report = inspect_source(
-            source, offsets=offsets, probes=probes, on_progress=on_progress, options=options, checks=checks
+            source,
+            offsets=offsets,
+            probes=probes,
+            on_progress=on_progress,
+            options=options,
+            checks=checks,
+            viewer=viewer,
         )
         if pixels:
             run_pixels(report, source, pixel_options)
@@ -297,6 +306,7 @@ def inspect_source(
     on_progress: ProgressCallback | None = None,
     options: ReadOptions | None = None,
     checks: bool = True,
+    viewer: ViewerVersion = NEWEST,
 ) -> Report:
     """Like ``inspect`` on an open ByteSource (the caller closes it): tiff -> ome -> probes -> estimate -> evaluate."""
     read_options = options or ReadOptions()
@@ -333,7 +343,7 @@ def inspect_source(
             "this_tool": report.ledger.as_dict(),
         }
         report.findings.extend(
-            evaluate(CheckInput.from_report(report, probes=probe_results, estimate=estimate))
+            evaluate(CheckInput.from_report(report, probes=probe_results, estimate=estimate, viewer=viewer))
         )
     report.findings.sort(key=lambda f: f.severity.rank)
     return report

@@ -181,7 +181,12 @@ def test_old_schemas_logical_channel_and_shape_children() -> None:
     d2008 = load_ome_xml(CORPUS / "ome-model/2008-09/multi-channel.ome.xml")
     p = d2008.images[0].pixels
     assert p is not None and p.type == "uint8" and p.dimension_order == "XYCZT"
-    assert len(p.channels) == 1 and p.channels[0].samples_per_pixel == 3  # LogicalChannel
+    # one LogicalChannel of 3 ChannelComponents: 3 Channels with the ColorDomain's colour, as the official upgrade
+    assert [(c.id, c.colour.hex, c.samples_per_pixel) for c in p.channels] == [  # type: ignore[union-attr]
+        ("Channel:0:1", "#FF0000FF", None),
+        ("Channel:0:2", "#00FF00FF", None),
+        ("Channel:0:3", "#0000FFFF", None),
+    ]
     assert d2008.images[0].acquisition_date == "2010-02-23T12:51:30"  # CreationDate
     d2010 = load_ome_xml(CORPUS / "ome-model/2010-04/ROI.ome.xml")
     shapes = [s for r in d2010.rois for s in r.shapes]

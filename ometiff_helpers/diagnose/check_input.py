@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ometiff_helpers.diagnose.probes import ProbeResults
+from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.ome.model import Image, OmeDocument, Pixels
@@ -61,10 +62,16 @@ class CheckInput:
     statuses: tuple[int, ...] = ()  # HTTP statuses of the main read's requests (from its ledger)
     probes: ProbeResults | None = None
     estimate: ViewerEstimate | None = None
+    viewer: ViewerVersion = NEWEST  # the Viv release the verdict is about
 
     @classmethod
     def from_report(
-        cls, report: ReportLike, *, probes: ProbeResults | None = None, estimate: ViewerEstimate | None = None
+        cls,
+        report: ReportLike,
+        *,
+        probes: ProbeResults | None = None,
+        estimate: ViewerEstimate | None = None,
+        viewer: ViewerVersion = NEWEST,
     ) -> CheckInput:
         """The CheckInput of a report (its TIFF, OME, source kind and HTTP statuses) with these probes/estimate."""
         records = getattr(report.ledger, "records", ()) or ()
@@ -78,6 +85,7 @@ class CheckInput:
             statuses=tuple(int(r.status) for r in records),
             probes=probes,
             estimate=estimate,
+            viewer=viewer,
         )
 
     # --- OME views ---------------------------------------------------------------------------------------------------

@@ -11,23 +11,33 @@ E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 
 #: more top-level IFDs than this and the viewer needs an offsets.json to stay fast
 OFFSETS_NEEDED_IFDS = 40
-_OME_NAME = re.compile(r"\.ome\.tiff?$", re.IGNORECASE)
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _GENERATE = "generate it with `generate_tiff_offsets --input_file X.ome.tif` (viv's generate-tiff-offsets)"
 
 
+def avivator_opens_as_ome_tiff(url: str) -> bool:
+    """Avivator's test: ``url.includes('ome.tif')`` (case-sensitive, anywhere in the URL) or '.companion.ome'."""
+    return "ome.tif" in url or ".companion.ome" in url
+
+
 def check_url_name(inp: CheckInput) -> list[Finding]:
-    """URL_NOT_OME_NAME: viewers choose the OME-TIFF loader from the URL's path ending in .ome.tif(f)."""
+    """URL_NOT_OME_NAME: Avivator picks the OME-TIFF loader only when the URL text contains 'ome.tif'."""
     name = inp.url_name
-    if not name or _OME_NAME.search(name) or inp.ome is None:  # not OME at all: NOT_OME says it
+    if not name or inp.ome is None:  # not OME at all: NOT_OME says it
         return []
     remote = inp.kind == "http"
+    text = inp.display_name if remote else name
+    if avivator_opens_as_ome_tiff(text):
+        return []
+    case = " (the test is case-sensitive)" if avivator_opens_as_ome_tiff(text.lower()) else ""
     return [finding(
         "URL_NOT_OME_NAME", W if remote else I,
-        f"the {'URL path' if remote else 'file name'} ends in {name!r}, not '.ome.tif' or '.ome.tiff'; "
-        "Avivator and viewers that pick the loader from the URL will not open it as OME-TIFF"
-        + ("." if remote else " once it is served."),
-        "Rename the file (or its URL) to end in .ome.tif; the query (?token=...) may follow.", name)]  # fmt: skip
+        f"the {'URL' if remote else 'file name'} ({name!r}) does not contain 'ome.tif'{case}: Avivator picks its "
+        "OME-TIFF loader with `url.includes('ome.tif')` and opens anything else ending in .tif as plain TIFFs, "
+        "one channel per IFD, without the OME-XML"
+        + ("." if remote else " once it is served.") + " The portal's OME-TIFF route does not depend on the name.",
+        "Rename the file (or its URL) to end in .ome.tif (lower case); the query (?token=...) may follow.",
+        name)]  # fmt: skip
 
 
 def check_server_range(inp: CheckInput) -> list[Finding]:
@@ -160,11 +170,18 @@ def check_offsets(inp: CheckInput) -> list[Finding]:
     n = len(inp.tiff.ifds)
     probes = inp.probes
     if probes is None:
-        if n > OFFSETS_NEEDED_IFDS and inp.kind != "http":
+        if n > OFFSETS_NEEDED_IFDS:
+            where = "once served, " if inp.kind != "http" else ""
+            why = (
+                "not checked for a local file"
+                if inp.kind != "http"
+                else "whether one is served was not probed"
+            )
             return [finding(
                 "OFFSETS_MISSING", I,
-                f"{n} top-level IFDs: once served, the viewer needs an X.offsets.json beside the file to open "
-                "channels quickly (not checked for a local file).", _GENERATE[0].upper() + _GENERATE[1:] + ".",
+                f"{n} top-level IFDs: {where}the viewer needs an X.offsets.json beside the file to open "
+                f"channels quickly ({why}); without it, it walks the IFD chain one request at a time.",
+                "Write it with `python -m ometiff_helpers offsets URL -o X.offsets.json` and put it beside the file.",
                 f"IFD {n - 1}")]  # fmt: skip
         return []
     out = []

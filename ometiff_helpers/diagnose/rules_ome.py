@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ometiff_helpers.diagnose.check_input import OME_TYPES, CheckInput, finding, listing
+from ometiff_helpers.diagnose.viewer import levels_from_ifd_numbers_text
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.ome.units import is_schema_length_unit, length_to_um, normalise_unit
 from ometiff_helpers.ometiff import DIMENSION_ORDERS, MAPPING_ROWS_SHOWN
@@ -47,7 +48,10 @@ def check_not_ome(inp: CheckInput) -> list[Finding]:
     reason = inp.ome_error or "IFD 0's ImageDescription holds no OME-XML"
     return [finding(
         "NOT_OME", E,
-        f"not an OME-TIFF ({kind}): {reason}.{where} The viewer fails with \"Failed to parse OME-XML\".",
+        f"not an OME-TIFF ({kind}): {reason}.{where} This verdict is about the OME-TIFF route (the portal's, and "
+        f"Avivator's for a URL containing 'ome.tif'): {inp.viewer}'s loadOmeTiff fails reading the OME-XML "
+        "(\"Cannot read properties of undefined\" / \"of null\"). Avivator opens a URL without 'ome.tif' as plain "
+        "TIFFs instead, one channel per IFD, without names or physical sizes.",
         "Convert to OME-TIFF: bioformats2raw + raw2ometiff, or tifffile.imwrite(..., ome=True) for small files.",
         "IFD 0")]  # fmt: skip
 
@@ -191,9 +195,11 @@ def check_plane_count(inp: CheckInput) -> list[Finding]:
     if beyond:
         td = beyond[0]
         out.append(finding(
-            "PLANE_COUNT", E,
+            "PLANE_COUNT", W,
             f"TiffData #{td.index} points at IFD {td.ifd} (PlaneCount {td.plane_count}) but the file has {n} "
-            f"top-level IFD(s){'' if len(beyond) == 1 else f'; {len(beyond) - 1} more TiffData like it'}.",
+            f"top-level IFD(s){'' if len(beyond) == 1 else f'; {len(beyond) - 1} more TiffData like it'}. "
+            f"{inp.viewer} ignores TiffData (it finds planes from DimensionOrder) and renders the file; "
+            "Bio-Formats, QuPath and OMERO follow TiffData and fail.",
             "Fix the TiffData IFD indices, or re-convert the file.", f"TiffData #{td.index}"))  # fmt: skip
     return out
 
@@ -268,6 +274,13 @@ def check_samples(inp: CheckInput) -> list[Finding]:
             f"Channel SamplesPerPixel is {', '.join(map(str, sorted(xml_spp)))} but IFD 0 has SamplesPerPixel "
             f"{tiff_spp} (Photometric {ifd0.photometric}); the viewer splits the pixels wrongly.",
             "Fix Channel@SamplesPerPixel to match the TIFF, or re-convert the file.", "IFD 0"))  # fmt: skip
+    if tiff_spp > 1 and ifd0.planar_configuration == PlanarConfig.SEPARATE:
+        out.append(finding(
+            "SAMPLES_MISMATCH", E,
+            f"IFD 0 stores its {tiff_spp} samples plane by plane (PlanarConfiguration 2): Viv reads channel c from "
+            f"IFD c (one sample per IFD), finds no IFD 1 and fails with \"No image at index 1\".",
+            "Re-convert with interleaved samples (PlanarConfiguration 1, as raw2ometiff writes RGB), or one channel "
+            "per IFD with SamplesPerPixel 1.", "IFD 0"))  # fmt: skip
     if tiff_spp > 1 and px.interleaved is not None:
         contig = ifd0.planar_configuration == PlanarConfig.CONTIG
         if px.interleaved != contig:
@@ -393,12 +406,21 @@ def check_multi_image(inp: CheckInput) -> list[Finding]:
             for img in ome.images
             if img.pixels
         ]
-        out.append(finding(
-            "MULTI_IMAGE", W,
-            f"the OME-XML holds {len(ome.images)} Images ({listing(sizes)}); the viewer shows the first one "
-            "only, and may take the others for pyramid levels when they are smaller.",
-            "Split the series into one OME-TIFF per Image (bioformats2raw --series / raw2ometiff per series).",
-            ome.images[1].id or "Image #1"))  # fmt: skip
+        ifd0, px = inp.ifd0, inp.pixels
+        if ifd0 is not None and not ifd0.subifds and px is not None and inp.viewer.levels_from_ifd_numbers:
+            out.append(finding(
+                "MULTI_IMAGE", E,
+                f"the OME-XML holds {len(ome.images)} Images ({listing(sizes)}) and IFD 0 has no SubIFDs. "
+                f"{levels_from_ifd_numbers_text(inp.viewer, px.plane_total)}.",
+                "Split the series into one OME-TIFF per Image (bioformats2raw --series / raw2ometiff per series), "
+                "each with its pyramid in SubIFDs.", ome.images[1].id or "Image #1"))  # fmt: skip
+        else:
+            out.append(finding(
+                "MULTI_IMAGE", W,
+                f"the OME-XML holds {len(ome.images)} Images ({listing(sizes)}); the viewer shows the first one "
+                "only, and may take the others for pyramid levels when they are smaller.",
+                "Split the series into one OME-TIFF per Image (bioformats2raw --series / raw2ometiff per series).",
+                ome.images[1].id or "Image #1"))  # fmt: skip
     if ome.plates:
         out.append(finding(
             "MULTI_IMAGE", W,

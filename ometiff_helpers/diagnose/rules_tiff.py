@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ometiff_helpers.diagnose.check_input import CheckInput, finding, listing
+from ometiff_helpers.diagnose.viewer import levels_from_ifd_numbers_text
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.tiff.codes import Compression, Photometric, compression_name
 
@@ -122,6 +123,11 @@ def _pow2(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
 
+def _prev_pow2(n: int) -> int:
+    """The largest power of two <= n (Viv's tile size from a tile or strip size)."""
+    return 1 << (max(1, n).bit_length() - 1)
+
+
 def check_tile_geometry(inp: CheckInput) -> list[Finding]:
     """TILE_GEOMETRY: square power-of-two tiles, multiples of 16, the same size at every level; tiles, not strips."""
     levels = inp.levels
@@ -140,6 +146,16 @@ def check_tile_geometry(inp: CheckInput) -> list[Finding]:
                 base.path,
             )
         )
+    if not base.is_tiled and len(levels) > 1:
+        rows = min(base.rows_per_strip or base.height or 1, base.height or 1)
+        size = _prev_pow2(min(base.width or 1, rows))
+        out.append(finding(
+            "TILE_GEOMETRY", W,
+            f"a {len(levels)}-level pyramid stored in strips of {rows} row(s), not tiles: Viv takes the strip as its "
+            f"tile, so its tile size is {size} px (the largest power of two within {base.width}x{rows}) and it "
+            f"requests {size}x{size} px tiles" + (", one request per pixel." if size == 1 else "."),
+            "Write tiles: raw2ometiff writes 512x512 or 1024x1024 tiles (--tile_width/--tile_height).",
+            base.path))  # fmt: skip
     shapes: dict[tuple[int | None, int | None], list[str]] = defaultdict(list)
     for ifd in levels:
         if ifd.is_tiled:
@@ -210,12 +226,39 @@ def check_legacy_pyramid(inp: CheckInput) -> list[Finding]:
     levels = inp.levels
     how = ("reduced-resolution IFDs (NewSubfileType 1) follow IFD 0 in the main chain"
            if levels[1].is_reduced else "each resolution is a separate OME Image in the main chain")  # fmt: skip
+    px = inp.pixels
+    if not levels[1].is_reduced and inp.viewer.levels_from_ifd_numbers and px is not None:
+        return [finding(
+            "LEGACY_PYRAMID", E,
+            f"legacy pyramid layout: {how} ({len(levels)} levels: "
+            f"{listing([f'{i.path} {i.width}x{i.height}' for i in levels])}). "
+            f"{levels_from_ifd_numbers_text(inp.viewer, px.plane_total)}.",
+            f"{_RECONVERT}: levels go to SubIFDs.", levels[1].path)]  # fmt: skip
     return [finding(
         "LEGACY_PYRAMID", W,
         f"legacy pyramid layout: {how} ({len(levels)} levels: "
         f"{listing([f'{i.path} {i.width}x{i.height}' for i in levels])}). Viv reads it only through its slow "
         "legacy path (it walks the IFD chain to reach each level); other viewers treat the levels as images.",
         f"{_RECONVERT}: levels go to SubIFDs.", levels[1].path)]  # fmt: skip
+
+
+def check_sample_format_count(inp: CheckInput) -> list[Finding]:
+    """SAMPLES_MISMATCH: SampleFormat (or BitsPerSample) with fewer values than SamplesPerPixel."""
+    bad = []
+    for ifd in inp.levels:
+        spp = ifd.samples_per_pixel
+        for code, name in ((339, "SampleFormat"), (258, "BitsPerSample")):
+            tag = ifd.tag(code)
+            if spp > 1 and tag is not None and tag.count < spp:
+                bad.append(f"{ifd.path}: {name} has {tag.count} value(s) for {spp} samples")
+    if not bad:
+        return []
+    return [finding(
+        "SAMPLES_MISMATCH", E,
+        f"{listing(bad)}. geotiff.js reads the value of each sample by its index, finds none for sample 1 and "
+        "stops with \"Unsupported data format/bitsPerSample\" (Bio-Formats writes RGB JPEG pyramids this way).",
+        "Re-convert with one value per sample (tifffile, raw2ometiff and bfconvert of Bio-Formats 7 do), or store "
+        "the channels one sample per IFD.", bad[0].split(":")[0])]  # fmt: skip
 
 
 def check_jpeg_colour(inp: CheckInput) -> list[Finding]:
@@ -265,6 +308,7 @@ RULES = (
     check_tile_geometry,
     check_level_consistency,
     check_legacy_pyramid,
+    check_sample_format_count,
     check_jpeg_colour,
     check_eager_arrays,
 )

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.ome.legacy_schema import float_text, logical_channels
 from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
@@ -384,9 +385,11 @@ class Converter:
             manufacturer=c.get("Manufacturer"),
             model=c.get("Model"),
             serial_number=c.get("SerialNumber"),
-            nominal_magnification=self.float_(c, "NominalMagnification"),
+            nominal_magnification=self.float_(c, "NominalMagnification")
+            if "NominalMagnification" in c.attrs
+            else float_text(c.child_text("NominalMagnification")),
             calibrated_magnification=self.float_(c, "CalibratedMagnification"),
-            lens_na=self.float_(c, "LensNA"),
+            lens_na=self.float_(c, "LensNA") if "LensNA" in c.attrs else float_text(c.child_text("LensNA")),
             immersion=c.get("Immersion"),
             correction=c.get("Correction"),
             working_distance=self.qty(c, "WorkingDistance", "µm", length=True),
@@ -451,7 +454,8 @@ class Converter:
             pixels_nodes = [found] if found is not None else []
         pixels_node = pixels_nodes[0] if pixels_nodes else None
         if len(pixels_nodes) > 1:
-            default = n.get("DefaultPixels")
+            # as the 2008-09 -> 2009-09 upgrade: the acquired Pixels, else the default one
+            default = n.get("AcquiredPixels") or n.get("DefaultPixels")
             pixels_node = next((p for p in pixels_nodes if p.get("ID") == default), pixels_nodes[0])
             self.log.add(
                 "OME_MULTIPLE_PIXELS",
@@ -505,7 +509,10 @@ class Converter:
             if not channel_nodes:
                 ca = image.child("CustomAttributes")
                 channel_nodes = [] if ca is None else list(ca.iter_children("ChannelInfo", "LogicalChannel"))
-        channels = tuple(self.channel(c, i) for i, c in enumerate(channel_nodes))
+        if channel_nodes and channel_nodes[0].local == "LogicalChannel":
+            channels = logical_channels(self, channel_nodes, p.get("ID"))
+        else:
+            channels = tuple(self.channel(c, i) for i, c in enumerate(channel_nodes))
         for c in channel_nodes:
             if c.local == "Channel":
                 self.id_format(c, "Channel", f"{where} / {c.get('ID')}")
@@ -645,14 +652,31 @@ class Converter:
     def roi(self, n: Node, image_refs: tuple[str, ...] = ()) -> Roi:
         roi_id = n.get("ID")
         shapes: list[Shape] = []
-        for union in n.iter_children("Union"):
+        unions = list(n.iter_children("Union"))
+        outer = [s for u in unions for s in u.children if s.local == "Shape"]
+        paths = [s for s in outer if s.child("Path") is not None]
+        # 2011-06 and older Path shapes: the official upgrade turns them into Labels when the ROI holds nothing
+        # else, and drops them otherwise
+        paths_as_labels = bool(paths) and len(paths) == len(outer)
+        for union in unions:
             for s in union.children:
                 if s.local == "Shape":  # 2008-09 .. 2012-06: geometry in a child of Shape
                     inner = next((x for x in s.children if x.local in SHAPE_KINDS), None)
                     if inner is not None:
                         shapes.append(self.shape(s, inner, roi_id))
+                    elif paths_as_labels and (path := s.child("Path")) is not None:
+                        shapes.append(self.shape(s, path, roi_id, kind="Label"))
                 elif s.local in SHAPE_KINDS:
                     shapes.append(self.shape(s, s, roi_id))
+        if paths:
+            self.log.add(
+                "OME_PATH_SHAPE",
+                Severity.INFO,
+                f"ROI {roi_id} has {len(paths)} Path shape(s) (removed from the schema in 2012-06): "
+                + ("kept as Labels" if paths_as_labels else "dropped")
+                + ", as the official schema upgrade does.",
+                where=roi_id or "ROI",
+            )
         return Roi(
             id=roi_id,
             name=n.get("Name"),
@@ -662,8 +686,8 @@ class Converter:
             image_refs=image_refs,
         )
 
-    def shape(self, outer: Node, geo: Node, roi_id: str | None) -> Shape:
-        kind = SHAPE_KINDS[geo.local]
+    def shape(self, outer: Node, geo: Node, roi_id: str | None, kind: str | None = None) -> Shape:
+        kind = kind or SHAPE_KINDS[geo.local]
         ga, oa = geo.attrs, outer.attrs
         if geo.local == "Polyline" and (ga.get("Closed") or "").lower() == "true":
             kind = "Polygon"
