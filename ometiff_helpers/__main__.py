@@ -1,4 +1,4 @@
-"""Command line: ``python -m ometiff_helpers URL_OR_PATH [--json] [--checks]``.
+"""Command line: ``python -m ometiff_helpers URL_OR_PATH [--json] [--checks]``, ``record``, ``recheck``, ``audit``.
 
 A thin layer over ``report.inspect``: it only formats. Errors print one clear line on stderr (no traceback) and exit
 with status 2; ``--checks`` exits with status 1 when an error-level finding exists. The token can be in the URL or in
@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in ("record", "recheck"):
             return _records_main(argv)
+        if argv and argv[0] == "audit":
+            from ometiff_helpers.audit.cli import main as audit_main
+
+            return audit_main(argv[1:])
         return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
