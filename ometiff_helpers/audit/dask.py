@@ -97,20 +97,21 @@ class DaskRunner:
             window = 2 * max(1, sum(client.nthreads().values()))
             batches = enumerate(batched(items, self.batch_size))
             pending: dict[str, list[AuditItem]] = {}
-            completed = distributed.as_completed()
 
-            def submit_next() -> None:
+            def submit_next() -> Any:
                 nxt = next(batches, None)
                 if nxt is None:
-                    return
+                    return None
                 i, batch = nxt
                 sealed = SealedBatch((item.url, item.token) for item in batch)
                 fut = client.submit(audit_batch, sealed, settings, key=f"ometiff-audit-{run}-{i}", pure=False)
                 pending[fut.key] = batch
-                completed.add(fut)
+                return fut
 
-            for _ in range(window):
-                submit_next()
+            first = [fut for fut in (submit_next() for _ in range(window)) if fut is not None]
+            if not first:
+                return
+            completed = distributed.as_completed(first, loop=client.loop)
             for fut in completed:
                 batch = pending.pop(fut.key)
                 try:
@@ -123,6 +124,8 @@ class DaskRunner:
                         sink(batch[i], result)
                 finally:
                     fut.release()
-                submit_next()
+                nxt = submit_next()
+                if nxt is not None:
+                    completed.add(nxt)
         finally:
             client.close()

@@ -166,7 +166,7 @@ def report_row(report: Report) -> dict[str, Any]:
         "verdict": _flat(report.verdict()),
         "n_errors": counts[Severity.ERROR],
         "n_warnings": counts[Severity.WARNING],
-        "codes": ";".join(codes),
+        "codes": ";".join(codes) or None,
         "size": report.tiff.size,
         "bigtiff": report.tiff.bigtiff,
         "levels": len(levels),
@@ -208,9 +208,7 @@ def error_row(exc: BaseException) -> dict[str, Any]:
     else:  # a defect of this tool: the run goes on, the row says so
         error = f"internal error ({type(exc).__name__}): {_flat(exc)}"
     row: dict[str, Any] = dict.fromkeys(COLUMNS[1:])
-    row.update(
-        {"ok": False, "error": error, "verdict": UNREADABLE, "n_errors": 0, "n_warnings": 0, "codes": ""}
-    )
+    row.update({"ok": False, "error": error, "verdict": UNREADABLE, "n_errors": 0, "n_warnings": 0})
     return row
 
 
