@@ -86,7 +86,11 @@ def show_progress(stats):
 
 
 stats = run_audit(
-    items, out, findings=findings_out, settings=AuditSettings(concurrency=CONCURRENCY), on_progress=show_progress
+    items,
+    out,
+    findings=findings_out,
+    settings=AuditSettings(concurrency=CONCURRENCY),
+    on_progress=show_progress,
 )
 bar.close()
 print(f"{stats.done} files audited now, {stats.skipped} already in {out}")
@@ -97,7 +101,8 @@ print(f"{stats.done} files audited now, {stats.skipped} already in {out}")
 
 # %%
 order = {item.key: i for i, item in enumerate(items)}
-rows = sorted(read_table(out), key=lambda r: order.get(r["url"], len(order)))  # list order, not finishing order
+# list order, not finishing order
+rows = sorted(read_table(out), key=lambda r: order.get(r["url"], len(order)))
 table = pd.DataFrame(rows)
 table.insert(1, "outcome", [outcome(r) for r in rows])
 pd.Series(outcome_counts(rows), name="files").to_frame()
