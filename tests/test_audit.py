@@ -377,3 +377,45 @@ def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog) ->
     assert CANARY not in caplog.text
     assert CANARY not in (tmp_path / "dask.csv").read_text(encoding="utf-8")
     assert "token=***" in (tmp_path / "dask.csv").read_text(encoding="utf-8")
+
+
+# --- summary ---------------------------------------------------------------------------------------------------
+
+
+def test_summary_counts_and_a_shareable_inspect_command() -> None:
+    from ometiff_helpers.audit.summary import code_counts, inspect_command, outcome_counts, without_secrets
+
+    rows = [
+        {"ok": False, "n_errors": 0, "n_warnings": 0, "codes": None},
+        {"ok": True, "n_errors": 2, "n_warnings": 1, "codes": "PLANE_COUNT;CHANNELS"},
+        {"ok": True, "n_errors": 0, "n_warnings": 1, "codes": "CHANNELS"},
+        {"ok": True, "n_errors": 0, "n_warnings": 0, "codes": "AUTH"},
+    ]
+    assert outcome_counts(rows) == {
+        "could not read": 1,
+        "will not render": 1,
+        "renders with warnings": 1,
+        "no problems found": 1,
+    }
+    assert code_counts(rows) == {"CHANNELS": 2, "AUTH": 1, "PLANE_COUNT": 1}
+    assert without_secrets("https://h/x.ome.tif?token=***&n=1") == "https://h/x.ome.tif?n=1"
+    command = inspect_command("https://h/a b.ome.tif?X-Amz-Signature=***")
+    assert command.startswith("OMETIFF_URL='https://h/a b.ome.tif' ") and "***" not in command
+
+
+def test_the_sample_portal_has_each_outcome(tmp_path) -> None:
+    from ometiff_helpers.audit.sample import serve_sample_portal
+    from ometiff_helpers.audit.summary import outcome_counts
+
+    server, urls = serve_sample_portal()
+    try:
+        run_audit(items_from_lines(urls), tmp_path / "s.csv", settings=FAST)
+    finally:
+        server.stop()
+    counts = outcome_counts(read_table(tmp_path / "s.csv"))
+    assert counts == {
+        "could not read": 2,
+        "will not render": 3,
+        "renders with warnings": 1,
+        "no problems found": 1,
+    }
