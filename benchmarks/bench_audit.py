@@ -152,7 +152,7 @@ def _dask_run(items: list, settings: AuditSettings, tmpdir: Path) -> None:
     from ometiff_helpers.audit.dask import DaskRunner
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         Client(cluster) as client,
     ):
         runner = DaskRunner(cluster.scheduler_address, batch_size=64)

@@ -356,7 +356,7 @@ def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog) ->
     items = items_from_lines(urls)
     run_audit(items, tmp_path / "local.csv", findings=tmp_path / "lf.csv", settings=FAST)
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         runner = DaskRunner(cluster.scheduler_address, batch_size=3)
         stats = run_audit(
