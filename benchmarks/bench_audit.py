@@ -49,7 +49,6 @@ def _serve(folder: str, latency: float, ports: Any, stop: Any) -> None:
     from gen_defects import Spec, write
 
     from ometiff_helpers.demo import demo_path
-    from ometiff_helpers.demo.server import RangeServer
 
     d = Path(folder)
     files = {
@@ -59,7 +58,7 @@ def _serve(folder: str, latency: float, ports: Any, stop: Any) -> None:
         "flat.ome.tif": write(d / "flat.ome.tif", Spec(size_x=512, size_y=384, tile=(128, 128))),
     }
     servers = [
-        RangeServer(files, latency=latency).start(),
+        FaultServer(files, latency=latency).start(),
         FaultServer(files, latency=latency).start(),
         FaultServer(files, latency=latency).start(),
     ]

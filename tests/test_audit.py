@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from faultserver import CANARY, FaultServer
+from faultserver import FaultServer
 from gen_defects import Spec, write
 
 from ometiff_helpers.audit.inputs import AuditItem, items_from_lines, read_list
@@ -182,7 +182,7 @@ def _list_file(tmp_path: Path, server, n: int) -> Path:
 def test_a_killed_run_resumes_with_every_url_exactly_once(
     range_server, defect_files, tmp_path, suffix
 ) -> None:
-    server = range_server({"demo.ome.tif": demo_path(), **defect_files}, latency=0.05)
+    server = range_server({"demo.ome.tif": demo_path(), **defect_files}, cls=FaultServer, latency=0.05)
     n = 40
     listing = _list_file(tmp_path, server, n)
     out, findings = tmp_path / f"out{suffix}", tmp_path / f"findings{suffix}"
@@ -266,21 +266,21 @@ def test_an_existing_table_with_other_columns_is_refused(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_the_token_appears_nowhere(range_server, tmp_path, suffix) -> None:
-    server = range_server({"demo.ome.tif": demo_path()}, cls=FaultServer, require_token=CANARY)
+def test_the_token_appears_nowhere(range_server, tmp_path, suffix, canary) -> None:
+    server = range_server({"demo.ome.tif": demo_path()}, cls=FaultServer, require_token=canary)
     base = server.url("demo.ome.tif")
     listing = tmp_path / "list.csv"
     listing.write_text(
         "url,token,owner\n"
-        f"{base}?copy=1,{CANARY},lab-a\n"  # token column
+        f"{base}?copy=1,{canary},lab-a\n"  # token column
         f"{base}?copy=2,,lab-b\n"  # OMETIFF_TOKEN
-        f"{base}?copy=3&token={CANARY},,lab-c\n"  # in the URL
-        f"{server.url('nothing.tif')},{CANARY},lab-d\n"  # 404 with a token
-        f"{server.fault_url('html', 'demo.ome.tif')},,lab-e\n",  # a login page echoing the query
+        f"{base}?copy=3&token={canary},,lab-c\n"  # in the URL
+        f"{server.url('nothing.tif')},{canary},lab-d\n"  # 404 with a token
+        f"{server.fault_url('html', 'demo.ome.tif', token=canary)},,lab-e\n",  # a login page echoing the query
         encoding="utf-8",
     )
     out, findings = tmp_path / f"out{suffix}", tmp_path / f"findings{suffix}"
-    env = {**os.environ, "OMETIFF_TOKEN": CANARY}
+    env = {**os.environ, "OMETIFF_TOKEN": canary}
     done = run_cli(str(listing), "--out", str(out), "--findings", str(findings), env=env)
     assert done.returncode == 0, done.stderr
     rows = read_table(out)
@@ -288,9 +288,9 @@ def test_the_token_appears_nowhere(range_server, tmp_path, suffix) -> None:
     assert sum(r["ok"] for r in rows) == 3  # the token reached the server for each readable file
     assert {r["owner"] for r in rows} == {"lab-a", "lab-b", "lab-c", "lab-d", "lab-e"}
     for path in (out, findings):
-        assert CANARY.encode() not in path.read_bytes()
-        assert CANARY not in json.dumps(read_table(path), default=str)
-    assert CANARY not in done.stdout + done.stderr
+        assert canary.encode() not in path.read_bytes()
+        assert canary not in json.dumps(read_table(path), default=str)
+    assert canary not in done.stdout + done.stderr
     assert "token=***" in json.dumps(rows)
 
 
@@ -348,11 +348,11 @@ def test_one_file_never_raises(tmp_path) -> None:
 # --- Dask ------------------------------------------------------------------------------------------------------
 
 
-def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog) -> None:
+def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog, canary) -> None:
     distributed = pytest.importorskip("distributed")
     from ometiff_helpers.audit.dask import DaskRunner
 
-    urls = [*portal_urls(portal), f"{portal.url('demo.ome.tif')}?token={CANARY}"]
+    urls = [*portal_urls(portal), f"{portal.url('demo.ome.tif')}?token={canary}"]
     items = items_from_lines(urls)
     run_audit(items, tmp_path / "local.csv", findings=tmp_path / "lf.csv", settings=FAST)
     with distributed.LocalCluster(
@@ -374,8 +374,8 @@ def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog) ->
     assert sorted(map(str, read_table(tmp_path / "df.csv"))) == sorted(
         map(str, read_table(tmp_path / "lf.csv"))
     )
-    assert CANARY not in caplog.text
-    assert CANARY not in (tmp_path / "dask.csv").read_text(encoding="utf-8")
+    assert canary not in caplog.text
+    assert canary not in (tmp_path / "dask.csv").read_text(encoding="utf-8")
     assert "token=***" in (tmp_path / "dask.csv").read_text(encoding="utf-8")
 
 

@@ -13,9 +13,8 @@ from typing import Any
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Severity
-from ometiff_helpers.io.source import HttpOptions
 from ometiff_helpers.ome.units import length_to_um
-from ometiff_helpers.report import Report, inspect
+from ometiff_helpers.report import HttpOptions, Report, inspect
 from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = [
