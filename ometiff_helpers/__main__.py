@@ -1,4 +1,4 @@
-"""Command line: ``python -m ometiff_helpers URL_OR_PATH [--json] [--checks]``.
+"""Command line: ``python -m ometiff_helpers URL_OR_PATH [--json] [--checks]``, ``record``, ``recheck``, ``audit``.
 
 A thin layer over ``report.inspect``: it only formats. Errors print one clear line on stderr (no traceback) and exit
 with status 2; ``--checks`` exits with status 1 when an error-level finding exists. The token can be in the URL or in
@@ -80,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _offsets_main(argv[1:])
         if argv and argv[0] == "fix-xml":
             return _fix_xml_main(argv[1:])
+        if argv and argv[0] == "audit":
+            from ometiff_helpers.audit.cli import main as audit_main
+
+            return audit_main(argv[1:])
         return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)

@@ -55,6 +55,24 @@ def _sanitize_value(value: object, rules: Rules) -> object:
     return value
 
 
+def _merge_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """Adjacent outputs of one stream joined into one, as nbval joins them: how a kernel's writes were split into
+    messages depends on timing, and must not change the built bytes."""
+    merged: list[nbformat.NotebookNode] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and output.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and last.get("name") == output.get("name")
+        ):
+            last["text"] = "".join(last["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
 def clean(nb: nbformat.NotebookNode, rules: Rules) -> nbformat.NotebookNode:
     """Drop widget state and views, timings and text-only metadata; number cell ids; sanitise text outputs."""
     nb.metadata.pop("widgets", None)
@@ -68,6 +86,7 @@ def clean(nb: nbformat.NotebookNode, rules: Rules) -> nbformat.NotebookNode:
             cell.outputs = []  # timings and the like: nbval does not compare them, and they would change the bytes
             cell.execution_count = None
             continue
+        cell.outputs = _merge_streams(cell.outputs)
         for output in cell.outputs:
             if "text" in output:
                 output["text"] = _sanitize_value(output["text"], rules)
