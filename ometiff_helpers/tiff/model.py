@@ -40,6 +40,7 @@ class ReadOptions:
     max_subifds: int = 20_000  # SubIFDs in the whole file (all levels)
     max_subifd_depth: int = 2  # 1: SubIFDs of top-level IFDs; 2: also their SubIFDs
     max_tags_per_ifd: int = 4096
+    max_entries: int = 200_000  # entries of every IFD and SubIFD together: the work bound of one read
     max_requests: int = 5_000
     max_bytes: int = 512 * 1024 * 1024
     max_description_bytes: int = 256 * 1024 * 1024
