@@ -1,0 +1,173 @@
+"""Bounded work and bounded findings whatever the file: SubIFD pointers into a block of garbage words, findings merged
+over one kind of object, a cap on distinct findings, a budget on the entries of one read.
+
+The files are small and generated here (struct-level); the command line runs in a subprocess whose peak memory is
+read from its own rusage. Wall-clock bounds are wide: they only show "bounded" (before the fix the 2,000-SubIFD file
+ran past 150 s and 1.5 GB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ometiff_helpers.errors import LimitExceeded
+from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.io.source import BytesSource
+from ometiff_helpers.tiff.model import ReadOptions
+from ometiff_helpers.tiff.read import read_tiff
+
+OME = (
+    b'<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0">'
+    b'<Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" SizeX="8" SizeY="8" SizeZ="1" SizeC="1" SizeT="1">'
+    b'<Channel ID="Channel:0:0" Name="c"/><TiffData/></Pixels></Image></OME>\x00'
+)
+
+
+def subifd_flood(
+    n: int, word: bytes = b"\xff\x0f", *, stride: int = 2, entry_bytes: int = 4095 * 12
+) -> bytes:
+    """A classic little-endian OME-TIFF whose IFD 0 lists ``n`` SubIFDs, ``stride`` bytes apart, pointing into a
+    block filled with ``word`` repeated (0x0FFF: each SubIFD reads as 4,095 entries of unknown type 0x0FFF)."""
+    nent = 8
+    ifd0 = 8
+    desc_off = ifd0 + 2 + nent * 12 + 4
+    arr_off = desc_off + len(OME) + len(OME) % 2
+    block = arr_off + 4 * n
+    block_len = stride * n + entry_bytes + 16
+    block_len += (-block_len) % len(word)
+    pix = block + block_len
+    entries = [
+        (256, 4, 1, 8),
+        (257, 4, 1, 8),
+        (258, 3, 1, 8),
+        (262, 3, 1, 1),
+        (270, 2, len(OME), desc_off),
+        (273, 4, 1, pix),
+        (279, 4, 1, 64),
+        (330, 13, n, arr_off),
+    ]
+    out = bytearray(b"II" + struct.pack("<HI", 42, ifd0) + struct.pack("<H", nent))
+    for code, typ, count, value in entries:
+        out += struct.pack("<HHI", code, typ, count)
+        out += struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
+    out += struct.pack("<I", 0) + OME + b"\x00" * (len(OME) % 2)
+    out += struct.pack(f"<{n}I", *[block + stride * k for k in range(n)])
+    out += word * (block_len // len(word))
+    out += bytes(64)
+    return bytes(out)
+
+
+def run_cli(path: Path) -> tuple[int, str, str, float, int]:
+    """``python -m ometiff_helpers PATH --json --no-probes``: exit code, stdout, stderr, seconds, peak RSS (KiB)."""
+    out_path, err_path = path.with_suffix(".out"), path.with_suffix(".err")
+    t0 = time.monotonic()
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ometiff_helpers", str(path), "--json", "--no-probes"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+        _pid, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own peak memory
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - t0
+    return proc.returncode, out_path.read_text(), err_path.read_text(), seconds, usage.ru_maxrss
+
+
+def test_2000_subifds_into_garbage_words_are_one_finding_and_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "flood.ome.tif"
+    path.write_bytes(subifd_flood(2000))
+    assert len(path.read_bytes()) < 64 * 1024
+    code, out, err, seconds, peak_kib = run_cli(path)
+    assert code == 0, err
+    assert seconds < 20  # bounded; was > 150 s
+    assert peak_kib < 150 * 1024
+    assert len(out) < 300 * 1024
+    report = json.loads(out)
+    findings = report["findings"]
+    assert len(findings) < 20
+    (garbage,) = [f for f in findings if f["code"] == "IFD_GARBAGE"]
+    assert garbage["message"].startswith(
+        "2,000 pointers to data that is not an image directory in 2,000 SubIFDs"
+    )
+    assert "4,095 of its 4,095 entries" in garbage["message"]
+    assert report["ifds"][0]["subifds"] == []
+
+
+def test_unknown_types_in_many_subifds_merge_into_one_finding() -> None:
+    """Each SubIFD is a real 5-entry directory of which 2 entries have an unknown type (so it is still read)."""
+    types = (3, 0x0FFF, 4, 4, 0x0FFF)
+    ifd = struct.pack("<H", 5) + b"".join(struct.pack("<HHII", 20 + i, t, 1, 0) for i, t in enumerate(types))
+    ifd += struct.pack("<I", 0)
+    n = 300
+    data = subifd_flood(n, ifd, stride=len(ifd), entry_bytes=0)
+    structure = read_tiff(BytesSource(data))
+    unknown = [f for f in structure.findings if f.code == "TAG_UNKNOWN_TYPE"]
+    assert len(unknown) == 1
+    assert unknown[0].message.startswith(f"{n * 2:,} entries of unknown field type in {n:,} SubIFDs")
+    assert len(structure.findings) < 10
+    assert len(structure.ifds[0].subifds) == n
+
+
+def test_entries_budget_stops_a_flood_of_valid_looking_entries() -> None:
+    """Each SubIFD reads as 4,095 entries of type BYTE: 2,000 of them would be 8 million entries."""
+    # at +0 the count 4,095; from +2 on, 12-byte entries: code 7, type 1 (BYTE), count 1
+    pattern = struct.pack("<HHHIH", 0x0FFF, 7, 1, 1, 0)
+    data = subifd_flood(2000, pattern, stride=12)
+    t0 = time.monotonic()
+    with pytest.raises(LimitExceeded, match=r"the limit is 200,000") as info:
+        read_tiff(BytesSource(data))
+    assert time.monotonic() - t0 < 20  # bounded
+    assert info.value.name == "entries"
+    assert "max_entries" in info.value.hint
+    fits = read_tiff(BytesSource(subifd_flood(40, pattern, stride=12)))  # 163,800 entries: within the budget
+    assert len(fits.ifds[0].subifds) == 40
+    (dup,) = [f for f in fits.findings if f.code == "TAG_DUPLICATE"]
+    assert "(39 more like this) in 40 SubIFDs" in dup.message
+    with pytest.raises(LimitExceeded):
+        read_tiff(BytesSource(subifd_flood(40, pattern, stride=12)), options=ReadOptions(max_entries=100_000))
+
+
+def test_finding_log_caps_distinct_findings_and_says_how_many_more() -> None:
+    log = FindingLog(max_findings=10)
+    for i in range(1000):
+        log.add("A", Severity.WARNING, f"problem {i}")
+    for i in range(5):
+        log.add("B", Severity.INFO, "same", where=f"IFD {i}", key="IFD", scope="IFD")
+    out = log.findings()
+    assert len(out) == 11
+    assert out[-1].code == "FINDINGS_TRUNCATED"
+    assert out[-1].message.startswith("and 995 more findings not listed")
+    assert "A x 990" in out[-1].message and "B x 5" in out[-1].message
+
+
+def test_finding_log_merges_one_code_over_objects() -> None:
+    log = FindingLog()
+    for i in range(2000):
+        log.add(
+            "X",
+            Severity.WARNING,
+            f"IFD 0 / SubIFD {i} has 3 bad entries.",
+            where=f"IFD 0 / SubIFD {i}",
+            key="SubIFD",
+            count=3,
+            plural="bad entries",
+            scope="SubIFD",
+        )
+    log.add("Y", Severity.INFO, "once", where="IFD 1")
+    log.add("Y", Severity.INFO, "twice", where="IFD 2", key="IFD", scope="IFD")
+    log.add("Y", Severity.INFO, "thrice", where="IFD 3", key="IFD", scope="IFD")
+    x, y1, y2 = log.findings()
+    assert x.message == (
+        "6,000 bad entries in 2,000 SubIFDs, first at IFD 0 / SubIFD 0: IFD 0 / SubIFD 0 has 3 bad entries."
+    )
+    assert y1.message == "once"
+    assert y2.message == "twice (1 more like this) in 2 IFDs: IFD 2, IFD 3"
