@@ -40,7 +40,7 @@ class Finding:
 
 
 #: distinct findings one ``FindingLog`` keeps; past this, findings are only counted (one last finding says how many)
-MAX_FINDINGS = 200
+MAX_FINDINGS = 100
 #: places (IFD paths, element IDs) a merged finding remembers by name; past this they are only counted
 _MAX_PLACES = 5
 

@@ -19,6 +19,9 @@ from ometiff_helpers.ome.units import length_to_um
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
+#: pyramid levels listed in the JSON (the rest are counted in ``levels_omitted``)
+_JSON_LEVELS = 64
+
 
 @dataclass(frozen=True)
 class Level:
@@ -179,7 +182,10 @@ class Report:
             "kind": self.source_info.kind,
         }
         data.update(self.tiff.to_dict())
-        data["levels"] = [lv.__dict__ for lv in self.levels()]
+        levels = self.levels()
+        data["levels"] = [lv.__dict__ for lv in levels[:_JSON_LEVELS]]
+        if len(levels) > _JSON_LEVELS:  # a damaged file can have thousands of "levels": keep the JSON small
+            data["levels_omitted"] = len(levels) - _JSON_LEVELS
         data["ome"] = _ome_summary(self.ome, self.ome_error, self.ome_error_kind)
         data["findings"] = [f.as_dict() for f in self.findings]
         data["verdict"] = self.verdict()

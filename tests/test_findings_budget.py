@@ -9,7 +9,6 @@ ran past 150 s and 1.5 GB).
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -65,21 +64,32 @@ def subifd_flood(
     return bytes(out)
 
 
+#: runs the command line, then writes the process's own peak resident memory (VmHWM, KiB) to the file argv[1]
+#: (a child's rusage would report the larger pytest process it was forked from)
+_RUNNER = """
+import re, runpy, sys
+hwm_file = sys.argv.pop(1)
+try:
+    runpy.run_module("ometiff_helpers", run_name="__main__", alter_sys=True)
+finally:
+    status = open("/proc/self/status").read()
+    open(hwm_file, "w").write(re.search(r"VmHWM:\\s*(\\d+)", status).group(1))
+"""
+
+
 def run_cli(path: Path) -> tuple[int, str, str, float, int]:
     """``python -m ometiff_helpers PATH --json --no-probes``: exit code, stdout, stderr, seconds, peak RSS (KiB)."""
-    out_path, err_path = path.with_suffix(".out"), path.with_suffix(".err")
+    hwm = path.with_suffix(".hwm")
     t0 = time.monotonic()
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ometiff_helpers", str(path), "--json", "--no-probes"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-        _pid, status, usage = os.wait4(proc.pid, 0)  # wait4: this child's own peak memory
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, str(hwm), str(path), "--json", "--no-probes"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     seconds = time.monotonic() - t0
-    return proc.returncode, out_path.read_text(), err_path.read_text(), seconds, usage.ru_maxrss
+    return done.returncode, done.stdout, done.stderr, seconds, int(hwm.read_text())
 
 
 def test_2000_subifds_into_garbage_words_are_one_finding_and_bounded(tmp_path: Path) -> None:
