@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import random
@@ -54,6 +55,12 @@ from ometiff_helpers.errors import OmeTiffError  # noqa: E402
 from ometiff_helpers.io.source import FileSource  # noqa: E402
 from ometiff_helpers.tiff.codes import TIFF_FORMATS  # noqa: E402
 from ometiff_helpers.tiff.read import read_tiff  # noqa: E402
+
+#: modules the inspection imports lazily: imported here once, so that no forked child pays for them
+_WARM = ("ometiff_helpers.diagnose.evaluate",)
+for _name in _WARM:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 TIFF_SUFFIXES = (".tif", ".tiff", ".btf", ".tf8", ".tf2")
