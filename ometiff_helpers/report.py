@@ -21,6 +21,8 @@ from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 
 #: pyramid levels listed in the JSON (the rest are counted in ``levels_omitted``)
 _JSON_LEVELS = 64
+#: channel names listed in the JSON (the rest are counted in ``channels_omitted``)
+_JSON_CHANNELS = 1024
 
 
 @dataclass(frozen=True)
@@ -401,7 +403,9 @@ def _ome_summary(ome: OmeDocument | None, error: str | None, kind: str | None) -
             "physical_size_y": _quantity(pixels.physical_size_y),
             "physical_size_z": _quantity(pixels.physical_size_z),
         }
-        out["channels"] = [ch.name for ch in pixels.channels]
+        out["channels"] = [ch.name for ch in pixels.channels[:_JSON_CHANNELS]]
+        if len(pixels.channels) > _JSON_CHANNELS:
+            out["channels_omitted"] = len(pixels.channels) - _JSON_CHANNELS
     return out
 
 

@@ -31,14 +31,14 @@ OME = (
 
 
 def subifd_flood(
-    n: int, word: bytes = b"\xff\x0f", *, stride: int = 2, entry_bytes: int = 4095 * 12
+    n: int, word: bytes = b"\xff\x0f", *, stride: int = 2, entry_bytes: int = 4095 * 12, ome: bytes = OME
 ) -> bytes:
     """A classic little-endian OME-TIFF whose IFD 0 lists ``n`` SubIFDs, ``stride`` bytes apart, pointing into a
     block filled with ``word`` repeated (0x0FFF: each SubIFD reads as 4,095 entries of unknown type 0x0FFF)."""
     nent = 8
     ifd0 = 8
     desc_off = ifd0 + 2 + nent * 12 + 4
-    arr_off = desc_off + len(OME) + len(OME) % 2
+    arr_off = desc_off + len(ome) + len(ome) % 2
     block = arr_off + 4 * n
     block_len = stride * n + entry_bytes + 16
     block_len += (-block_len) % len(word)
@@ -48,7 +48,7 @@ def subifd_flood(
         (257, 4, 1, 8),
         (258, 3, 1, 8),
         (262, 3, 1, 1),
-        (270, 2, len(OME), desc_off),
+        (270, 2, len(ome), desc_off),
         (273, 4, 1, pix),
         (279, 4, 1, 64),
         (330, 13, n, arr_off),
@@ -57,7 +57,7 @@ def subifd_flood(
     for code, typ, count, value in entries:
         out += struct.pack("<HHI", code, typ, count)
         out += struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
-    out += struct.pack("<I", 0) + OME + b"\x00" * (len(OME) % 2)
+    out += struct.pack("<I", 0) + ome + b"\x00" * (len(ome) % 2)
     out += struct.pack(f"<{n}I", *[block + stride * k for k in range(n)])
     out += word * (block_len // len(word))
     out += bytes(64)
@@ -181,3 +181,18 @@ def test_finding_log_merges_one_code_over_objects() -> None:
     )
     assert y1.message == "once"
     assert y2.message == "twice (1 more like this) in 2 IFDs: IFD 2, IFD 3"
+
+
+def test_json_of_20000_channels_stays_small(tmp_path: Path) -> None:
+    channels = b"".join(b'<Channel ID="Channel:0:%d" Name="c%d"/>' % (i, i) for i in range(20_000))
+    ome = OME.replace(b'<Channel ID="Channel:0:0" Name="c"/>', channels).replace(
+        b'SizeC="1"', b'SizeC="20000"'
+    )
+    path = tmp_path / "channels.ome.tif"
+    path.write_bytes(subifd_flood(1, ome=ome))
+    code, out, err, _seconds, _peak = run_cli(path)
+    assert code == 0, err
+    assert len(out) < 300 * 1024
+    report = json.loads(out)
+    assert len(report["ome"]["channels"]) == 1024
+    assert report["ome"]["channels_omitted"] == 20_000 - 1024
