@@ -30,7 +30,7 @@ def test_short_seeded_run_has_no_crash_hang_or_memory_blowup(tmp_path: Path, cor
     out = tmp_path / "fuzz"
     done = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "fuzz.py"), "--seed", "7", "--count", "200", "--jobs", "2",
-         "--out", str(out), "--corpus", str(corpus_dir), "--no-profile", "--quiet", "--timeout", "60"],
+         "--out", str(out), "--corpus", str(corpus_dir), "--no-profile", "--quiet"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     summary = json.loads((out / "summary.json").read_text())
