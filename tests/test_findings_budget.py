@@ -196,3 +196,14 @@ def test_json_of_20000_channels_stays_small(tmp_path: Path) -> None:
     report = json.loads(out)
     assert len(report["ome"]["channels"]) == 1024
     assert report["ome"]["channels_omitted"] == 20_000 - 1024
+
+
+def test_next_ifd_pointer_into_garbage_words_is_skipped_with_one_finding() -> None:
+    data = bytearray(subifd_flood(1))
+    (sub,) = struct.unpack_from("<I", data, struct.unpack_from("<I", data, 8 + 2 + 7 * 12 + 8)[0])
+    struct.pack_into("<I", data, 8 + 2 + 8 * 12, sub + 2)  # IFD 0's next pointer: 2 bytes into the garbage
+    structure = read_tiff(BytesSource(bytes(data)))
+    assert len(structure.ifds) == 1 and not structure.ifds[0].subifds
+    garbage = [f for f in structure.findings if f.code == "IFD_GARBAGE"]
+    assert [f.where for f in garbage] == ["IFD 0 / SubIFD 0", "IFD 1"]  # one per kind of directory
+    assert "4,095 of its 4,095 entries have no valid field type" in garbage[1].message
