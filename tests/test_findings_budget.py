@@ -207,3 +207,18 @@ def test_next_ifd_pointer_into_garbage_words_is_skipped_with_one_finding() -> No
     garbage = [f for f in structure.findings if f.code == "IFD_GARBAGE"]
     assert [f.where for f in garbage] == ["IFD 0 / SubIFD 0", "IFD 1"]  # one per kind of directory
     assert "4,095 of its 4,095 entries have no valid field type" in garbage[1].message
+
+
+def test_value_budget_stops_loading_thousands_of_large_values() -> None:
+    """20 SubIFDs of 300 SHORT x 2,000 values each (all at one offset): 12 million items; 4 million are loaded."""
+    ifd = struct.pack("<H", 300) + b"".join(struct.pack("<HHII", 1000 + i, 3, 2000, 16) for i in range(300))
+    ifd += struct.pack("<I", 0)
+    data = subifd_flood(20, ifd, stride=len(ifd), entry_bytes=0)
+    structure = read_tiff(BytesSource(data))
+    loaded = sum(len(t.value) for sub in structure.ifds[0].subifds for t in sub.tags if t.value is not None)
+    assert loaded <= 4_000_000
+    (skipped,) = [f for f in structure.findings if f.code == "VALUES_NOT_LOADED"]
+    assert "tag values not loaded (value budget spent) in " in skipped.message
+    assert len(structure.ifds[0].subifds) == 20
+    everything = read_tiff(BytesSource(data), options=ReadOptions(max_value_items=20_000_000))
+    assert not [f for f in everything.findings if f.code == "VALUES_NOT_LOADED"]

@@ -51,6 +51,7 @@ class ReadOptions:
     max_description_bytes: int = 256 * 1024 * 1024
     first_read: int = 64 * 1024
     small_value_bytes: int = 4096  # out-of-line values up to this size are loaded with the IFDs
+    max_value_items: int = 4_000_000  # items of those values in the whole read (each a Python object)
     array_load_items: int = (
         64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
     )

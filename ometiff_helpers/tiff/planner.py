@@ -86,6 +86,7 @@ class TiffPlanner:
         self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
         self.n_entries = 0  # entries parsed in every IFD so far (ReadOptions.max_entries)
+        self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
         self.n_subifds = 0
         # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
         self.span_est = _DEFAULT_SPAN  # chain IFDs
@@ -480,6 +481,18 @@ class TiffPlanner:
                 limit=self.opt.max_subifds,
                 hint="The file is probably damaged; if not, raise ReadOptions.max_subifds.",
             )
+        items = e.count * FIELD_TYPES[e.type].items
+        if self.n_items + items > self.opt.max_value_items and e.code != TagCode.SUB_IFDS:
+            self._finding(
+                "VALUES_NOT_LOADED",
+                f"{node.path} tag {e.code}: {self.n_items:,} values were loaded already (the limit is "
+                f"{self.opt.max_value_items:,}); this tag's value and those after it are not loaded.",
+                "The file is probably damaged; if not, raise ReadOptions.max_value_items.",
+                node.path,
+                plural="tag values not loaded (value budget spent)",
+            )
+            return True
+        self.n_items += items
         data = self.buf.get(voff, voff + nbytes)
         if data is None:
             node.waiting[idx] = (voff, voff + nbytes)
