@@ -19,9 +19,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def fuzz(monkeypatch: pytest.MonkeyPatch):
-    """The harness's importable core (tools/ is a folder of scripts, not a package)."""
+    """The harness's runner (tools/ is a folder of scripts, not a package)."""
     monkeypatch.syspath_prepend(str(ROOT / "tools"))
     import fuzz as module
+
+    return module
+
+
+@pytest.fixture
+def mutate(monkeypatch: pytest.MonkeyPatch):
+    """The harness's mutations."""
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    import fuzz_mutate as module
 
     return module
 
@@ -45,25 +54,25 @@ def test_short_seeded_run_has_no_crash_hang_or_memory_blowup(tmp_path: Path, cor
     assert not list(out.glob("crash-*")) and not list(out.glob("hang-*"))
 
 
-def test_mutants_are_reproducible_and_structure_aware(fuzz, corpus_dir: Path) -> None:
-    seeds = fuzz.corpus_seeds(corpus_dir)[:20]
+def test_mutants_are_reproducible_and_structure_aware(mutate, corpus_dir: Path) -> None:
+    seeds = mutate.corpus_seeds(corpus_dir)[:20]
     assert len(seeds) == 20
-    first = list(fuzz.iter_mutants(3, 40, seeds))
-    again = list(fuzz.iter_mutants(3, 40, seeds))
+    first = list(mutate.iter_mutants(3, 40, seeds))
+    again = list(mutate.iter_mutants(3, 40, seeds))
     assert first == again
     assert all(log for _i, _data, log in first)  # every mutant says what was done to it
-    other = list(fuzz.iter_mutants(4, 40, seeds))
+    other = list(mutate.iter_mutants(4, 40, seeds))
     assert [d for _, d, _ in other] != [d for _, d, _ in first]
 
 
-def test_each_mutator_changes_a_seed(fuzz, corpus_dir: Path) -> None:
+def test_each_mutator_changes_a_seed(mutate, corpus_dir: Path) -> None:
     seed = corpus_dir / "ome-types" / "ome.tiff"
-    info = fuzz.analyse(seed)
+    info = mutate.analyse(seed)
     assert info.ifds and info.entries and info.desc_entry > 0 and info.description.startswith(b"<?xml")
     data = seed.read_bytes()
-    for func, _weight in fuzz.MUTATORS:
+    for func, _weight in mutate.MUTATORS:
         for k in range(5):
-            m = fuzz.Mutant(data, info, random.Random(f"{func.__name__}:{k}"))
+            m = mutate.Mutant(data, info, random.Random(f"{func.__name__}:{k}"))
             func(m)
             assert m.log, func.__name__
             if bytes(m.buf) != data:
@@ -72,14 +81,14 @@ def test_each_mutator_changes_a_seed(fuzz, corpus_dir: Path) -> None:
             pytest.fail(f"{func.__name__} never changed the file")
 
 
-def test_xml_mutations_cover_the_hostile_families(fuzz) -> None:
-    info = fuzz.SeedInfo(
+def test_xml_mutations_cover_the_hostile_families(mutate) -> None:
+    info = mutate.SeedInfo(
         "x", 0, description=b'<?xml version="1.0"?><OME><Image><Pixels SizeX="1"/></Image></OME>'
     )
     seen = set()
     for k in range(400):
-        m = fuzz.Mutant(b"", info, random.Random(k))
-        _new, what = fuzz._xml_text_mutations(m, info.description.decode())
+        m = mutate.Mutant(b"", info, random.Random(k))
+        _new, what = mutate._xml_text_mutations(m, info.description.decode())
         seen.add(what.split(" ")[0])
     for family in ("unclosed", "DOCTYPE", "attribute", "invalid", "UTF-16", "absurd", "negative", "XML"):
         assert family in seen, family
