@@ -486,7 +486,7 @@ class TiffPlanner:
             self._finding(
                 "VALUES_NOT_LOADED",
                 f"{node.path} tag {e.code}: {self.n_items:,} values were loaded already (the limit is "
-                f"{self.opt.max_value_items:,}); this tag's value and those after it are not loaded.",
+                f"{self.opt.max_value_items:,}); this tag's value is not loaded, nor any that would pass the limit.",
                 "The file is probably damaged; if not, raise ReadOptions.max_value_items.",
                 node.path,
                 plural="tag values not loaded (value budget spent)",
