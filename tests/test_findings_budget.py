@@ -222,3 +222,41 @@ def test_value_budget_stops_loading_thousands_of_large_values() -> None:
     assert len(structure.ifds[0].subifds) == 20
     everything = read_tiff(BytesSource(data), options=ReadOptions(max_value_items=20_000_000))
     assert not [f for f in everything.findings if f.code == "VALUES_NOT_LOADED"]
+
+
+def chain_flood(n: int) -> bytes:
+    """``subifd_flood(1)`` whose IFD 0 is followed by a chain of ``n`` one-entry IFDs (18 bytes each)."""
+    data = bytearray(subifd_flood(1))
+    first = len(data)
+    for k in range(n):
+        nxt = first + (k + 1) * 18 if k + 1 < n else 0
+        data += struct.pack("<HHHII", 1, 256, 4, 1, 8) + struct.pack("<I", nxt)
+    struct.pack_into("<I", data, 8 + 2 + 8 * 12, first)  # IFD 0's next pointer
+    return bytes(data)
+
+
+def test_a_long_chain_of_tiny_ifds_is_read_in_linear_time() -> None:
+    """Each chain IFD parsed used to walk every IFD read so far (quadratic: minutes for 20,000)."""
+    t0 = time.monotonic()
+    structure = read_tiff(BytesSource(chain_flood(20_000)), options=ReadOptions(max_ifds=25_000))
+    assert time.monotonic() - t0 < 20  # bounded; was over a minute
+    assert len(structure.ifds) == 20_001
+    assert len(json.dumps(structure.to_dict())) < 150_000
+    assert structure.to_dict()["ifds_omitted"] > 19_000
+    with pytest.raises(LimitExceeded, match="max_ifds"):
+        read_tiff(BytesSource(chain_flood(12_000)))
+
+
+def test_duplicate_subifds_tags_are_not_loaded() -> None:
+    """20 SubIFDs of 300 SubIFDs tags each (1,000 pointers): only the first of each IFD is read."""
+    ifd = struct.pack("<H", 300) + b"".join(struct.pack("<HHII", 330, 4, 1000, 16) for _ in range(300))
+    ifd += struct.pack("<I", 0)
+    structure = read_tiff(BytesSource(subifd_flood(20, ifd, stride=len(ifd), entry_bytes=0)))
+    subs = structure.ifds[0].subifds
+    assert len(subs) == 20
+    for sub in subs:
+        first, *dups = [t for t in sub.tags if t.code == 330]
+        assert first.value is not None and len(first.value) == 1000
+        assert len(dups) == 299 and all(t.value is None for t in dups)
+    (dup,) = [f for f in structure.findings if f.code == "TAG_DUPLICATE"]
+    assert "(19 more like this) in 20 SubIFDs" in dup.message

@@ -282,13 +282,19 @@ class TiffPlanner:
     # --- parsing what we have -----------------------------------------------------------------------------------
 
     def _resolve(self) -> None:
+        """Parse every IFD and value the received bytes allow, following the pointers they give."""
         progress = True
         while progress:
             progress = False
-            pending, self.pending = self.pending, []
-            still = [node for node in pending if not self._try_parse(node)]
-            self.pending = still + self.pending  # nodes spawned while parsing come after
-            progress = progress or len(still) < len(pending)
+            stuck: list[_Node] = []
+            new = self.pending
+            while new:  # IFDs spawned while parsing (the next in a chain) are tried in the same pass: linear
+                self.pending = []
+                waiting = [node for node in new if not self._try_parse(node)]
+                progress = progress or len(waiting) < len(new)
+                stuck += waiting
+                new = self.pending
+            self.pending = stuck
             for node in self._all_nodes():
                 for idx, (start, end) in list(node.waiting.items()):
                     data = self.buf.get(start, end)
@@ -453,6 +459,8 @@ class TiffPlanner:
             if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
                 self._spawn_subifds(node, idx)
             return True
+        if idx != node.first_index[e.code]:
+            return True  # a duplicate tag (TAG_DUPLICATE): the first is used, this value is not read
         voff = e.value_offset(fmt)
         if not self._check_value_location(node, e, voff, nbytes, is_desc0):
             return True
