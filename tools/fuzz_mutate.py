@@ -293,14 +293,17 @@ def mut_subifd_flood(m: Mutant) -> None:
     """Append N SubIFD pointers 2 bytes apart into a block of one repeated word, and point IFD 0's SubIFDs at them."""
     n = m.rng.choice([5, 50, 500, 2000, 20_000])
     word = m.rng.choice([b"\xff\x0f", b"\x0f\xff", b"\x03\x00", b"\x00\x10", b"\xff\xff"])
+    stride, what = 2, f"words {word.hex()}"
+    if m.rng.random() < 0.4:  # a block of valid-looking entries: each SubIFD reads 4,095 of them
+        word, stride, what = _entry_pattern(m)
     size = m.fmt.offset_size
     while len(m.buf) % 2:
         m.buf += b"\x00"
     arr = len(m.buf)
     block = arr + n * size
     fmt = m.info.byteorder + m.fmt.offset_char
-    m.buf += b"".join(struct.pack(fmt, block + 2 * k) for k in range(n))
-    m.buf += word * (n + 4096 * m.fmt.entry_size // 2 + 8)
+    m.buf += b"".join(struct.pack(fmt, block + stride * k) for k in range(n))
+    m.buf += word * ((stride * n + 4096 * m.fmt.entry_size) // len(word) + 8)
     target = [e for e in m.info.subifd_entries] or []
     if target:
         pos = target[0][0]
@@ -313,7 +316,39 @@ def mut_subifd_flood(m: Mutant) -> None:
     m.put(pos + 2, "H", 18 if m.info.bigtiff else 13)
     m.put(pos + 4, "Q" if m.info.bigtiff else "I", n)
     m.put(pos + (8 if not m.info.bigtiff else 12), m.offset_char(), arr)
-    m.log.append(f"SubIFD flood: {n:,} pointers 2 bytes apart into words {word.hex()}")
+    m.log.append(f"SubIFD flood: {n:,} pointers {stride} bytes apart into {what}")
+
+
+def _entry_pattern(m: Mutant) -> tuple[bytes, int, str]:
+    """One entry's worth of bytes that, repeated, reads as an IFD of 4,095 entries of one known type."""
+    bo, fmt = m.info.byteorder, m.fmt
+    code = m.rng.choice([7, 256, 270, 273, 330])
+    typ = m.rng.choice([1, 2, 3, 4, 13, 16])
+    vcount = m.rng.choice([1, 2, 100, 2000])
+    head = struct.pack(bo + fmt.count_char, 4095) + struct.pack(bo + "HH", code, typ)
+    head += struct.pack(bo + ("Q" if m.info.bigtiff else "I"), vcount)
+    pattern = head + bytes(fmt.entry_size - len(head))
+    return pattern, fmt.entry_size, f"entries (tag {code}, type {typ}, count {vcount})"
+
+
+def mut_chain_flood(m: Mutant) -> None:
+    """Append N one-entry IFDs, each pointing at the next, and hang them after IFD 0 (past max_ifds or not)."""
+    if not m.info.next_slots:
+        return mut_next_ifd(m)
+    n = m.rng.choice([100, 2000, 5000, 12_000])
+    bo, fmt = m.info.byteorder, m.fmt
+    while len(m.buf) % 2:
+        m.buf += b"\x00"
+    first = len(m.buf)
+    size = fmt.ifd_size(1)
+    parts = []
+    for k in range(n):
+        nxt = first + (k + 1) * size if k + 1 < n else 0
+        entry = fmt.entry_struct.pack(256, 4, 1) + struct.pack(bo + fmt.offset_char, 8)
+        parts.append(struct.pack(bo + fmt.count_char, 1) + entry + struct.pack(bo + fmt.offset_char, nxt))
+    m.buf += b"".join(parts)
+    m.put(m.info.next_slots[0], fmt.offset_char, first)
+    m.log.append(f"chain flood: {n:,} one-entry IFDs after IFD 0")
 
 
 def mut_truncate(m: Mutant) -> None:
@@ -435,6 +470,7 @@ MUTATORS: tuple[tuple[Callable[[Mutant], None], int], ...] = (
     (mut_next_ifd, 8),
     (mut_subifds, 8),
     (mut_subifd_flood, 3),
+    (mut_chain_flood, 2),
     (mut_truncate, 6),
     (mut_bytes, 6),
     (mut_xml, 18),
