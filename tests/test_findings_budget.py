@@ -140,6 +140,11 @@ def test_entries_budget_stops_a_flood_of_valid_looking_entries() -> None:
     assert "max_entries" in info.value.hint
     fits = read_tiff(BytesSource(subifd_flood(40, pattern, stride=12)))  # 163,800 entries: within the budget
     assert len(fits.ifds[0].subifds) == 40
+    as_dict = fits.to_dict()  # the JSON lists some of them, 128 tags each, and counts the rest
+    listed = as_dict["ifds"][0]["subifds"]
+    assert listed[0]["tags_omitted"] == 4095 - 128 and len(listed[0]["tags"]) == 128
+    assert len(listed) + as_dict["ifds"][0]["subifds_omitted"] == 40
+    assert len(json.dumps(as_dict)) < 120_000
     (dup,) = [f for f in fits.findings if f.code == "TAG_DUPLICATE"]
     assert "(39 more like this) in 40 SubIFDs" in dup.message
     with pytest.raises(LimitExceeded):

@@ -32,9 +32,9 @@ DICT_ARRAY_ITEMS = 64
 #: strings and bytes longer than this are elided in ``to_dict``
 DICT_TEXT_CHARS = 512
 #: ``to_dict`` lists at most this many tags of one IFD (a damaged IFD can declare thousands)
-DICT_TAGS_PER_IFD = 256
+DICT_TAGS_PER_IFD = 128
 #: ``TiffStructure.to_dict`` lists IFDs (depth-first) until their compact JSON reaches about this many characters
-DICT_IFDS_CHARS = 100_000
+DICT_IFDS_CHARS = 80_000
 
 
 @dataclass(frozen=True)
