@@ -53,8 +53,12 @@ class _Group:
     count: int
     plural: str
     scope: str
-    places: dict[str, None]
-    n_places: int
+    places: dict[str, None]  # the first few places, by name
+    seen: set[str]  # every place (at most one per IFD or element, so bounded by the reader's own limits)
+
+    @property
+    def n_places(self) -> int:
+        return len(self.seen)
 
 
 class FindingLog:
@@ -93,13 +97,13 @@ class FindingLog:
             if len(self._groups) >= self.max_findings:
                 self._dropped[code] = self._dropped.get(code, 0) + count
                 return
-            group = _Group(Finding(code, severity, message, remedy, where), 0, plural, scope, {}, 0)
+            group = _Group(Finding(code, severity, message, remedy, where), 0, plural, scope, {}, set())
             self._groups[k] = group
         group.count += count
-        if where and where not in group.places:
+        if where and where not in group.seen:
+            group.seen.add(where)
             if len(group.places) < _MAX_PLACES:
                 group.places[where] = None
-            group.n_places += 1
 
     def extend(self, findings: Iterable[Finding]) -> None:
         """Add findings made elsewhere (each keyed by its message)."""

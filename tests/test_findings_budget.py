@@ -265,3 +265,20 @@ def test_duplicate_subifds_tags_are_not_loaded() -> None:
         assert len(dups) == 299 and all(t.value is None for t in dups)
     (dup,) = [f for f in structure.findings if f.code == "TAG_DUPLICATE"]
     assert "(19 more like this) in 20 SubIFDs" in dup.message
+
+
+def test_finding_log_counts_each_place_once() -> None:
+    log = FindingLog()
+    for i in range(10):
+        for _ in range(3):  # three findings on each of ten IFDs
+            log.add(
+                "Z",
+                Severity.WARNING,
+                "bad value",
+                where=f"IFD {i}",
+                key="IFD",
+                plural="bad values",
+                scope="IFD",
+            )
+    (z,) = log.findings()
+    assert z.message == "30 bad values in 10 IFDs, first at IFD 0: bad value"
