@@ -37,6 +37,11 @@ from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 from ometiff_helpers.urls import SecretURL, redact_text
 
+#: pyramid levels listed in the JSON (the rest are counted in ``levels_omitted``)
+_JSON_LEVELS = 64
+#: channel names listed in the JSON (the rest are counted in ``channels_omitted``)
+_JSON_CHANNELS = 1024
+
 
 @dataclass(frozen=True)
 class Level:
@@ -201,7 +206,10 @@ class Report:
             "kind": self.source_info.kind,
         }
         data.update(self.tiff.to_dict())
-        data["levels"] = [lv.__dict__ for lv in self.levels()]
+        levels = self.levels()
+        data["levels"] = [lv.__dict__ for lv in levels[:_JSON_LEVELS]]
+        if len(levels) > _JSON_LEVELS:  # a damaged file can have thousands of "levels": keep the JSON small
+            data["levels_omitted"] = len(levels) - _JSON_LEVELS
         data["ome"] = _ome_summary(self.ome, self.ome_error, self.ome_error_kind)
         data["findings"] = [f.as_dict() for f in self.findings]
         data["verdict"] = self.verdict()
@@ -452,7 +460,9 @@ def _ome_summary(ome: OmeDocument | None, error: str | None, kind: str | None) -
             "physical_size_y": _quantity(pixels.physical_size_y),
             "physical_size_z": _quantity(pixels.physical_size_z),
         }
-        out["channels"] = [ch.name for ch in pixels.channels]
+        out["channels"] = [ch.name for ch in pixels.channels[:_JSON_CHANNELS]]
+        if len(pixels.channels) > _JSON_CHANNELS:
+            out["channels_omitted"] = len(pixels.channels) - _JSON_CHANNELS
     return out
 
 

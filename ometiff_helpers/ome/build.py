@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.ome.legacy_schema import float_text, logical_channels
 from ometiff_helpers.ome.model import (
     Annotation,
@@ -143,36 +143,6 @@ def _attr_qname(key: str) -> str:
         return key
     _ns, local, prefix = split_name(key)
     return f"{prefix}:{local}" if prefix else local
-
-
-# --- findings -----------------------------------------------------------------------------------------------------
-
-
-class FindingLog:
-    """Collects findings, merging repeats of the same (code, key) into one with a count."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str], list[object]] = {}
-
-    def add(
-        self, code: str, severity: Severity, message: str, *, remedy: str = "", where: str = "", key: str = ""
-    ) -> None:
-        k = (code, key or message)
-        if k in self._items:
-            self._items[k][1] = int(self._items[k][1]) + 1  # type: ignore[call-overload]
-            return
-        self._items[k] = [Finding(code, severity, message, remedy, where), 1]
-
-    def findings(self) -> tuple[Finding, ...]:
-        out = []
-        for f, n in self._items.values():
-            assert isinstance(f, Finding)
-            if int(n) > 1:  # type: ignore[call-overload]
-                f = Finding(
-                    f.code, f.severity, f"{f.message} ({int(n) - 1} more like this)", f.remedy, f.where
-                )
-            out.append(f)
-        return tuple(out)
 
 
 # --- value parsing ---------------------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
-from ometiff_helpers.findings import Severity
-from ometiff_helpers.ome.build import SEP, Converter, FindingLog, Node, split_name
+from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.ome.build import SEP, Converter, Node, split_name
 from ometiff_helpers.ome.description import (
     NOT_OME_HINT,
     classify_description,

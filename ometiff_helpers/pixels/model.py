@@ -16,7 +16,7 @@ class PixelOptions:
 
     max_bytes: int = DEFAULT_MAX_BYTES  # compressed bytes of all tiles fetched (lowest level + upper tiles)
     max_channels: int = 6  # channels read, in order (Avivator shows at most 6 at first)
-    max_pixels: int = 8192 * 8192  # decoded pixels of one channel's lowest level
+    max_pixels: int = 2048 * 2048  # decoded pixels per channel's lowest level (the statistics sort them)
     upper_tiles: bool = True  # also read one tile of the next level up (consistency check)
     max_array_bytes: int = 1024 * 1024  # bytes of unloaded TileOffsets/TileByteCounts entries fetched
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ TagValue = tuple[Any, ...] | str | bytes
 DICT_ARRAY_ITEMS = 64
 #: strings and bytes longer than this are elided in ``to_dict``
 DICT_TEXT_CHARS = 512
+#: ``to_dict`` lists at most this many tags of one IFD (a damaged IFD can declare thousands)
+DICT_TAGS_PER_IFD = 128
+#: ``TiffStructure.to_dict`` lists IFDs (depth-first) until their compact JSON reaches about this many characters
+DICT_IFDS_CHARS = 80_000
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,13 @@ class ReadOptions:
     max_subifds: int = 20_000  # SubIFDs in the whole file (all levels)
     max_subifd_depth: int = 2  # 1: SubIFDs of top-level IFDs; 2: also their SubIFDs
     max_tags_per_ifd: int = 4096
+    max_entries: int = 200_000  # entries of every IFD and SubIFD together: the work bound of one read
     max_requests: int = 5_000
     max_bytes: int = 512 * 1024 * 1024
     max_description_bytes: int = 256 * 1024 * 1024
     first_read: int = 64 * 1024
     small_value_bytes: int = 4096  # out-of-line values up to this size are loaded with the IFDs
+    max_value_items: int = 4_000_000  # items of those values in the whole read (each a Python object)
     array_load_items: int = (
         64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
     )
@@ -249,8 +256,11 @@ class IFD:
         for sub in self.subifds:
             yield from sub.walk()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, budget: list[int] | None = None) -> dict[str, Any]:
+        """This IFD and its SubIFDs as plain data; with ``budget`` (characters left, shared and decremented), the
+        SubIFDs are listed only while it lasts and ``subifds_omitted`` counts the rest."""
+        tags = self.tags[:DICT_TAGS_PER_IFD]
+        out: dict[str, Any] = {
             "offset": self.offset,
             "path": self.path,
             "width": self.width,
@@ -271,9 +281,21 @@ class IFD:
             "is_reduced": self.is_reduced,
             "image_description_length": self.image_description_length,
             "next_offset": self.next_offset,
-            "tags": [t.to_dict() for t in self.tags],
-            "subifds": [s.to_dict() for s in self.subifds],
+            "tags": [t.to_dict() for t in tags],
         }
+        if len(self.tags) > len(tags):
+            out["tags_omitted"] = len(self.tags) - len(tags)
+        if budget is not None:
+            budget[0] -= len(json.dumps(out, default=str))
+        subs = []
+        for sub in self.subifds:
+            if budget is not None and budget[0] <= 0:
+                break
+            subs.append(sub.to_dict(budget))
+        out["subifds"] = subs
+        if len(subs) < len(self.subifds):
+            out["subifds_omitted"] = len(self.subifds) - len(subs)
+        return out
 
 
 @dataclass(frozen=True)
@@ -306,7 +328,20 @@ class TiffStructure:
             "bigtiff": self.bigtiff,
             "byteorder": self.byteorder,
             "first_ifd_offset": self.first_ifd_offset,
-            "ifds": [ifd.to_dict() for ifd in self.ifds],
+            **self._ifds_dict(),
             "image_description_length": self.image_description_length,
             "findings": [f.as_dict() for f in self.findings],
         }
+
+    def _ifds_dict(self) -> dict[str, Any]:
+        """``{"ifds": [...]}``, listed until about ``DICT_IFDS_CHARS`` of JSON; ``ifds_omitted`` counts the rest."""
+        budget = [DICT_IFDS_CHARS]
+        ifds = []
+        for ifd in self.ifds:
+            if budget[0] <= 0:
+                break
+            ifds.append(ifd.to_dict(budget))
+        out: dict[str, Any] = {"ifds": ifds}
+        if len(ifds) < len(self.ifds):
+            out["ifds_omitted"] = len(self.ifds) - len(ifds)
+        return out

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded
-from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
 from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
-from ometiff_helpers.tiff.parse import RawEntry, decode_value, parse_entries, parse_header
+from ometiff_helpers.tiff.parse import (
+    RawEntry,
+    count_unknown_types,
+    decode_value,
+    parse_entries,
+    parse_header,
+)
 
 if TYPE_CHECKING:
     from ometiff_helpers.io.base import ByteSource
@@ -53,6 +60,7 @@ class _Node:
     parsed: bool = False
     failed: bool = False
     span: int = 0
+    first_index: dict[int, int] = field(default_factory=dict)  # tag code -> index of its first entry
 
 
 class TiffPlanner:
@@ -72,11 +80,13 @@ class TiffPlanner:
         self.consumer = description_consumer
         self.on_progress = on_progress
         self.buf = Segments()
-        self.findings: list[Finding] = []
+        self.log = FindingLog()
         self.visited: set[int] = set()
         self.chain: list[_Node] = []
         self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
+        self.n_entries = 0  # entries parsed in every IFD so far (ReadOptions.max_entries)
+        self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
         self.n_subifds = 0
         # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
         self.span_est = _DEFAULT_SPAN  # chain IFDs
@@ -272,13 +282,19 @@ class TiffPlanner:
     # --- parsing what we have -----------------------------------------------------------------------------------
 
     def _resolve(self) -> None:
+        """Parse every IFD and value the received bytes allow, following the pointers they give."""
         progress = True
         while progress:
             progress = False
-            for node in list(self.pending):
-                if self._try_parse(node):
-                    self.pending.remove(node)
-                    progress = True
+            stuck: list[_Node] = []
+            new = self.pending
+            while new:  # IFDs spawned while parsing (the next in a chain) are tried in the same pass: linear
+                self.pending = []
+                waiting = [node for node in new if not self._try_parse(node)]
+                progress = progress or len(waiting) < len(new)
+                stuck += waiting
+                new = self.pending
+            self.pending = stuck
             for node in self._all_nodes():
                 for idx, (start, end) in list(node.waiting.items()):
                     data = self.buf.get(start, end)
@@ -312,13 +328,40 @@ class TiffPlanner:
         data = self.buf.get(node.offset, node.offset + size)
         if data is None:
             return False
+        unknown = count_unknown_types(fmt, data, node.count)
+        if node is not self.chain[0] and 2 * unknown > node.count:
+            self._fail(
+                node,
+                "IFD_GARBAGE",
+                f"{node.path} at offset {node.offset:,} is not an image directory: {unknown:,} of its "
+                f"{node.count:,} entries have no valid field type.",
+                "The file is damaged (a pointer to the wrong place); convert it again.",
+                plural="pointers to data that is not an image directory",
+            )
+            return True
+        self._charge_entries(node)
         node.entries, node.next_offset = parse_entries(fmt, data, node.offset, node.count)
+        for idx, e in enumerate(node.entries):
+            node.first_index.setdefault(e.code, idx)
         node.parsed = True
         node.span = size
         self.n_parsed += 1
         self._check_entries(node)
+        skipped: list[RawEntry] = []
         for idx, entry in enumerate(node.entries):
-            self._plan_value(node, idx, entry)
+            if not self._plan_value(node, idx, entry):
+                skipped.append(entry)
+        if skipped:
+            shown = ", ".join(f"tag {e.code} type {e.type}" for e in skipped[:3])
+            self._finding(
+                "TAG_UNKNOWN_TYPE",
+                f"{node.path} has {len(skipped):,} entries of unknown field type ({shown}"
+                f"{', ...' if len(skipped) > 3 else ''}); they are skipped.",
+                "",
+                node.path,
+                count=len(skipped),
+                plural="entries of unknown field type",
+            )
         self._update_span(node)
         if node.depth == 0:
             self._follow_chain(node)
@@ -349,13 +392,32 @@ class TiffPlanner:
             )
         return True
 
+    def _charge_entries(self, node: _Node) -> None:
+        """Count ``node``'s entries against ``ReadOptions.max_entries`` (the work bound of the whole read)."""
+        assert node.count is not None
+        self.n_entries += node.count
+        if self.n_entries > self.opt.max_entries:
+            raise LimitExceeded(
+                f"stopped at {node.path} (offset {node.offset:,}): the {self.n_parsed + 1:,} directories read so "
+                f"far hold {self.n_entries:,} entries; the limit is {self.opt.max_entries:,}. The file is "
+                "probably damaged (pointers into image data).",
+                name="entries",
+                value=self.n_entries,
+                limit=self.opt.max_entries,
+                hint="Check the file with tiffinfo; if it really has that many tags, raise ReadOptions.max_entries.",
+            )
+
     def _check_entries(self, node: _Node) -> None:
         codes = [e.code for e in node.entries]
-        dups = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
-        for code in dups:
+        if len(node.first_index) != len(codes):
+            seen = Counter(codes)
+            dups = sorted(c for c, n in seen.items() if n > 1)
             self._finding(
                 "TAG_DUPLICATE",
-                f"{node.path} has tag {code} more than once; the first is used.",
+                f"{node.path} has {len(dups):,} tag(s) more than once ("
+                + ", ".join(str(c) for c in dups[:5])
+                + (", ..." if len(dups) > 5 else "")
+                + "); the first of each is used.",
                 "Rewrite the file with a current writer.",
                 node.path,
             )
@@ -368,24 +430,23 @@ class TiffPlanner:
                 Severity.INFO,
             )
 
-    def _plan_value(self, node: _Node, idx: int, e: RawEntry) -> None:
+    def _plan_value(self, node: _Node, idx: int, e: RawEntry) -> bool:
+        """Decode an inline value or plan the read of an out-of-line one; False when the type is unknown."""
         fmt = self.fmt
         is_desc0 = (
             node is self.chain[0]
             and e.code == TagCode.IMAGE_DESCRIPTION
-            and idx == self._first_index(node, TagCode.IMAGE_DESCRIPTION)
+            and idx == node.first_index[TagCode.IMAGE_DESCRIPTION]
         )
         nbytes = e.nbytes()
         if nbytes is None:
-            msg = f"{node.path} tag {e.code} has an unknown field type {e.type}; the entry is skipped."
             if is_desc0:
                 raise CorruptTiff(
                     f"ImageDescription has invalid type {e.type} in IFD 0 (entry at offset {e.entry_offset:,}).",
                     offset=e.entry_offset,
                     hint="The file is damaged; convert it again.",
                 )
-            self._finding("TAG_UNKNOWN_TYPE", msg, "", node.path)
-            return
+            return False
         if nbytes <= fmt.offset_size:
             value = decode_value(fmt, e.type, e.count, e.slot)
             if value is not None:
@@ -395,12 +456,14 @@ class TiffPlanner:
                 self.desc_done = True
                 if self.consumer is not None:
                     self.consumer(e.slot[:nbytes])
-            if e.code == TagCode.SUB_IFDS and idx == self._first_index(node, TagCode.SUB_IFDS):
+            if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
                 self._spawn_subifds(node, idx)
-            return
+            return True
+        if idx != node.first_index[e.code]:
+            return True  # a duplicate tag (TAG_DUPLICATE): the first is used, this value is not read
         voff = e.value_offset(fmt)
         if not self._check_value_location(node, e, voff, nbytes, is_desc0):
-            return
+            return True
         if is_desc0:
             if nbytes > self.opt.max_description_bytes:
                 raise LimitExceeded(
@@ -415,9 +478,9 @@ class TiffPlanner:
             self.desc_index = idx
             self.desc_total = nbytes
             self._try_description()
-            return
+            return True
         if not self._wants_value(e, nbytes):
-            return
+            return True
         if e.code == TagCode.SUB_IFDS and e.count > self.opt.max_subifds:
             raise LimitExceeded(
                 f"{node.path} lists {e.count:,} SubIFDs; the limit is {self.opt.max_subifds:,}.",
@@ -426,11 +489,24 @@ class TiffPlanner:
                 limit=self.opt.max_subifds,
                 hint="The file is probably damaged; if not, raise ReadOptions.max_subifds.",
             )
+        items = e.count * FIELD_TYPES[e.type].items
+        if self.n_items + items > self.opt.max_value_items and e.code != TagCode.SUB_IFDS:
+            self._finding(
+                "VALUES_NOT_LOADED",
+                f"{node.path} tag {e.code}: {self.n_items:,} values were loaded already (the limit is "
+                f"{self.opt.max_value_items:,}); this tag's value is not loaded, nor any that would pass the limit.",
+                "The file is probably damaged; if not, raise ReadOptions.max_value_items.",
+                node.path,
+                plural="tag values not loaded (value budget spent)",
+            )
+            return True
+        self.n_items += items
         data = self.buf.get(voff, voff + nbytes)
         if data is None:
             node.waiting[idx] = (voff, voff + nbytes)
         else:
             self._set_value(node, idx, data)
+        return True
 
     def _wants_value(self, e: RawEntry, nbytes: int) -> bool:
         if e.code in LARGE_ARRAY_TAGS:
@@ -470,7 +546,7 @@ class TiffPlanner:
         value = decode_value(self.fmt, e.type, e.count, data)
         if value is not None:
             node.values[idx] = value
-        if e.code == TagCode.SUB_IFDS and idx == self._first_index(node, TagCode.SUB_IFDS):
+        if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
             self._spawn_subifds(node, idx)
 
     def _try_description(self) -> None:
@@ -650,20 +726,31 @@ class TiffPlanner:
 
     # --- results ------------------------------------------------------------------------------------------------
 
-    def _fail(self, node: _Node, code: str, msg: str, remedy: str) -> None:
+    def _fail(self, node: _Node, code: str, msg: str, remedy: str, *, plural: str = "") -> None:
+        """Skip ``node`` with a finding (raise for IFD 0, without which nothing can be read)."""
         if node is self.chain[0]:
             raise CorruptTiff(msg, offset=node.offset, hint=remedy)
         node.failed = True
-        self._finding(code, msg + " This IFD and what follows it are skipped.", remedy, node.path)
+        self._finding(
+            code, msg + " This IFD and what follows it are skipped.", remedy, node.path, plural=plural
+        )
 
     def _finding(
-        self, code: str, msg: str, remedy: str, where: str, sev: Severity = Severity.WARNING
+        self,
+        code: str,
+        msg: str,
+        remedy: str,
+        where: str,
+        sev: Severity = Severity.WARNING,
+        *,
+        count: int = 1,
+        plural: str = "",
     ) -> None:
-        self.findings.append(Finding(code, sev, msg, remedy, where))
-
-    @staticmethod
-    def _first_index(node: _Node, code: int) -> int:
-        return next(i for i, e in enumerate(node.entries) if e.code == code)
+        """Record a finding; those of one code on one kind of directory (IFD, SubIFD) merge into one."""
+        scope = "SubIFD" if "SubIFD" in where else "IFD"
+        self.log.add(
+            code, sev, msg, remedy=remedy, where=where, key=scope, count=count, plural=plural, scope=scope
+        )
 
     def _all_nodes(self) -> list[_Node]:
         out: list[_Node] = []
@@ -718,7 +805,7 @@ class TiffPlanner:
             first_ifd_offset=first_ifd_offset,
             ifds=ifds,
             image_description=desc,
-            findings=tuple(self.findings),
+            findings=self.log.findings(),
         )
 
     def _freeze(self, node: _Node) -> IFD:
