@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import Any
 
@@ -81,6 +81,11 @@ class HtmlTable:
     frame: pd.DataFrame
     html: str
     empty_text: str = "(nothing)"
+    renderers: Mapping[str, Any] = field(default_factory=dict)  # column -> cell value -> HTML
+
+    def page_html(self, rows: pd.DataFrame) -> str:
+        """Some of this table's rows (a page) rendered like the whole table."""
+        return _html_table(rows, self.renderers, self.empty_text).html
 
     def _repr_html_(self) -> str:
         return self.html
@@ -103,7 +108,9 @@ def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str 
         },
         columns=df.columns,
     )
-    return HtmlTable(df, shown.to_html(index=False, escape=False, border=0, classes="ometiff-table"))
+    return HtmlTable(
+        df, shown.to_html(index=False, escape=False, border=0, classes="ometiff-table"), empty_text, renderers
+    )
 
 
 def _missing(value: object) -> bool:
