@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import matplotlib
 
@@ -277,3 +278,34 @@ def test_probes_table_is_empty_for_local_files() -> None:
     rep = report.inspect(str(demo.demo_path()))
     assert tables.probes_table(rep).empty
     assert tables.viewer_estimate_table(rep).loc["requests", "this tool"] == f"{rep.ledger.count:,}"
+
+
+def test_pyramid_svg_shows_every_level_in_its_own_row(rep) -> None:
+    from types import SimpleNamespace
+
+    from ometiff_helpers.display.pyramid import pyramid_svg
+
+    picture = pyramid_svg(rep.levels(), title="demo.ome.tif")
+    root = ElementTree.fromstring(picture.svg)  # well-formed SVG
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = root.findall(f"{ns}rect")
+    assert len(bars) == len(rep.levels()) == 4
+    assert all(float(b.get("width")) >= 4 for b in bars)
+    assert (
+        "level 3: 256 × 192 px, ×8, tiles 512 × 512 (1), ADOBE_DEFLATE  [first paint: channel statistics]"
+        in (picture.lines)
+    )
+    assert "[first paint: fits 1024 px]" in picture.lines[2]
+    # 36 levels down to 1 px: every bar visible, every label in its own row (no two texts share a y)
+    deep = [
+        SimpleNamespace(
+            index=i, width=max(1, 2**35 >> i), height=max(1, 2**34 >> i), downsample=2.0**i,
+            tile_width=512, tile_height=512, tile_count=1, compression="LZW", path=f"IFD 0 / SubIFD {i}",
+        )
+        for i in range(36)
+    ]  # fmt: skip
+    root = ElementTree.fromstring(pyramid_svg(deep).svg)
+    assert all(float(b.get("width")) >= 4 for b in root.findall(f"{ns}rect"))
+    ys = [t.get("y") for t in root.findall(f"{ns}text") if t.get("text-anchor") is None][1:]
+    assert len(ys) == 36 and len(set(ys)) == 36
+    assert int(root.get("height")) <= 30 + 22 * 36 + 8

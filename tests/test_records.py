@@ -187,7 +187,7 @@ def test_recheck_names_a_dropped_level_and_saves_the_rerun(
     assert "pyramid levels changed: level removed (256x192): 4 -> 3 levels" in out
     assert "file replaced: size" in out
     assert "channel renamed" not in out
-    assert "[Pyramid: tables.levels_table(report)]" in out  # the changed cell, by its heading and code
+    assert "[Pyramid: app.section(tables.levels_table)]" in out  # the changed cell, by its heading and code
     _assert_no_token(out + err)
     _assert_no_token(rerun.read_bytes())
     saved = nbformat.read(rerun, as_version=4)

@@ -22,6 +22,7 @@ from ometiff_helpers import demo
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.display.live import LiveSection
 from ometiff_helpers.display.pager import Pager, page_frame
+from ometiff_helpers.display.pyramid import pyramid_svg
 from ometiff_helpers.display.verdict import failure_html, verdict_html
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.progress import Progress
@@ -407,9 +408,8 @@ class InspectApp:
             self._paged("findings", "findings", findings),
         )
 
-        levels = rep.levels()
-        fig = plots.pyramid_figure(levels, title=plots.short_name(rep.display_name))
-        image = w.Image(value=plots.figure_png(fig), format="png", layout=w.Layout(max_width="900px"))
+        picture = pyramid_svg(rep.levels(), title=plots.short_name(rep.display_name))
+        image = w.HTML(_wide(picture.svg))
         image.add_class("ometiff-pyramid")
         self._pane("Pyramid", self._html(_frame_html(tables.levels_table(rep))), image)
 

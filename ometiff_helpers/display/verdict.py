@@ -7,11 +7,12 @@ support person reads the answer without opening a tab or scrolling inside one.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 from ometiff_helpers.findings import Finding, Severity
 
-__all__ = ["BANNER_LINES", "failure_html", "verdict_html", "verdict_text"]
+__all__ = ["BANNER_LINES", "Verdict", "failure_html", "verdict", "verdict_html", "verdict_text"]
 
 BANNER_LINES = 12  # problems listed in the banner; the rest are counted and are in the Findings table
 
@@ -76,3 +77,34 @@ def failure_html(message: str, location: str) -> str:
     """A banner for an inspection that failed: the (redacted) error and which location it was."""
     body = f"<div>{html.escape(message)}</div><div style='color:#555'>Location: {html.escape(location)}</div>"
     return _box("error", "This file could not be read.", body)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The banner as a notebook output: its HTML, and the same lines as plain text."""
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def verdict(report: Any, *, limit: int = BANNER_LINES) -> Verdict:
+    """The banner of ``report`` (`verdict_html`) with a plain-text twin: headline, then one line per problem."""
+    ordered = sorted(
+        (f for f in report.findings if f.severity is not Severity.INFO),
+        key=lambda f: (f.severity.rank, f.code),
+    )
+    lines = [verdict_text(report)]
+    for f in ordered[:limit]:
+        where = f" ({f.where})" if f.where else ""
+        lines.append(
+            f"- {f.severity.value} {f.code}{where}: {f.message}" + (f" -> {f.remedy}" if f.remedy else "")
+        )
+    if len(ordered) > limit:
+        lines.append(f"- ... and {len(ordered) - limit:,} more in the Findings table.")
+    return Verdict(verdict_html(report, limit=limit), "\n".join(lines))
