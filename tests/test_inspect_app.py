@@ -411,3 +411,41 @@ def test_sections_follow_the_file_last_inspected(tmp_path: Path, canary: str) ->
         assert "ometiff-verdict-error" in app.verdict.value and "could not be read" in app.verdict.value
     finally:
         server.stop()
+
+
+# --- the repository stays clean ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["inspect_remote_ometiff", "explore_ome_xml"])
+def test_pairing_writes_the_reviewed_source_unchanged(name: str) -> None:
+    """What jupytext writes to the paired .py when JupyterLab saves a notebook (with an editor's metadata: language
+    info, collapsed cells) is the reviewed source itself: no metadata block is added."""
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(REPO / "notebooks"))
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.2"}
+    nb.cells[1].metadata.update(collapsed=True, scrolled=True)
+    text = jupytext.writes(nb, fmt="py:percent", config=config)
+    assert text == (REPO / "notebooks" / f"{name}.py").read_text(encoding="utf-8")
+
+
+def test_working_copies_are_unpaired(tmp_path: Path) -> None:
+    from jupytext.config import load_jupytext_config
+
+    spec = importlib.util.spec_from_file_location("make_workspace", REPO / "tools" / "make_workspace.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    copies = module.make_workspace(tmp_path / "ws")
+    assert {p.name for p in copies} == {"inspect_remote_ometiff.ipynb", "explore_ome_xml.ipynb"}
+    for copy in copies:
+        nb = nbformat.read(copy, as_version=4)
+        assert "formats" not in nb.metadata.get("jupytext", {})
+        assert len(nb.cells) == len(nbformat.read(REPO / "notebooks" / copy.name, as_version=4).cells)
+    assert load_jupytext_config(str(tmp_path / "ws")).formats in ("ipynb", ["ipynb"])
+    # a copy the user changed is kept
+    mine = tmp_path / "ws" / "inspect_remote_ometiff.ipynb"
+    mine.write_text(mine.read_text(encoding="utf-8").replace("Inspect", "Looked at"), encoding="utf-8")
+    module.make_workspace(tmp_path / "ws")
+    assert "Looked at" in mine.read_text(encoding="utf-8")
