@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ometiff_helpers import __version__
+from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.open import read_small_file
@@ -29,7 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ometiff_helpers",
         description="Read the structure and OME-XML of a local or remote (OME-)TIFF over HTTP range requests.",
-        epilog="The token may be part of the URL (?token=...) or given in the OMETIFF_TOKEN environment variable.",
+        epilog=(
+            "The token may be part of the URL (?token=...) or given in the OMETIFF_TOKEN environment variable. "
+            "Other commands: `python -m ometiff_helpers record URL` (save a troubleshooting record: the inspect "
+            "notebook executed for URL) and `python -m ometiff_helpers recheck RECORD` (rerun a record and say what "
+            "changed); add --help to either for its options."
+        ),
+        usage="python -m ometiff_helpers [options] (URL_OR_PATH | --demo)\n"
+        "       python -m ometiff_helpers record URL [options]\n"
+        "       python -m ometiff_helpers recheck RECORD [options]",
     )
     parser.add_argument("target", nargs="?", help="URL (http/https) or local path of the (OME-)TIFF")
     parser.add_argument(
@@ -40,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--offsets", help="offsets.json (path or URL) listing the top-level IFD offsets")
     parser.add_argument(
         "--no-probes", action="store_true", help="skip the network probes (CORS, offsets.json, ...)"
+    )
+    parser.add_argument(
+        "--origin",
+        default=DEFAULT_ORIGIN,
+        help=f"the viewer page's origin the CORS probes send (default: {DEFAULT_ORIGIN})",
     )
     parser.add_argument("--version", action="version", version=f"ometiff-inspect {__version__}")
     return parser
@@ -96,8 +110,10 @@ def _run(args: argparse.Namespace) -> Report:
         from ometiff_helpers.demo import serve_demo
 
         with serve_demo() as server:
-            return inspect(server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes)
-    return inspect(args.target, token=token, offsets=offsets, probes=not args.no_probes)
+            return inspect(
+                server.url("demo.ome.tif"), offsets=offsets, probes=not args.no_probes, origin=args.origin
+            )
+    return inspect(args.target, token=token, offsets=offsets, probes=not args.no_probes, origin=args.origin)
 
 
 def _load_offsets(where: str, token: str | None) -> list[int]:

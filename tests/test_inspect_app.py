@@ -449,3 +449,19 @@ def test_working_copies_are_unpaired(tmp_path: Path) -> None:
     mine.write_text(mine.read_text(encoding="utf-8").replace("Inspect", "Looked at"), encoding="utf-8")
     module.make_workspace(tmp_path / "ws")
     assert "Looked at" in mine.read_text(encoding="utf-8")
+
+
+def test_origin_field_is_what_the_cors_probes_send() -> None:
+    server = FaultServer({demo.DEMO_NAME: demo.demo_path()}).start()
+    try:
+        app = InspectApp()
+        assert app.origin.value == "https://portal.hubmapconsortium.org"  # the documented default
+        app.origin.value = "https://viewer.example.org"
+        assert app.run(server.url(demo.DEMO_NAME)) is not None
+        origins = {h.get("Origin") for _, _, _, h, _ in server.seen if h.get("Origin")}
+        assert origins == {"https://viewer.example.org"}
+        app.origin.value = "not an origin"
+        assert app.run(server.url(demo.DEMO_NAME)) is None
+        assert "not a page origin" in app.error and "could not be read" in app.verdict.value
+    finally:
+        server.stop()

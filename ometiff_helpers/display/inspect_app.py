@@ -19,6 +19,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ometiff_helpers import demo
+from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.display.live import LiveSection
 from ometiff_helpers.display.pager import Pager, page_frame
@@ -184,6 +185,13 @@ class InspectApp:
             layout=w.Layout(width="min(100%, 500px)"),
         )
         self.token.add_class("ometiff-token")
+        self.origin = w.Text(
+            value=DEFAULT_ORIGIN,
+            description="Origin",
+            tooltip="the page the viewer runs on: the Origin the CORS probes send",
+            layout=w.Layout(width="min(100%, 500px)"),
+        )
+        self.origin.add_class("ometiff-origin")
         self.button = w.Button(description="Inspect", button_style="primary", icon="search")
         self.button.add_class("ometiff-inspect")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="300px"))
@@ -230,6 +238,7 @@ class InspectApp:
                 ),
                 self.url,
                 w.HBox([self.token, self.button, self.save_button]),
+                self.origin,
                 w.HBox([self.progress, self.progress_label]),
                 self.status,
                 self.verdict,
@@ -275,7 +284,9 @@ class InspectApp:
         self._status(f"Reading {html.escape(str(location))} …")
         self.button.disabled = True
         try:
-            rep = self._inspect(location, on_progress=self._on_progress)
+            rep = self._inspect(
+                location, on_progress=self._on_progress, origin=self.origin.value.strip() or None
+            )
         except OmeTiffError as exc:
             self.error = redact_text(str(exc))
             self._failed(location)
