@@ -301,7 +301,8 @@ class InspectApp:
             self.button.disabled = False
         self.report = rep
         self.save_button.disabled = False
-        self.verdict.value = verdict_html(rep)
+        self.verdict.value = verdict_html(rep)  # the answer first; the tabs and sections follow
+        self._status(f"Read {html.escape(str(location))}: filling the tabs …")
         self._show(rep)
         for section in self._sections:
             section.update(rep)

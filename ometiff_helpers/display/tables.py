@@ -356,9 +356,18 @@ def ome_rows(report: Any, *, mapping: bool = True) -> dict[str, list[dict[str, A
     from ometiff_helpers import ometiff  # imported here: display imports without the parser
     from ometiff_helpers.ome import tables as ome_tables
 
-    rows = ome_tables.tables(report.ome)
-    rows["plane_mapping"] = ometiff.mapping_rows(report.ome) if mapping else []
-    return rows
+    global _last_rows
+    if (
+        _last_rows is None or _last_rows[0] is not report.ome
+    ):  # one document's rows kept: its tables built once
+        _last_rows = (report.ome, ome_tables.tables(report.ome), {})
+    doc, parts, mapped = _last_rows
+    if mapping and "rows" not in mapped:
+        mapped["rows"] = ometiff.mapping_rows(doc)
+    return {**parts, "plane_mapping": mapped["rows"] if mapping else []}
+
+
+_last_rows: tuple[Any, dict[str, list[dict[str, Any]]], dict[str, Any]] | None = None
 
 
 def ome_part(report: Any, part: str) -> pd.DataFrame:
