@@ -465,3 +465,16 @@ def test_origin_field_is_what_the_cors_probes_send() -> None:
         assert "not a page origin" in app.error and "could not be read" in app.verdict.value
     finally:
         server.stop()
+
+
+def test_a_big_xml_is_laid_out_when_its_tab_opens(monkeypatch: pytest.MonkeyPatch, token_server, canary) -> None:
+    monkeypatch.setattr("ometiff_helpers.display.inspect_app.XML_EAGER_CHARS", 100)
+    app = InspectApp()
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    assert app._xml_lines == [] and "laid out when this tab is opened" in app.xml_view.value
+    app.tabs.selected_index = TAB_TITLES.index("Raw XML")
+    assert len(app._xml_lines) > 50 and "page 1 of 1" in app.xml_info.value
+    app.tabs.selected_index = 0
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    app.xml_search.value = "Pan-cytokeratin"  # a search lays it out too
+    assert "<mark>Pan-cytokeratin</mark>" in app.xml_view.value

@@ -34,6 +34,7 @@ __all__ = ["InspectApp", "Target", "resolve_target"]
 URL_ENV = "OMETIFF_URL"
 TOKEN_ENV = "OMETIFF_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 XML_LINES_PER_PAGE = 200
+XML_EAGER_CHARS = 1_000_000  # a bigger OME-XML is laid out in lines when its tab is first opened
 
 TAB_TITLES = (
     "Summary",
@@ -170,6 +171,7 @@ class InspectApp:
         self.report: Any = None
         self.error: str | None = None  # the last failure, redacted (None after a success)
         self._xml_lines: list[str] = []
+        self._xml_text = ""  # the OME-XML not laid out in lines yet ("" once it is)
         self._xml_page = 0
         self._xml_hits: list[int] = []
 
@@ -207,6 +209,7 @@ class InspectApp:
         self._panes = {title: w.VBox() for title in TAB_TITLES}
         self.tabs.children = list(self._panes.values())
         self.tabs.titles = list(TAB_TITLES)
+        self.tabs.observe(lambda _: self._on_tab(), names="selected_index")
 
         # Raw XML pager
         self.xml_search = w.Text(placeholder="search the XML", description="Find", continuous_update=False)
@@ -464,9 +467,16 @@ class InspectApp:
         self._show_tags()
         self._pane("IFDs & tags", self._paged("ifds", "IFDs", ifds), self.ifd_picker, self._tags_pager.widget)
 
-        self._xml_lines = tables.pretty_xml_lines(rep.xml_text) if rep.xml_text else []
-        self._xml_hits = []
-        self._xml_goto(0)
+        self._xml_lines, self._xml_hits = [], []
+        self._xml_text = rep.xml_text or ""
+        if len(self._xml_text) <= XML_EAGER_CHARS:
+            self._xml_layout()
+        else:
+            size = tables.format_bytes(len(self._xml_text.encode()))
+            self.xml_view.value = (
+                f"<p><i>The OME-XML ({html.escape(size)}) is laid out when this tab is opened …</i></p>"
+            )
+            self.xml_info.value = ""
         self._pane(
             "Raw XML",
             w.HBox([self.xml_search, self.xml_next_hit, self.xml_prev, self.xml_next, self.xml_info]),
@@ -507,7 +517,21 @@ class InspectApp:
 
     # --- raw XML pager ------------------------------------------------------------------------------------------------
 
+    def _on_tab(self) -> None:
+        index = self.tabs.selected_index
+        if index is not None and TAB_TITLES[index] == "Raw XML" and self._xml_text:
+            self._xml_layout()
+
+    def _xml_layout(self) -> None:
+        """Lay the OME-XML out in lines (once per inspection) and show the first page."""
+        text, self._xml_text = self._xml_text, ""
+        self._xml_lines = tables.pretty_xml_lines(text) if text else self._xml_lines
+        self._xml_goto(0)
+
     def _xml_goto(self, page: int) -> None:
+        if self._xml_text:
+            self._xml_layout()
+            return
         if not self._xml_lines:
             self.xml_view.value = "<p><i>no OME-XML in this file</i></p>"
             self.xml_info.value = ""
@@ -521,6 +545,8 @@ class InspectApp:
         self.xml_info.value = f"page {self._xml_page + 1} of {pages} ({len(self._xml_lines):,} lines{hits})"
 
     def _xml_search(self) -> None:
+        if self._xml_text:
+            self._xml_layout()
         self._xml_hits = tables.find_lines(self._xml_lines, self.xml_search.value)
         first = self._xml_hits[0] // XML_LINES_PER_PAGE if self._xml_hits else self._xml_page
         self._xml_goto(first)

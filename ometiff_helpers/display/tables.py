@@ -294,8 +294,9 @@ def tag_value_text(tag: Any, limit: int = _TAG_VALUE_LIMIT) -> str:
         where = f" at offset {tag.value_offset:,}" if getattr(tag, "value_offset", None) is not None else ""
         return f"(not fetched: {tag.count:,} values{where})"
     if isinstance(value, str):
-        text = _one_line(value)
-        if len(text) > limit:
+        head = value[: limit * 8]  # a 23 MB OME-XML is cut before its whitespace is collapsed
+        text = _one_line(head)
+        if len(text) > limit or len(head) < len(value):
             return f"{text[:limit]}… ({len(value):,} characters)"
         return text
     if isinstance(value, (bytes, bytearray)):
