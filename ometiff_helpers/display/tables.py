@@ -372,8 +372,17 @@ _last_rows: tuple[Any, dict[str, list[dict[str, Any]]], dict[str, Any]] | None =
 
 
 def ome_part(report: Any, part: str) -> pd.DataFrame:
-    """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame."""
-    return frame(ome_rows(report, mapping=part == "plane_mapping").get(part, []))
+    """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame.
+
+    The frame is built once per document (the app's tab and the notebook's section share it): do not modify it.
+    """
+    rows = ome_rows(report, mapping=part == "plane_mapping").get(part, [])
+    if report.ome is None or _last_rows is None or _last_rows[0] is not report.ome:
+        return frame(rows)
+    frames = _last_rows[2].setdefault("frames", {})
+    if part not in frames:
+        frames[part] = frame(rows)
+    return frames[part]
 
 
 _HEX_RE = re.compile(r"^#?([0-9A-Fa-f]{6})([0-9A-Fa-f]{2})?$")
