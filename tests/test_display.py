@@ -306,6 +306,12 @@ def test_pyramid_svg_shows_every_level_in_its_own_row(rep) -> None:
     ]  # fmt: skip
     root = ElementTree.fromstring(pyramid_svg(deep).svg)
     assert all(float(b.get("width")) >= 4 for b in root.findall(f"{ns}rect"))
-    ys = [t.get("y") for t in root.findall(f"{ns}text") if t.get("text-anchor") is None][1:]
+    labels = [t for t in root.findall(f"{ns}text") if t.get("fill") is None][1:]
+    ys = [t.get("y") for t in labels]
     assert len(ys) == 36 and len(set(ys)) == 36
+    # the first-paint marks sit in a column after the longest label (7 px per character at least)
+    marks = [t for t in root.findall(f"{ns}text") if t.get("fill") == "#b71c1c"]
+    longest = max(float(t.get("x")) + 7 * len(t.text) for t in labels)
+    assert marks and all(float(m.get("x")) >= longest for m in marks)
+    assert float(root.get("width")) >= max(float(m.get("x")) + 7 * len(m.text) for m in marks)
     assert int(root.get("height")) <= 30 + 22 * 36 + 8

@@ -467,7 +467,9 @@ def test_origin_field_is_what_the_cors_probes_send() -> None:
         server.stop()
 
 
-def test_a_big_xml_is_laid_out_when_its_tab_opens(monkeypatch: pytest.MonkeyPatch, token_server, canary) -> None:
+def test_a_big_xml_is_laid_out_when_its_tab_opens(
+    monkeypatch: pytest.MonkeyPatch, token_server, canary
+) -> None:
     monkeypatch.setattr("ometiff_helpers.display.inspect_app.XML_EAGER_CHARS", 100)
     app = InspectApp()
     app.run(token_server.url(demo.DEMO_NAME, token=canary))

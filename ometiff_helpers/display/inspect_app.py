@@ -101,6 +101,7 @@ _STYLE = """<style>
 .ometiff-table th, .ometiff-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
   vertical-align: top; }
 .ometiff-table thead th { background: #f3f3f3; }
+.ometiff-table thead tr, .ometiff-table th { text-align: left !important; }
 .ometiff-table tbody tr:nth-child(even) { background: #fafafa; }
 /* tab titles are never cut: each tab is as wide as its title, the bar wraps when they do not fit */
 .ometiff-tabs > .lm-TabBar .lm-TabBar-content, .ometiff-tabs > .p-TabBar .p-TabBar-content { flex-wrap: wrap; }

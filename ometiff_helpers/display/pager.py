@@ -116,9 +116,8 @@ class Pager:
             self.view.value = "<p><i>no row matches the filter</i></p>"
         else:
             self.view.value = self._render(self.frame.iloc[chosen])
-        matched = (
-            f"{len(self.rows):,} of {total:,} {self.name} match" if filtered else f"{total:,} {self.name}"
-        )
+        name = self.name[:-1] if total == 1 and self.name.endswith("s") else self.name
+        matched = f"{len(self.rows):,} of {total:,} {name} match" if filtered else f"{total:,} {name}"
         shown = f"rows {start + 1:,}–{start + len(chosen):,}" if chosen else "no rows"
         self.info.value = f"{matched}; {shown}, page {self.page + 1} of {self.pages}"
         self.prev.disabled = self.page == 0

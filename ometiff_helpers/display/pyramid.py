@@ -22,7 +22,8 @@ _TOP = 30
 _BAR_X = 10
 _BAR_MAX = 300
 _TEXT_X = _BAR_X + _BAR_MAX + 14
-_WIDTH = 900
+_CHAR = 7.2  # a generous width of one 12 px character: labels never reach the next column
+_MARK_WIDTH = 270
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
@@ -78,9 +79,12 @@ def pyramid_svg(levels: Sequence[Any], *, title: str = "") -> PyramidPicture:
     """The picture of ``levels`` (`report.Level` records); ``title`` is a `plots.short_name` (never a raw URL)."""
     head = f"Pyramid of {title}" if title else "Pyramid"
     height = _TOP + _ROW * max(1, len(levels)) + 8
+    texts = [level_row_text(lv) for lv in levels]
+    mark_x = _TEXT_X + _CHAR * max((len(t) for t in texts), default=0) + 16  # one column, after every label
+    width = int(max(mark_x + _MARK_WIDTH, _CHAR * len(head) + 2 * _BAR_X))
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {_WIDTH} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12" '
         f'role="img" aria-label="{escape(head)}">',
         f'<text x="{_BAR_X}" y="18" font-size="14" font-weight="bold">{escape(head)}</text>',
     ]
@@ -88,14 +92,14 @@ def pyramid_svg(levels: Sequence[Any], *, title: str = "") -> PyramidPicture:
     if not levels:
         parts.append(f'<text x="{_BAR_X}" y="{_TOP + 14}" fill="#555">no image levels</text>')
         lines.append("no image levels")
-    top = max(max(lv.width, 2) for lv in levels) if levels else 2
+    top = math.log2(max((max(lv.width, 1) for lv in levels), default=1))
+    low = math.log2(min((max(lv.width, 1) for lv in levels), default=1))
     marks = _first_paint(levels)
-    for row, lv in enumerate(levels):
+    for row, (lv, text) in enumerate(zip(levels, texts, strict=True)):
         y = _TOP + row * _ROW
         colour = _COLOURS[row % len(_COLOURS)]
-        # log scale: every halving is the same step, so a 1/256 level is still a visible bar
-        length = max(4.0, _BAR_MAX * math.log2(max(lv.width, 2)) / math.log2(top))
-        text = level_row_text(lv)
+        # log scale: every halving of the width is the same step, and the smallest level is still one step long
+        length = max(4.0, _BAR_MAX * (math.log2(max(lv.width, 1)) - low + 1) / (top - low + 1))
         mark = marks.get(lv.index)
         parts.append(
             f'<rect x="{_BAR_X}" y="{y + 3}" width="{length:.1f}" height="{_ROW - 6}" fill="{colour}" '
@@ -104,7 +108,7 @@ def pyramid_svg(levels: Sequence[Any], *, title: str = "") -> PyramidPicture:
         parts.append(f'<text x="{_TEXT_X}" y="{y + 15}">{escape(text)}</text>')
         if mark:
             parts.append(
-                f'<text x="{_WIDTH - 8}" y="{y + 15}" text-anchor="end" fill="#b71c1c" '
+                f'<text x="{mark_x:.0f}" y="{y + 15}" fill="#b71c1c" '
                 f'font-style="italic">{escape(mark)}</text>'
             )
         lines.append(text + (f"  [{mark}]" if mark else ""))
