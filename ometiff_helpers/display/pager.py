@@ -21,7 +21,9 @@ Render = Callable[[pd.DataFrame], str]
 
 
 def _cut(value: object) -> object:
-    """A cell's text cut to CELL_LIMIT characters (numbers and missing values untouched)."""
+    """A cell's text cut to CELL_LIMIT characters; a missing value shown empty; numbers untouched."""
+    if value is None:
+        return ""
     if isinstance(value, str) and len(value) > CELL_LIMIT:
         return value[: CELL_LIMIT - 1] + "…"
     return value
