@@ -315,3 +315,14 @@ def test_pyramid_svg_shows_every_level_in_its_own_row(rep) -> None:
     assert marks and all(float(m.get("x")) >= longest for m in marks)
     assert float(root.get("width")) >= max(float(m.get("x")) + 7 * len(m.text) for m in marks)
     assert int(root.get("height")) <= 30 + 22 * 36 + 8
+
+
+def test_html_tables_render_a_bounded_number_of_rows() -> None:
+    from ometiff_helpers.findings import Finding, Severity
+
+    findings = [Finding(f"CODE{i}", Severity.WARNING, "x" * 200, "y" * 200, f"IFD {i}") for i in range(5000)]
+    table = tables.findings_table(findings)
+    assert len(table.frame) == 5000 and table.html.count("<tr") == tables.HTML_ROWS + 1
+    assert "… and 4,800 more rows" in table.html and len(table.html.encode()) < 1_000_000
+    page = table.page_html(table.frame.iloc[4990:])
+    assert page.count("<tr") == 11 and f">{table.frame['code'].iloc[-1]}<" in page

@@ -64,6 +64,7 @@ SEVERITY_COLOURS: Mapping[str, str] = {
     Severity.INFO.value: "#1565c0",
 }
 
+HTML_ROWS = 200  # rows of an HtmlTable rendered as HTML
 _TAG_VALUE_LIMIT = 160  # characters of a tag value shown in tables
 _TAG_ITEMS_LIMIT = 8  # items of an array tag shown before "..."
 
@@ -95,9 +96,15 @@ class HtmlTable:
 
 
 def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str = "(nothing)") -> HtmlTable:
-    """Escape every cell, except the columns in ``renderers`` which produce their own (safe) HTML."""
+    """Escape every cell, except the columns in ``renderers`` which produce their own (safe) HTML.
+
+    At most ``HTML_ROWS`` rows are rendered (then a line saying how many more there are): the HTML stays small
+    whatever the file; the plain text (the DataFrame's) and the app's paged tabs have every row.
+    """
     if df.empty:
         return HtmlTable(df, f"<p><i>{html.escape(empty_text)}</i></p>", empty_text)
+    more = len(df) - HTML_ROWS
+    full, df = df, df.head(HTML_ROWS)
     shown = pd.DataFrame(
         {
             col: [
@@ -108,9 +115,10 @@ def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str 
         },
         columns=df.columns,
     )
-    return HtmlTable(
-        df, shown.to_html(index=False, escape=False, border=0, classes="ometiff-table"), empty_text, renderers
-    )
+    text = shown.to_html(index=False, escape=False, border=0, classes="ometiff-table")
+    if more > 0:
+        text += f"<p><i>… and {more:,} more rows (the form's tabs page through all of them)</i></p>"
+    return HtmlTable(full, text, empty_text, renderers)
 
 
 def _missing(value: object) -> bool:
