@@ -21,6 +21,9 @@
 #    The token never leaves this kernel: the field then shows the URL with `token=***`, and nothing secret is saved
 #    in the notebook.
 #
+# The same form without any code: `./dev.sh app` (Voilà). The **Origin** field is the page the viewer runs on, the
+# Origin the CORS probes send (default: the portal's, https://portal.hubmapconsortium.org).
+#
 # Headless (CI, `nbconvert`, papermill): set the URL in the parameters cell, or the `OMETIFF_URL` environment
 # variable (and `OMETIFF_TOKEN` for a separate token). The sections below the form always describe the file the form
 # inspected last: each new **Inspect** redraws them (and a failed one replaces them with a note saying what failed).
