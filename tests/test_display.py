@@ -326,3 +326,19 @@ def test_html_tables_render_a_bounded_number_of_rows() -> None:
     assert "… and 4,800 more rows" in table.html and len(table.html.encode()) < 1_000_000
     page = table.page_html(table.frame.iloc[4990:])
     assert page.count("<tr") == 11 and f">{table.frame['code'].iloc[-1]}<" in page
+
+
+def test_tags_table_never_reworks_a_whole_description(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 23 MB OME-XML description: only its head is collapsed to one line (it took seconds per table)."""
+    from ometiff_helpers.display.inspect_app import InspectApp
+
+    seen: list[int] = []
+    one_line = tables._one_line
+    monkeypatch.setattr(tables, "_one_line", lambda text: seen.append(len(text)) or one_line(text))
+    rep = report.inspect(str(demo.demo_path()))
+    rep.xml_text = rep.xml_text + " " * 3_000_000
+    app = InspectApp()
+    app._inspect = lambda location, **kwargs: rep
+    app.run("demo")
+    assert seen and max(seen) <= 8 * 160
+    assert "(OME-XML: see Raw XML)" in app.tags_view.value or "characters)" in app.tags_view.value

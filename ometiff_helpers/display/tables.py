@@ -339,7 +339,7 @@ def tags_table(report: Any, path: str | None = None) -> pd.DataFrame:
             value = tag_value_text(tag)
             if tag.value is None and tag.code == 270 and ifd is first and report.xml_text:
                 # IFD 0's description was streamed to the OME-XML parser rather than kept on the tag
-                value = f"{_one_line(report.xml_text)[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
+                value = f"{_one_line(report.xml_text[: _TAG_VALUE_LIMIT * 8])[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
             rows.append(
                 {
                     "IFD": ifd.path,
