@@ -353,6 +353,15 @@ def test_inspect_app_in_voila(voila: str, tmp_path: Path) -> None:
                 expect(page.locator(outputs).first).to_contain_text(SECOND)
                 text = _notebook_text(page, outputs)
                 assert demo.DEMO_NAME not in text and SECOND in text
+
+                # a failing inspection: the red banner, and every section says so instead of the last results
+                page.locator(".ometiff-url input").fill(server.url("missing.ome.tif"))
+                page.locator("button.ometiff-inspect").click()
+                expect(page.locator(".ometiff-verdict-box")).to_contain_text("This file could not be read.")
+                expect(page.locator(outputs).first).to_contain_text("the last inspection failed")
+                text = _notebook_text(page, outputs)
+                assert SECOND not in text and "No problems found" not in text
+                page.screenshot(path=str(OUT / "app_failed.png"))
             except Exception:
                 page.screenshot(path=str(OUT / "failure_app.png"))
                 print(f"\nscreenshot of the failure: {OUT / 'failure_app.png'}")

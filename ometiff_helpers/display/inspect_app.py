@@ -369,10 +369,11 @@ class InspectApp:
     def _failed(self, location: SecretURL | str) -> None:
         """Say that reading ``location`` failed: status, banner, and every notebook section (no stale results)."""
         error = self.error or ""
-        self._status(html.escape(error), error=True)
+        self._status(f"Could not read {html.escape(str(location))}: the reason is below.", error=True)
         self.verdict.value = failure_html(error, str(location))
-        for section in self._sections:
-            section.update(None, error)
+        for number, section in enumerate(self._sections):
+            # the first section says why; the others only that there is nothing to show
+            section.update(None, error if number == 0 else "see the first section below the form")
 
     def section(self, render: Callable[[Any], Any]) -> LiveSection:
         """A notebook section showing ``render(report)`` for the file this app inspected last (see `LiveSection`).

@@ -17,6 +17,8 @@ import ipywidgets as w
 from IPython.core.formatters import format_display_data
 from IPython.display import DisplayHandle, display
 
+from ometiff_helpers.errors import end_sentence
+
 __all__ = ["LiveSection"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -52,7 +54,7 @@ class LiveSection:
         if report is not None:
             shown = self.render(report)
         elif error:
-            shown = _Note(f"Nothing to show: the last inspection failed ({error}).")
+            shown = _Note(f"Nothing to show: the last inspection failed ({end_sentence(error).rstrip('.')}).")
         else:
             shown = _Note("Nothing inspected yet.")
         data, metadata = format_display_data(shown)

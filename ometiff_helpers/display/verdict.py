@@ -75,7 +75,10 @@ def verdict_html(report: Any, *, limit: int = BANNER_LINES) -> str:
 
 def failure_html(message: str, location: str) -> str:
     """A banner for an inspection that failed: the (redacted) error and which location it was."""
-    body = f"<div>{html.escape(message)}</div><div style='color:#555'>Location: {html.escape(location)}</div>"
+    sentence = message[:1].upper() + message[1:]  # the banner starts a sentence
+    body = (
+        f"<div>{html.escape(sentence)}</div><div style='color:#555'>Location: {html.escape(location)}</div>"
+    )
     return _box("error", "This file could not be read.", body)
 
 
