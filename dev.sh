@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's two entry points (see README.md):
 #   ./dev.sh demo   set up, then inspect the bundled demo file and open the inspect notebook in JupyterLab
+#   ./dev.sh app    set up, then serve the inspect notebook as a code-free web app (Voila): form, verdict, tabs
+# Both open working copies in workspace/ (git-ignored, jupytext pairing off there): using them changes no tracked file.
 #   ./dev.sh test   set up (including Debian's nginx and chromium for the server and browser tests, and Node with
 #                   Viv's loaders: the contrast-limit oracle and the viewer conformance suite), then run every test
 set -euo pipefail
@@ -33,13 +35,30 @@ apt_install() {  # install Debian packages when their command is missing
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+WORKSPACE=${WORKSPACE:-workspace}
+
+workspace() {  # working copies of the notebooks, unpaired, in a git-ignored folder (see tools/make_workspace.py)
+  "$PY" tools/make_workspace.py "$WORKSPACE" >/dev/null
+}
+
 case "${1:-}" in
   demo)
     setup_venv notebooks,pixels
     "$VENV/bin/python" -m ometiff_helpers --demo
+    workspace
     root_flag=()
     [ "$(id -u)" -ne 0 ] || root_flag=(--allow-root)
-    exec "$VENV/bin/jupyter" lab "${root_flag[@]}" notebooks/inspect_remote_ometiff.ipynb
+    exec "$VENV/bin/jupyter" lab "${root_flag[@]}" --ServerApp.root_dir="$WORKSPACE" \
+      "$WORKSPACE/inspect_remote_ometiff.ipynb"
+    ;;
+  workspace)  # only make the working copies (the browser tests use this)
+    workspace
+    ;;
+  app)
+    setup_venv notebooks
+    workspace
+    exec "$VENV/bin/voila" --Voila.ip=127.0.0.1 --port="${PORT:-8866}" \
+      "$WORKSPACE/inspect_remote_ometiff.ipynb"
     ;;
   test)
     apt_install
@@ -51,7 +70,7 @@ case "${1:-}" in
     exec "$VENV/bin/python" -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg tests notebooks
     ;;
   *)
-    echo "usage: ./dev.sh demo | ./dev.sh test" >&2
+    echo "usage: ./dev.sh demo | ./dev.sh app | ./dev.sh test" >&2
     exit 2
     ;;
 esac

@@ -41,6 +41,9 @@ class FileSpec:
     planes: int = 1  # classic: pages per channel (Z)
     byteorder: str = ">"
     rois: int = 200  # ROIs in the OME-XML (sets its size)
+    points: int = (
+        12  # vertices per polygon ROI (about 10 bytes each): 20,000 ROIs x 100 points is a 23 MB XML
+    )
 
 
 @dataclass
@@ -73,7 +76,9 @@ def ome_xml(spec: FileSpec) -> bytes:
             ifd += 1
     rois = "".join(
         f'<ROI ID="ROI:{i}"><Union><Polygon ID="Shape:{i}:0" Points="'
-        + " ".join(f"{(i * 37 + k * 101) % spec.width},{(i * 53 + k * 97) % spec.height}" for k in range(12))
+        + " ".join(
+            f"{(i * 37 + k * 101) % spec.width},{(i * 53 + k * 97) % spec.height}" for k in range(spec.points)
+        )
         + f'" Text="region {i}"/></Union></ROI>'
         for i in range(spec.rois)
     )

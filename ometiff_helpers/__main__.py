@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ometiff_helpers import __version__
+from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
@@ -31,7 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ometiff_helpers",
         description="Read the structure and OME-XML of a local or remote (OME-)TIFF over HTTP range requests.",
-        epilog="The token may be part of the URL (?token=...) or given in the OMETIFF_TOKEN environment variable.",
+        epilog=(
+            "The token may be part of the URL (?token=...) or given in the OMETIFF_TOKEN environment variable. "
+            "Other commands: `python -m ometiff_helpers record URL` (save a troubleshooting record: the inspect "
+            "notebook executed for URL) and `python -m ometiff_helpers recheck RECORD` (rerun a record and say what "
+            "changed); add --help to either for its options."
+        ),
+        usage="python -m ometiff_helpers [options] (URL_OR_PATH | --demo)\n"
+        "       python -m ometiff_helpers record URL [options]\n"
+        "       python -m ometiff_helpers recheck RECORD [options]",
     )
     parser.add_argument("target", nargs="?", help="URL (http/https) or local path of the (OME-)TIFF")
     parser.add_argument(
@@ -57,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
         default=NEWEST,
         metavar="VERSION",
         help=f"the Viv release the verdict is about (default: the newest, {NEWEST.major}.{NEWEST.minor}.{NEWEST.patch})",
+    )
+    parser.add_argument(
+        "--origin",
+        default=DEFAULT_ORIGIN,
+        help=f"the viewer page's origin the CORS probes send (default: {DEFAULT_ORIGIN})",
     )
     parser.add_argument("--version", action="version", version=f"ometiff-inspect {__version__}")
     return parser
@@ -148,6 +162,7 @@ def _run(args: argparse.Namespace) -> Report:
                 probes=not args.no_probes,
                 pixels=not args.no_pixels,
                 viewer=args.viewer,
+                origin=args.origin,
             )
     return inspect(
         args.target,
@@ -156,6 +171,7 @@ def _run(args: argparse.Namespace) -> Report:
         probes=not args.no_probes,
         pixels=not args.no_pixels,
         viewer=args.viewer,
+        origin=args.origin,
     )
 
 

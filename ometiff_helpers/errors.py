@@ -25,7 +25,15 @@ class OmeTiffError(Exception):
         return str(self.args[0]) if self.args else ""
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+        if not self.hint:
+            return self.message
+        return f"{end_sentence(self.message)} {end_sentence(self.hint)}".strip()
+
+
+def end_sentence(text: str) -> str:
+    """``text`` ending as a sentence: a full stop added unless it already ends with . ! ? or a closing quote."""
+    text = text.strip()
+    return text if not text or text[-1] in ".!?\"')" else text + "."
 
 
 # --- network -------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import CheckInput
 from ometiff_helpers.diagnose.evaluate import evaluate
-from ometiff_helpers.diagnose.probes import ProbeResults, run_probes
+from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults, check_origin, run_probes
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
@@ -283,14 +283,18 @@ def inspect(
     pixels: bool = False,
     pixel_options: Any = None,
     viewer: ViewerVersion = NEWEST,
+    origin: str | None = None,
 ) -> Report:
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
+
+    ``origin``: the page origin the CORS probes send (default ``probes.DEFAULT_ORIGIN``, the portal's).
 
     Raises an ``OmeTiffError`` only when nothing useful can be read (no file, not a TIFF, IFD 0 unreadable); a TIFF
     without (valid) OME-XML still gives a Report, with ``ome_error`` saying why. ``pixels``: also read the lowest
     level's pixels (``pixels.preview``, needs the ``pixels`` extra) into ``Report.pixels`` and run the pixel checks.
     ``viewer``: the Viv release the verdict is about where behaviour differs by release (default: the newest).
     """
+    origin = check_origin(origin) if origin else None  # a bad origin is refused before any request
     with open_source(url_or_path, token=token, options=http_options) as source:
         report = inspect_source(
             source,
@@ -300,6 +304,7 @@ def inspect(
             options=options,
             checks=checks,
             viewer=viewer,
+            origin=origin,
         )
         if pixels:
             run_pixels(report, source, pixel_options)
@@ -315,6 +320,7 @@ def inspect_source(
     options: ReadOptions | None = None,
     checks: bool = True,
     viewer: ViewerVersion = NEWEST,
+    origin: str | None = None,
 ) -> Report:
     """Like ``inspect`` on an open ByteSource (the caller closes it): tiff -> ome -> probes -> estimate -> evaluate."""
     read_options = options or ReadOptions()
@@ -343,7 +349,7 @@ def inspect_source(
         report.ome_error, report.ome_error_kind = _ome_error(error, raw)
     report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
     if checks:
-        probe_results = _probe(report, source) if probes else None
+        probe_results = _probe(report, source, check_origin(origin) if origin else None) if probes else None
         has_offsets = probe_results is not None and any(o.outcome == "valid" for o in probe_results.offsets)
         estimate = estimate_viewer_cost(tiff, ome, offsets_available=has_offsets)
         report.extra["viewer_estimate"] = {
@@ -371,13 +377,14 @@ def _read_ome(
     return None, None
 
 
-def _probe(report: Report, source: ByteSource) -> ProbeResults | None:
+def _probe(report: Report, source: ByteSource, origin: str | None = None) -> ProbeResults | None:
     """The network probes of an open HTTP source (stored in ``report.extra["probes"]``, counted apart from the
     main ledger); None for local files. A probe that fails is recorded there and never costs the report."""
     if not (isinstance(source, HttpSource) and source.is_open):
         return None
     try:
-        results = run_probes(source, [ifd.offset for ifd in report.tiff.ifds])
+        options = ProbeOptions(origin=origin) if origin else None
+        results = run_probes(source, [ifd.offset for ifd in report.tiff.ifds], options=options)
     except (OmeTiffError, OSError, ValueError) as exc:
         report.extra["probes"] = {"error": redact_text(f"probes stopped: {type(exc).__name__}: {exc}")}
         return None

@@ -1,8 +1,10 @@
-"""A real browser: JupyterLab on 127.0.0.1 driven by headless Chromium (Debian's, through Playwright).
+"""A real browser: JupyterLab and the Voila app on 127.0.0.1 driven by headless Chromium (Debian's, through Playwright).
 
-Open the inspect notebook, run all cells, paste the demo URL with a fake token, click Inspect; the Channels tab
-lists the demo's channels, the pyramid figure is shown, and the fake token is neither in the page nor in the
-notebook saved to disk. Screenshots go to test-output/browser/.
+Both work on working copies made by ``./dev.sh workspace`` (as ``./dev.sh demo`` and ``./dev.sh app`` do), and the
+repository's ``git status`` is the same afterwards. Open the inspect notebook (or the app), which inspects the demo;
+paste another URL with a fake token, click Inspect: the verdict banner is in view with the form, no tab title is cut,
+the tabs show the file, every section below the form describes the second file and none the first, and the fake
+token is neither in the page nor in the notebook saved to disk. Screenshots go to test-output/browser/.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ NOTEBOOK = REPO / "notebooks" / "inspect_remote_ometiff.ipynb"
 CHROMIUM = "/usr/bin/chromium"
 OUT = REPO / "test-output" / "browser"
 FAKE_TOKEN = "FAKEtok3n-d0-not-leak"
+SECOND = "tonsil-copy.ome.tif"  # the second file inspected (the demo's bytes under another name)
 DEMO_CHANNELS = ["DAPI", "CD31", "Ki-67", "Pan-cytokeratin"]
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,7 +51,9 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
-    }
+    },
+    # every cell in the DOM (no windowing), so the test reads every output
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
 
 
@@ -75,48 +80,98 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60
     pytest.fail(f"JupyterLab not ready after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def _git_status() -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """JupyterLab serving a temp folder holding a copy of the notebook: yields (notebook URL, notebook path)."""
-    root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+def workspace() -> Iterator[Path]:
+    """Working copies made by ``./dev.sh workspace`` in a git-ignored folder of the repository (as ``./dev.sh demo``
+    makes them); the repository's ``git status`` must be the same after the session."""
+    before = _git_status()
+    folder = REPO / "workspace" / f"browser-test-{os.getpid()}"
+    env = {**os.environ, "WORKSPACE": str(folder)}
+    subprocess.run(["bash", str(REPO / "dev.sh"), "workspace"], cwd=REPO, env=env, check=True)
+    try:
+        yield folder
+        assert not list(folder.glob("*.py")), "jupytext paired a working copy with a .py file"
+        assert _git_status() == before, "using the notebooks changed the repository"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start(cmd: list[str], root: Path, tmp_path: Path, ready: str, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("OMETIFF_URL", "OMETIFF_TOKEN")}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+    )
+    with log.open("wb") as log_fh:
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    _wait_ready(ready, proc, log)
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def lab(workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """JupyterLab serving the working copies: yields (notebook URL, notebook path)."""
     settings = tmp_path / "lab-settings"
     for name, value in LAB_SETTINGS.items():
         target = settings / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(value), encoding="utf-8")
     port, token = _free_port(), "browser-test-lab-token"
-    env = {k: v for k, v in os.environ.items() if k not in ("OMETIFF_URL", "OMETIFF_TOKEN")}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-    )
-    log = tmp_path / "jupyterlab.log"
-    with log.open("wb") as log_fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyterlab",
-                "--no-browser", "--ServerApp.open_browser=False",
-                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),  # CI containers run as root
-            ],
-            cwd=root, env=env, stdout=log_fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    proc = _start(
+        [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser", "--ServerApp.open_browser=False",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workspace}",
+            *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),  # CI containers run as root
+        ],
+        workspace, tmp_path, f"http://127.0.0.1:{port}/api/status?token={token}", tmp_path / "jupyterlab.log",
+    )  # fmt: skip
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log)
-        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", root / NOTEBOOK.name
+        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}", workspace / NOTEBOOK.name
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        _stop(proc)
+
+
+@pytest.fixture
+def voila(workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The Voila app (as ``./dev.sh app`` serves it) on the working copy: yields the app's URL."""
+    port = _free_port()
+    proc = _start(
+        [
+            sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+            str(workspace / NOTEBOOK.name),
+        ],
+        workspace, tmp_path, f"http://127.0.0.1:{port}/voila/static/voila.js", tmp_path / "voila.log",
+    )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        _stop(proc)
 
 
 def _menu(page: Page, menu: str, command: str) -> None:
@@ -138,12 +193,76 @@ def _tab(page: Page, title: str) -> None:
     page.locator(".ometiff-tabs .lm-TabBar-tab", has_text=title).first.click()
 
 
+def _notebook_text(page: Page, selector: str) -> str:
+    """Every text under ``selector`` (rendered or not: textContent), e.g. every cell output."""
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent).join('\\n')")
+
+
+def _check_form_results(page: Page, server: FaultServer, shots: str) -> None:
+    """After inspecting the second file from the form: the verdict in view, tab titles whole, every tab filled."""
+    status = page.locator(".ometiff-status")
+    expect(status).to_contain_text(
+        f"Inspected http://127.0.0.1:{server.port}/{SECOND}?token=***", timeout=90_000
+    )
+    expect(page.locator(".ometiff-url input")).to_have_value(
+        f"http://127.0.0.1:{server.port}/{SECOND}?token=***"
+    )
+    # the server answers range requests (206) only with the token: the pasted token was used
+    assert [r.status for r in server.log].count(206) >= 3
+
+    # the verdict banner is in view with the form, without scrolling further
+    page.locator(".ometiff-url").evaluate("el => el.scrollIntoView({block: 'start'})")
+    banner = page.locator(".ometiff-verdict-box .ometiff-verdict")
+    expect(banner).to_be_visible()
+    box = banner.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+    page.screenshot(path=str(OUT / f"{shots}_verdict.png"))
+
+    # no tab title is cut
+    cut = page.eval_on_selector_all(
+        ".ometiff-tabs .lm-TabBar-tabLabel",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)",
+    )
+    assert cut == []
+
+    _tab(page, "Preview")
+    preview = page.locator("img.ometiff-preview")
+    expect(preview).to_be_visible()
+    assert preview.evaluate("img => img.complete && img.naturalWidth > 200")
+    page.locator(".ometiff-tabs").scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{shots}_preview.png"))
+
+    _tab(page, "Channels")
+    tabs = page.locator(".ometiff-tabs")
+    for name in DEMO_CHANNELS:
+        expect(tabs).to_contain_text(name)
+    expect(tabs).to_contain_text("4 channels")
+    tabs.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{shots}_channels.png"))
+
+    _tab(page, "Pyramid")
+    figure = page.locator(".ometiff-tabs .ometiff-pyramid svg")
+    expect(figure).to_be_visible()
+    expect(figure).to_contain_text("level 3: 256 × 192 px")
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUT / f"{shots}_pyramid.png"))
+
+    # the fake token is nowhere in the page: text, HTML, or any input's value
+    assert FAKE_TOKEN not in page.inner_text("body")
+    assert FAKE_TOKEN not in page.content()
+    values = page.eval_on_selector_all("input, textarea", "els => els.map(e => e.value).join(' ')")
+    assert FAKE_TOKEN not in values
+
+
+def _second_server() -> FaultServer:
+    """The demo's bytes under another name, answering only requests carrying the fake token."""
+    return FaultServer({SECOND: demo.demo_path()}, require_token=FAKE_TOKEN).start()
+
+
 def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
     url, saved_path = lab
-    server = FaultServer(
-        {demo.DEMO_NAME: demo.demo_path()}, require_token=FAKE_TOKEN
-    ).start()  # answers only requests carrying the fake token
-    pasted = server.url(demo.DEMO_NAME, token=FAKE_TOKEN)
+    server = _second_server()
+    pasted = server.url(SECOND, token=FAKE_TOKEN)
     OUT.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as pw:
@@ -152,7 +271,7 @@ def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -
                 executable_path=CHROMIUM,
                 headless=True,
                 args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1100},
+                viewport={"width": 1400, "height": 1000},
             )
             try:
                 page = browser.pages[0] if browser.pages else browser.new_page()
@@ -164,55 +283,27 @@ def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -
                 _menu(page, "Run", "runmenu:run-all")
                 _accept_kernel_dialog(page)
 
-                # the notebook loads the demo by itself
+                # the notebook loads the demo by itself; its sections below the form describe it
                 status = page.locator(".ometiff-status")
                 expect(status).to_contain_text("Inspected", timeout=90_000)
+                outputs = ".jp-Cell .jp-OutputArea"
+                expect(page.locator(outputs).last).to_contain_text("requests", timeout=90_000)
+                assert demo.DEMO_NAME in _notebook_text(page, outputs)
 
                 # paste a URL with a (fake) token and inspect
-                field = page.locator(".ometiff-url input")
-                field.fill(pasted)
+                page.locator(".ometiff-url input").fill(pasted)
                 page.locator("button.ometiff-inspect").click()
-                expect(status).to_contain_text(
-                    f"Inspected http://127.0.0.1:{server.port}/demo.ome.tif?token=***", timeout=90_000
-                )
-                expect(field).to_have_value(f"http://127.0.0.1:{server.port}/demo.ome.tif?token=***")
-                # the server answers range requests (206) only with the token: the pasted token was used
-                # (inspect's probes add a preflight, a request without the token (401) and a sidecar lookup)
-                assert [r.status for r in server.log].count(206) >= 3
+                _check_form_results(page, server, "inspect")
 
-                _tab(page, "Preview")
-                preview = page.locator("img.ometiff-preview")
-                expect(preview).to_be_visible()
-                assert preview.evaluate("img => img.complete && img.naturalWidth > 200")
-                page.locator(".ometiff-tabs").scroll_into_view_if_needed()
-                page.screenshot(path=str(OUT / "inspect_preview.png"))
+                # one truth: no cell output shows the first file any more; they describe the second
+                deadline = time.monotonic() + 30
+                while demo.DEMO_NAME in _notebook_text(page, outputs) and time.monotonic() < deadline:
+                    time.sleep(0.3)
+                text = _notebook_text(page, outputs)
+                assert demo.DEMO_NAME not in text
+                assert SECOND in text and "Inspecting the URL given in the form" in text
 
-                _tab(page, "Channels")
-                tabs = page.locator(".ometiff-tabs")
-                for name in DEMO_CHANNELS:
-                    expect(tabs).to_contain_text(name)
-                tabs.scroll_into_view_if_needed()
-                page.screenshot(path=str(OUT / "inspect_channels.png"))
-
-                _tab(page, "Pyramid")
-                figure = page.locator("img.ometiff-pyramid")
-                expect(figure).to_be_visible()
-                assert figure.evaluate(
-                    "img => img.complete && img.naturalWidth > 200 && img.naturalHeight > 200"
-                )
-                figure.scroll_into_view_if_needed()
-                page.screenshot(path=str(OUT / "inspect_pyramid.png"))
-                print(f"\nscreenshots: {OUT / 'inspect_channels.png'} {OUT / 'inspect_pyramid.png'}")
-
-                # the fake token is nowhere in the page: text, HTML, or any input's value
-                assert FAKE_TOKEN not in page.inner_text("body")
-                assert FAKE_TOKEN not in page.content()
-                values = page.eval_on_selector_all(
-                    "input, textarea", "els => els.map(e => e.value).join(' ')"
-                )
-                assert FAKE_TOKEN not in values
-
-                # ... nor in the notebook saved to disk
+                # ... nor in the notebook saved to disk (a working copy: nothing tracked changes)
                 before = saved_path.stat().st_mtime_ns
                 _menu(page, "File", "docmanager:save")
                 deadline = time.monotonic() + 30
@@ -223,9 +314,64 @@ def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -
                 assert FAKE_TOKEN not in saved
                 assert "widget-state" not in saved
                 assert "Pan-cytokeratin" in saved  # the saved file holds this session's outputs
+                saved_outputs = json.dumps([c.get("outputs", []) for c in json.loads(saved)["cells"]])
+                assert demo.DEMO_NAME not in saved_outputs and SECOND in saved_outputs
             except Exception:
                 page.screenshot(path=str(OUT / "failure.png"))
                 print(f"\nscreenshot of the failure: {OUT / 'failure.png'}")
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+
+
+def test_inspect_app_in_voila(voila: str, tmp_path: Path) -> None:
+    server = _second_server()
+    OUT.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000},
+            )
+            try:
+                page = browser.pages[0] if browser.pages else browser.new_page()
+                page.set_default_timeout(60_000)
+                page.goto(voila, timeout=120_000)
+                status = page.locator(".ometiff-status")
+                expect(status).to_contain_text("Inspected", timeout=120_000)
+                # a code-free app: no code cell, no code in the page
+                body = page.inner_text("body")
+                assert page.locator(".jp-InputArea-editor, .CodeMirror, .cm-editor").count() == 0
+                assert "app.section(" not in body and "import " not in body
+                banner = page.locator(".ometiff-verdict-box .ometiff-verdict")
+                expect(banner).to_be_visible()
+                page.screenshot(path=str(OUT / "app_demo.png"))
+
+                page.locator(".ometiff-url input").fill(server.url(SECOND, token=FAKE_TOKEN))
+                page.locator("button.ometiff-inspect").click()
+                _check_form_results(page, server, "app")
+                # the sections below the form follow: they describe the second file, not the demo
+                outputs = ".ometiff-live"
+                expect(page.locator(outputs).first).to_contain_text(SECOND)
+                text = _notebook_text(page, outputs)
+                assert demo.DEMO_NAME not in text and SECOND in text
+
+                # a failing inspection: the red banner, and every section says so instead of the last results
+                page.locator(".ometiff-url input").fill(server.url("missing.ome.tif"))
+                page.locator("button.ometiff-inspect").click()
+                expect(page.locator(".ometiff-verdict-box")).to_contain_text("This file could not be read.")
+                expect(page.locator(outputs).first).to_contain_text("the last inspection failed")
+                text = _notebook_text(page, outputs)
+                assert SECOND not in text and "No problems found" not in text
+                page.screenshot(path=str(OUT / "app_failed.png"))
+            except Exception:
+                page.screenshot(path=str(OUT / "failure_app.png"))
+                print(f"\nscreenshot of the failure: {OUT / 'failure_app.png'}")
                 raise
             finally:
                 browser.close()

@@ -123,3 +123,27 @@ def test_closed_pipe_is_not_an_error(args: tuple[str, ...]) -> None:
         ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_help_lists_every_command_and_the_origin_default() -> None:
+    out = run_cli("--help").stdout
+    for command in ("record URL", "recheck RECORD", "--demo", "--origin"):
+        assert command in out
+    assert "https://portal.hubmapconsortium.org" in " ".join(out.split())
+
+
+def test_origin_option_is_what_the_cors_probes_send() -> None:
+    server = FaultServer({"demo.ome.tif": demo_path()}).start()
+    try:
+        r = run_cli(server.url("demo.ome.tif"), "--origin", "https://viewer.example.org:8443")
+        assert r.returncode == 0, r.stderr
+        origins = {h.get("Origin") for _, _, _, h, _ in server.seen if h.get("Origin")}
+        assert origins == {"https://viewer.example.org:8443"}
+    finally:
+        server.stop()
+
+
+def test_a_bad_origin_is_one_clear_line() -> None:
+    r = run_cli(str(demo_path()), "--origin", "https://x.org/\r\nEvil: 1")
+    assert r.returncode == 2 and r.stderr.startswith("error: not a page origin:")
+    assert "An origin is a scheme and a host" in r.stderr and "Traceback" not in r.stderr

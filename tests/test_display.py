@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from xml.etree import ElementTree
 
 import matplotlib
 
@@ -277,3 +278,67 @@ def test_probes_table_is_empty_for_local_files() -> None:
     rep = report.inspect(str(demo.demo_path()))
     assert tables.probes_table(rep).empty
     assert tables.viewer_estimate_table(rep).loc["requests", "this tool"] == f"{rep.ledger.count:,}"
+
+
+def test_pyramid_svg_shows_every_level_in_its_own_row(rep) -> None:
+    from types import SimpleNamespace
+
+    from ometiff_helpers.display.pyramid import pyramid_svg
+
+    picture = pyramid_svg(rep.levels(), title="demo.ome.tif")
+    root = ElementTree.fromstring(picture.svg)  # well-formed SVG
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = root.findall(f"{ns}rect")
+    assert len(bars) == len(rep.levels()) == 4
+    assert all(float(b.get("width")) >= 4 for b in bars)
+    assert (
+        "level 3: 256 × 192 px, ×8, tiles 512 × 512 (1), ADOBE_DEFLATE  [first paint: channel statistics]"
+        in (picture.lines)
+    )
+    assert "[first paint: fits 1024 px]" in picture.lines[2]
+    # 36 levels down to 1 px: every bar visible, every label in its own row (no two texts share a y)
+    deep = [
+        SimpleNamespace(
+            index=i, width=max(1, 2**35 >> i), height=max(1, 2**34 >> i), downsample=2.0**i,
+            tile_width=512, tile_height=512, tile_count=1, compression="LZW", path=f"IFD 0 / SubIFD {i}",
+        )
+        for i in range(36)
+    ]  # fmt: skip
+    root = ElementTree.fromstring(pyramid_svg(deep).svg)
+    assert all(float(b.get("width")) >= 4 for b in root.findall(f"{ns}rect"))
+    labels = [t for t in root.findall(f"{ns}text") if t.get("fill") is None][1:]
+    ys = [t.get("y") for t in labels]
+    assert len(ys) == 36 and len(set(ys)) == 36
+    # the first-paint marks sit in a column after the longest label (7 px per character at least)
+    marks = [t for t in root.findall(f"{ns}text") if t.get("fill") == "#b71c1c"]
+    longest = max(float(t.get("x")) + 7 * len(t.text) for t in labels)
+    assert marks and all(float(m.get("x")) >= longest for m in marks)
+    assert float(root.get("width")) >= max(float(m.get("x")) + 7 * len(m.text) for m in marks)
+    assert int(root.get("height")) <= 30 + 22 * 36 + 8
+
+
+def test_html_tables_render_a_bounded_number_of_rows() -> None:
+    from ometiff_helpers.findings import Finding, Severity
+
+    findings = [Finding(f"CODE{i}", Severity.WARNING, "x" * 200, "y" * 200, f"IFD {i}") for i in range(5000)]
+    table = tables.findings_table(findings)
+    assert len(table.frame) == 5000 and table.html.count("<tr") == tables.HTML_ROWS + 1
+    assert "… and 4,800 more rows" in table.html and len(table.html.encode()) < 1_000_000
+    page = table.page_html(table.frame.iloc[4990:])
+    assert page.count("<tr") == 11 and f">{table.frame['code'].iloc[-1]}<" in page
+
+
+def test_tags_table_never_reworks_a_whole_description(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 23 MB OME-XML description: only its head is collapsed to one line (it took seconds per table)."""
+    from ometiff_helpers.display.inspect_app import InspectApp
+
+    seen: list[int] = []
+    one_line = tables._one_line
+    monkeypatch.setattr(tables, "_one_line", lambda text: seen.append(len(text)) or one_line(text))
+    rep = report.inspect(str(demo.demo_path()))
+    rep.xml_text = rep.xml_text + " " * 3_000_000
+    app = InspectApp()
+    app._inspect = lambda location, **kwargs: rep
+    app.run("demo")
+    assert seen and max(seen) <= 8 * 160
+    assert "(OME-XML: see Raw XML)" in app.tags_view.value or "characters)" in app.tags_view.value

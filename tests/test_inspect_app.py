@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -15,8 +17,10 @@ import jupytext
 import nbformat
 import pytest
 from faultserver import FaultServer
+from gen_defects import Spec, write
 
 from ometiff_helpers import demo
+from ometiff_helpers.display import tables
 from ometiff_helpers.display.inspect_app import TAB_TITLES, InspectApp
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.records.notebook import load_sanitize_patterns, sanitize_text
@@ -41,9 +45,15 @@ def _all_widget_state() -> str:
     return repr(w.Widget.get_manager_state(drop_defaults=False))
 
 
+def _html_of(widget: w.Widget) -> str:
+    """The HTML of every `w.HTML` inside ``widget`` (boxes walked), in order."""
+    if isinstance(widget, w.HTML):
+        return widget.value
+    return "".join(_html_of(child) for child in getattr(widget, "children", ()))
+
+
 def _pane_html(app: InspectApp, title: str) -> str:
-    pane = app.tabs.children[TAB_TITLES.index(title)]
-    return "".join(getattr(child, "value", "") for child in pane.children if isinstance(child, w.HTML))
+    return _html_of(app.tabs.children[TAB_TITLES.index(title)])
 
 
 @pytest.fixture
@@ -164,9 +174,8 @@ def test_tabs_show_the_demo(token_server, canary: str) -> None:
     assert all(name in _pane_html(app, "Channels") for name in DEMO_CHANNELS)
     assert "background:#FF0000" in _pane_html(app, "Channels")
     assert "0.325" in _pane_html(app, "Summary")
-    pyramid = app.tabs.children[TAB_TITLES.index("Pyramid")].children
-    images = [c for c in pyramid if isinstance(c, w.Image)]
-    assert len(images) == 1 and bytes(images[0].value).startswith(b"\x89PNG")
+    pyramid = _pane_html(app, "Pyramid")
+    assert pyramid.count("<svg") == 1 and "level 3: 256 × 192 px" in pyramid
     assert "Germinal centre" in _pane_html(app, "ROIs")
     assert "Human tonsil" in _pane_html(app, "Annotations")
     assert "Demo Scope 3000" in _pane_html(app, "Instrument")
@@ -252,8 +261,9 @@ def test_committed_notebook_has_outputs_but_no_widget_state_ports_or_paths() -> 
         for c in nb["cells"]
         if c["cell_type"] == "code" and "parameters" not in c["metadata"].get("tags", [])
     ]
-    assert all(c["outputs"] or "NBVAL_IGNORE_OUTPUT" in "".join(c["source"]) for c in code)
-    assert any("image/png" in o.get("data", {}) for c in code for o in c["outputs"])
+    quiet = ("NBVAL_IGNORE_OUTPUT", "import ")  # the imports cell shows nothing
+    assert all(c["outputs"] or any(q in "".join(c["source"]) for q in quiet) for c in code)
+    assert any("image/svg+xml" in o.get("data", {}) for c in code for o in c["outputs"])
     assert all(name in text for name in DEMO_CHANNELS)
 
 
@@ -338,3 +348,189 @@ def test_save_record_before_inspecting_is_refused() -> None:
     app = InspectApp()
     with pytest.raises(OmeTiffError, match="inspect a file"):
         app.save_record()
+
+
+# --- at scale: bounded pages, the verdict first, one truth per notebook --------------------------------------------------
+
+
+def _bench_files():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import bench_files
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return bench_files
+
+
+@pytest.fixture(scope="module")
+def many_rois(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 20,000-ROI OME-TIFF (sparse pixels, a ~3 MB OME-XML), as portal files with annotations have."""
+    bench_files = _bench_files()
+    spec = bench_files.FileSpec("rois.ome.tif", "tail", 4096, 4096, channels=3, levels=3, rois=20_000)
+    return bench_files.write_file(spec, tmp_path_factory.mktemp("rois") / spec.name)
+
+
+def _widget_html_sizes(app: InspectApp) -> dict[str, int]:
+    return {title: len(_pane_html(app, title).encode()) for title in TAB_TITLES}
+
+
+def test_every_tab_renders_a_bounded_page_of_a_20000_roi_file(many_rois: Path) -> None:
+    app = InspectApp()
+    rep = app.run(str(many_rois))
+    assert rep is not None, app.error
+    sizes = _widget_html_sizes(app)
+    assert all(size < 1_000_000 for size in sizes.values()), sizes
+    rois = app._pagers["rois"]
+    assert len(rois.frame) == 20_000 and rois.view.value.count("<tr") == 200 + 1  # a page and its header
+    assert "20,000 ROIs" in rois.info.value and "page 1 of 100" in rois.info.value
+    rois.next.click()
+    assert "rows 201–400" in rois.info.value and "ROI:200" in rois.view.value
+    rois.filter.value = "ROI:19999"
+    assert "1 of 20,000 ROIs match" in rois.info.value and "ROI:19999" in rois.view.value
+    rois.filter.value = "no such roi"
+    assert "no row matches" in rois.view.value
+    shapes = app._pagers["shapes"]
+    assert len(shapes.frame) == 20_000 and len(shapes.view.value.encode()) < 1_000_000
+    # the notebook's sections are bounded too
+    section = app.section(lambda r: tables.ome_part(r, "rois"))
+    assert len(section.html.encode()) < 1_000_000
+
+
+def test_small_tables_show_their_count_and_a_filter(token_server, canary: str) -> None:
+    app = InspectApp()
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    channels = app._pagers["channels"]
+    assert channels.info.value.startswith("4 channels") and channels.filter in channels.bar.children
+    channels.filter.value = "ki-67"
+    assert "Ki-67" in channels.view.value and "DAPI" not in channels.view.value
+    assert (
+        "background:#FF0000" in app._pagers["channels"].frame.to_string() or "swatch" in channels.view.value
+    )
+
+
+def test_verdict_banner_comes_first_with_every_error_and_its_remedy(tmp_path: Path) -> None:
+    path = write(tmp_path / "defects.ome.tif", Spec(xml_size_x=100, ome_type="float", tile=None))
+    app = InspectApp()
+    rep = app.run(str(path))
+    assert rep is not None and rep.errors
+    banner = app.verdict.value
+    assert app.widget.children.index(app.verdict) < app.widget.children.index(app.tabs)
+    assert "ometiff-verdict-error" in banner and "will not render this file" in banner
+    for f in rep.errors:
+        assert f.code in banner and html.escape(f.remedy) in banner
+
+
+def test_verdict_banner_of_the_demo_is_green(token_server, canary: str) -> None:
+    app = InspectApp()
+    rep = app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    assert not rep.errors
+    assert "ometiff-verdict-error" not in app.verdict.value
+    assert "ometiff-verdict-ok" in app.verdict.value or "ometiff-verdict-warning" in app.verdict.value
+
+
+def test_tab_titles_are_never_cut() -> None:
+    style = InspectApp().widget.children[0].value
+    assert "flex: 0 0 auto" in style and "flex-wrap: wrap" in style
+
+
+def test_sections_follow_the_file_last_inspected(tmp_path: Path, canary: str) -> None:
+    other = tmp_path / "second-file.ome.tif"
+    other.write_bytes(demo.demo_path().read_bytes())
+    server = FaultServer({demo.DEMO_NAME: demo.demo_path(), other.name: other}).start()
+    try:
+        app = InspectApp()
+        app.run(server.url(demo.DEMO_NAME))
+        sections = [
+            app.section(tables.summary_table),
+            app.section(lambda r: tables.findings_table(r.findings)),
+            app.section(lambda r: r.display_name),
+        ]
+        assert all(demo.DEMO_NAME in s.text + s.html for s in sections[::2])
+        app.run(server.url(other.name))
+        for s in sections:
+            shown = s.text + s.html + repr(s.output.outputs)
+            assert demo.DEMO_NAME not in shown
+        assert "second-file.ome.tif" in sections[0].text
+        # a failing inspection replaces every section with a note (no stale verdict under the red error)
+        app.run(server.url("missing.ome.tif"))
+        assert app.error
+        for s in sections:
+            shown = s.text + s.html + repr(s.output.outputs)
+            assert "second-file" not in shown and "Verdict" not in shown
+            assert "the last inspection failed" in s.text
+        assert "ometiff-verdict-error" in app.verdict.value and "could not be read" in app.verdict.value
+    finally:
+        server.stop()
+
+
+# --- the repository stays clean ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["inspect_remote_ometiff", "explore_ome_xml"])
+def test_pairing_writes_the_reviewed_source_unchanged(name: str) -> None:
+    """What jupytext writes to the paired .py when JupyterLab saves a notebook (with an editor's metadata: language
+    info, collapsed cells) is the reviewed source itself: no metadata block is added."""
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(REPO / "notebooks"))
+    nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.2"}
+    nb.cells[1].metadata.update(collapsed=True, scrolled=True)
+    text = jupytext.writes(nb, fmt="py:percent", config=config)
+    assert text == (REPO / "notebooks" / f"{name}.py").read_text(encoding="utf-8")
+
+
+def test_working_copies_are_unpaired(tmp_path: Path) -> None:
+    from jupytext.config import load_jupytext_config
+
+    spec = importlib.util.spec_from_file_location("make_workspace", REPO / "tools" / "make_workspace.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    copies = module.make_workspace(tmp_path / "ws")
+    assert {p.name for p in copies} == {
+        "inspect_remote_ometiff.ipynb",
+        "explore_ome_xml.ipynb",
+        "audit_portal.ipynb",
+    }
+    for copy in copies:
+        nb = nbformat.read(copy, as_version=4)
+        assert "formats" not in nb.metadata.get("jupytext", {})
+        assert len(nb.cells) == len(nbformat.read(REPO / "notebooks" / copy.name, as_version=4).cells)
+    assert load_jupytext_config(str(tmp_path / "ws")).formats in ("ipynb", ["ipynb"])
+    # a copy the user changed is kept
+    mine = tmp_path / "ws" / "inspect_remote_ometiff.ipynb"
+    mine.write_text(mine.read_text(encoding="utf-8").replace("Inspect", "Looked at"), encoding="utf-8")
+    module.make_workspace(tmp_path / "ws")
+    assert "Looked at" in mine.read_text(encoding="utf-8")
+
+
+def test_origin_field_is_what_the_cors_probes_send() -> None:
+    server = FaultServer({demo.DEMO_NAME: demo.demo_path()}).start()
+    try:
+        app = InspectApp()
+        assert app.origin.value == "https://portal.hubmapconsortium.org"  # the documented default
+        app.origin.value = "https://viewer.example.org"
+        assert app.run(server.url(demo.DEMO_NAME)) is not None
+        origins = {h.get("Origin") for _, _, _, h, _ in server.seen if h.get("Origin")}
+        assert origins == {"https://viewer.example.org"}
+        app.origin.value = "not an origin"
+        assert app.run(server.url(demo.DEMO_NAME)) is None
+        assert "not a page origin" in app.error and "could not be read" in app.verdict.value
+    finally:
+        server.stop()
+
+
+def test_a_big_xml_is_laid_out_when_its_tab_opens(
+    monkeypatch: pytest.MonkeyPatch, token_server, canary
+) -> None:
+    monkeypatch.setattr("ometiff_helpers.display.inspect_app.XML_EAGER_CHARS", 100)
+    app = InspectApp()
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    assert app._xml_lines == [] and "laid out when this tab is opened" in app.xml_view.value
+    app.tabs.selected_index = TAB_TITLES.index("Raw XML")
+    assert len(app._xml_lines) > 50 and "page 1 of 1" in app.xml_info.value
+    app.tabs.selected_index = 0
+    app.run(token_server.url(demo.DEMO_NAME, token=canary))
+    app.xml_search.value = "Pan-cytokeratin"  # a search lays it out too
+    assert "<mark>Pan-cytokeratin</mark>" in app.xml_view.value

@@ -116,8 +116,14 @@ def gets(server: FaultServer) -> list:
 def test_h1_access_denied_is_not_retried_and_quotes_the_body(fault, debug_log, code):
     src, e = failing_open(fault.fault_url("status", "f.tif", code=code), AccessDenied)
     assert e.status == code
-    assert "token is likely missing or expired" in str(e)
-    assert "Request has expired" in str(e)  # the sanitised body
+    # whole sentences: where, why, what the server said, what to do
+    assert re.search(
+        r"\?token=\*\*\*&code=\d+\. The token is likely missing or expired\. The server said: \"",
+        str(e),
+    )
+    assert re.search(
+        r' The server said: ".*Request has expired.*"\. Copy a fresh link', str(e)
+    )  # the sanitised body
     assert "token=***" in str(e) and "<Error>" not in str(e)
     assert len(gets(fault)) == 1 and src.ledger.count == 1
     assert_no_secret(e, debug_log.text)
@@ -796,3 +802,13 @@ def test_source_deadline_counts_time_in_requests_not_idle_time(range_server, deb
     assert "the limit for one file" in str(info.value)
     assert len(server.log) == 2  # refused before sending anything
     assert_no_secret(info.value, debug_log.text)
+
+
+def test_error_message_and_hint_are_separate_sentences() -> None:
+    from ometiff_helpers.errors import OmeTiffError
+
+    assert str(OmeTiffError("server said: forbidden: token required", hint="Copy a fresh link")) == (
+        "server said: forbidden: token required. Copy a fresh link."
+    )
+    assert str(OmeTiffError("it failed.", hint="Try again!")) == "it failed. Try again!"
+    assert str(OmeTiffError('it said "no"', hint="")) == 'it said "no"'

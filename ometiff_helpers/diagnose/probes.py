@@ -36,13 +36,28 @@ _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "ac
 _SUFFIX = re.compile(r"(\.ome)?\.tiff?$|\.btf$", re.IGNORECASE)
 PORTAL_PYRAMIDS = "ometiff-pyramids"
 PORTAL_OFFSETS = "output_offsets"
+#: the Origin the CORS probes send unless told otherwise (CLI ``--origin``, the notebook's Origin field): the page the
+#: portal's viewer runs on
+DEFAULT_ORIGIN = "https://portal.hubmapconsortium.org"
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def check_origin(origin: str) -> str:
+    """``origin`` as the Origin header sends it (``https://host[:port]``, no path); raises OmeTiffError otherwise."""
+    text = origin.strip().rstrip("/")
+    if not _ORIGIN.fullmatch(text):
+        raise OmeTiffError(
+            f"not a page origin: {text[:80]!r}. An origin is a scheme and a host, with an optional port, "
+            f"like {DEFAULT_ORIGIN}."
+        )
+    return text
 
 
 @dataclass(frozen=True)
 class ProbeOptions:
     """Bounds of the probes."""
 
-    origin: str = "https://portal.hubmapconsortium.org"  # the viewer's page origin, for CORS
+    origin: str = DEFAULT_ORIGIN  # the viewer's page origin, for CORS
     timeout: float = 5.0  # connect and read, per request
     max_body: int = 64 * 1024  # bytes read from any body except offsets.json
     max_offsets_bytes: int = 16 * 1024 * 1024

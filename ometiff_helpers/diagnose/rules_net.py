@@ -115,8 +115,11 @@ def check_cors(inp: CheckInput) -> list[Finding]:
         if acao not in ("*", origin):
             problems.append(f"Access-Control-Allow-Origin is {acao or 'missing'!r}")
         if not _lists(pre.header("access-control-allow-headers"), "range"):
-            problems.append(f"Access-Control-Allow-Headers {pre.header('access-control-allow-headers') or 'is missing'!s}"
-                            " does not include Range")  # fmt: skip
+            allowed = pre.header("access-control-allow-headers")
+            problems.append(
+                f"Access-Control-Allow-Headers is {allowed!r}, without Range" if allowed
+                else "Access-Control-Allow-Headers is missing (it must include Range)"
+            )  # fmt: skip
         if problems:
             out.append(finding(
                 "CORS", E,

@@ -16,7 +16,12 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
 from ometiff_helpers.display import plots, tables
+from ometiff_helpers.display.live import LiveSection
+from ometiff_helpers.display.pager import Pager, page_frame
+from ometiff_helpers.display.pyramid import pyramid_svg
+from ometiff_helpers.display.verdict import failure_html, verdict_html
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.progress import Progress
 from ometiff_helpers.target import Target, location, resolve_target
@@ -25,6 +30,7 @@ from ometiff_helpers.urls import SecretURL, redact_text
 __all__ = ["InspectApp", "Target", "pixel_channels_frame", "resolve_target"]
 
 XML_LINES_PER_PAGE = 200
+XML_EAGER_CHARS = 1_000_000  # a bigger OME-XML is laid out in lines when its tab is first opened
 
 TAB_TITLES = (
     "Summary",
@@ -68,12 +74,23 @@ _STYLE = """<style>
 .ometiff-table th, .ometiff-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
   vertical-align: top; }
 .ometiff-table thead th { background: #f3f3f3; }
+.ometiff-table thead tr, .ometiff-table th { text-align: left !important; }
 .ometiff-table tbody tr:nth-child(even) { background: #fafafa; }
+/* tab titles are never cut: each tab is as wide as its title, the bar wraps when they do not fit */
+.ometiff-tabs > .lm-TabBar .lm-TabBar-content, .ometiff-tabs > .p-TabBar .p-TabBar-content { flex-wrap: wrap; }
+.ometiff-tabs > .lm-TabBar .lm-TabBar-tab, .ometiff-tabs > .p-TabBar .p-TabBar-tab {
+  flex: 0 0 auto !important; min-width: fit-content !important; max-width: none !important; }
+.ometiff-tabs > .lm-TabBar, .ometiff-tabs > .p-TabBar { min-height: fit-content; overflow: visible; }
 </style>"""
 
 
 def _scroll(html_text: str, height: str = "520px") -> str:
     return f'<div style="max-height:{height};overflow:auto">{html_text}</div>'
+
+
+def _wide(html_text: str) -> str:
+    """Wide tables scroll sideways; nothing scrolls vertically inside a tab (pages are bounded instead)."""
+    return f'<div style="overflow-x:auto">{html_text}</div>'
 
 
 def _frame_html(df: pd.DataFrame, *, index: bool = True) -> str:
@@ -133,6 +150,7 @@ class InspectApp:
         self.report: Any = None
         self.error: str | None = None  # the last failure, redacted (None after a success)
         self._xml_lines: list[str] = []
+        self._xml_text = ""  # the OME-XML not laid out in lines yet ("" once it is)
         self._xml_page = 0
         self._xml_hits: list[int] = []
 
@@ -148,17 +166,29 @@ class InspectApp:
             layout=w.Layout(width="min(100%, 500px)"),
         )
         self.token.add_class("ometiff-token")
+        self.origin = w.Text(
+            value=DEFAULT_ORIGIN,
+            description="Origin",
+            tooltip="the page the viewer runs on: the Origin the CORS probes send",
+            layout=w.Layout(width="min(100%, 500px)"),
+        )
+        self.origin.add_class("ometiff-origin")
         self.button = w.Button(description="Inspect", button_style="primary", icon="search")
         self.button.add_class("ometiff-inspect")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="300px"))
         self.progress_label = w.Label("")
         self.status = w.HTML("")
         self.status.add_class("ometiff-status")
+        self.verdict = w.HTML("")
+        self.verdict.add_class("ometiff-verdict-box")
+        self._sections: list[LiveSection] = []
+        self._pagers: dict[str, Pager] = {}
         self.tabs = w.Tab()
         self.tabs.add_class("ometiff-tabs")
         self._panes = {title: w.VBox() for title in TAB_TITLES}
         self.tabs.children = list(self._panes.values())
         self.tabs.titles = list(TAB_TITLES)
+        self.tabs.observe(lambda _: self._on_tab(), names="selected_index")
 
         # Raw XML pager
         self.xml_search = w.Text(placeholder="search the XML", description="Find", continuous_update=False)
@@ -174,7 +204,6 @@ class InspectApp:
 
         # IFD picker for the tags table
         self.ifd_picker = w.Dropdown(description="Tags of", options=[])
-        self.tags_view = w.HTML("")
         self.ifd_picker.observe(lambda _: self._show_tags(), names="value")
 
         self.button.on_click(lambda _: self.inspect_form())
@@ -191,8 +220,10 @@ class InspectApp:
                 ),
                 self.url,
                 w.HBox([self.token, self.button, self.save_button]),
+                self.origin,
                 w.HBox([self.progress, self.progress_label]),
                 self.status,
+                self.verdict,
                 self.tabs,
             ]
         )
@@ -239,22 +270,28 @@ class InspectApp:
         self._status(f"Reading {html.escape(str(location))} …")
         self.button.disabled = True
         try:
-            rep = self._inspect(location, on_progress=self._on_progress, pixels=True)
+            rep = self._inspect(
+                location, on_progress=self._on_progress, origin=self.origin.value.strip() or None, pixels=True
+            )
         except OmeTiffError as exc:
             self.error = redact_text(str(exc))
-            self._status(html.escape(self.error), error=True)
+            self._failed(location)
             return None
         except (
             Exception
         ) as exc:  # a bug, not a file problem: say so, without a traceback that could hold secrets
             self.error = f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}"
-            self._status(html.escape(self.error), error=True)
+            self._failed(location)
             return None
         finally:
             self.button.disabled = False
         self.report = rep
         self.save_button.disabled = False
+        self.verdict.value = verdict_html(rep)  # the answer first; the tabs and sections follow
+        self._status(f"Read {html.escape(str(location))}: filling the tabs …")
         self._show(rep)
+        for section in self._sections:
+            section.update(rep)
         totals = rep.ledger.as_dict()
         self.progress.value = self.progress.max
         self.progress_label.value = f"done: {totals['count']:,} requests, {tables.format_bytes(totals['bytes'])}, {totals['rounds']} rounds"
@@ -311,9 +348,29 @@ class InspectApp:
         colour = "#c62828" if error else "#2e7d32"
         self.status.value = f'<span style="color:{colour}">{redact_text(text)}</span>'
 
+    def _failed(self, location: SecretURL | str) -> None:
+        """Say that reading ``location`` failed: status, banner, and every notebook section (no stale results)."""
+        error = self.error or ""
+        self._status(f"Could not read {html.escape(str(location))}: the reason is below.", error=True)
+        self.verdict.value = failure_html(error, str(location))
+        for number, section in enumerate(self._sections):
+            # the first section says why; the others only that there is nothing to show
+            section.update(None, error if number == 0 else "see the first section below the form")
+
+    def section(self, render: Callable[[Any], Any]) -> LiveSection:
+        """A notebook section showing ``render(report)`` for the file this app inspected last (see `LiveSection`).
+
+        Display it (as a cell's last expression); every later inspection re-renders it, a failed one replaces it
+        with a note, so the cells below the form never describe another file than the form's.
+        """
+        live = LiveSection(render, self.report, self.error)
+        self._sections.append(live)
+        return live
+
     def _clear(self) -> None:
         for pane in self._panes.values():
             pane.children = []
+        self.verdict.value = ""
         self.progress.value = 0
         self.progress_label.value = ""
 
@@ -323,18 +380,37 @@ class InspectApp:
         self._panes[title].children = list(children)
 
     def _html(self, *parts: str) -> w.HTML:
-        return w.HTML(_scroll("".join(parts)))
+        return w.HTML(_wide("".join(parts)))
+
+    def _paged(
+        self, key: str, name: str, table: pd.DataFrame | tables.HtmlTable, *, index: bool = False
+    ) -> w.Widget:
+        """A bounded page of ``table`` with its count, paging and a filter (one `Pager` per table, reused)."""
+        pager = self._pagers.get(key)
+        if pager is None:
+            pager = self._pagers[key] = Pager(name)
+        if isinstance(table, tables.HtmlTable):
+            html_table = table
+            pager.set(
+                table.frame, render=lambda df: html_table.page_html(page_frame(df)), empty=table.empty_text
+            )
+        else:
+            pager.set(table, index=index)
+        return pager.widget
 
     def _show(self, rep: Any) -> None:
         summary = tables.summary_table(rep)
-        parts = [_frame_html(summary), _heading("Findings"), tables.findings_table(rep.findings).html]
-        self._pane("Summary", self._html(*parts))
+        findings = tables.findings_table(rep.findings)
+        self._pane(
+            "Summary",
+            self._html(_frame_html(summary), _heading("Findings")),
+            self._paged("findings", "findings", findings),
+        )
 
         self._pane("Preview", *self._preview_children(rep))
 
-        levels = rep.levels()
-        fig = plots.pyramid_figure(levels, title=plots.short_name(rep.display_name))
-        image = w.Image(value=plots.figure_png(fig), format="png", layout=w.Layout(max_width="900px"))
+        picture = pyramid_svg(rep.levels(), title=plots.short_name(rep.display_name))
+        image = w.HTML(_wide(picture.svg))
         image.add_class("ometiff-pyramid")
         self._pane("Pyramid", self._html(_frame_html(tables.levels_table(rep))), image)
 
@@ -343,40 +419,50 @@ class InspectApp:
             if rep.ome is not None
             else f"<p><i>No OME metadata: {html.escape(rep.ome_error or '')}</i></p>"
         )
-        self._pane("Channels", self._html(ome_note, _table_html(tables.channels_table(rep))))
-        self._pane("Planes", self._html(ome_note, _table_html(tables.ome_part(rep, "planes"))))
+        note = [self._html(ome_note)] if ome_note else []
+        self._pane("Channels", *note, self._paged("channels", "channels", tables.channels_table(rep)))
+        self._pane("Planes", *note, self._paged("planes", "planes", tables.ome_part(rep, "planes")))
         self._pane(
             "TiffData",
-            self._html(
-                ome_note,
-                _heading("TiffData elements"),
-                _table_html(tables.ome_part(rep, "tiffdata")),
-                _heading("Plane (Z, C, T) → IFD"),
-                _table_html(tables.ome_part(rep, "plane_mapping")),
-            ),
+            *note,
+            self._html(_heading("TiffData elements")),
+            self._paged("tiffdata", "TiffData elements", tables.ome_part(rep, "tiffdata")),
+            self._html(_heading("Plane (Z, C, T) → IFD")),
+            self._paged("mapping", "mapping rows", tables.ome_part(rep, "plane_mapping")),
         )
-        self._pane("Instrument", self._html(ome_note, _table_html(tables.ome_part(rep, "instruments"))))
-        self._pane("Annotations", self._html(ome_note, _table_html(tables.ome_part(rep, "annotations"))))
+        self._pane(
+            "Instrument", *note, self._paged("instruments", "rows", tables.ome_part(rep, "instruments"))
+        )
+        self._pane(
+            "Annotations",
+            *note,
+            self._paged("annotations", "annotations", tables.ome_part(rep, "annotations")),
+        )
         self._pane(
             "ROIs",
-            self._html(
-                ome_note,
-                _heading("ROIs"),
-                _table_html(tables.ome_part(rep, "rois")),
-                _heading("Shapes"),
-                _table_html(tables.ome_part(rep, "shapes")),
-            ),
+            *note,
+            self._html(_heading("ROIs")),
+            self._paged("rois", "ROIs", tables.ome_part(rep, "rois")),
+            self._html(_heading("Shapes")),
+            self._paged("shapes", "shapes", tables.ome_part(rep, "shapes")),
         )
 
         ifds = tables.ifds_table(rep)
         self.ifd_picker.options = list(ifds["IFD"])
         self.ifd_picker.value = self.ifd_picker.options[0] if self.ifd_picker.options else None
         self._show_tags()
-        self._pane("IFDs & tags", self._html(_frame_html(ifds, index=False)), self.ifd_picker, self.tags_view)
+        self._pane("IFDs & tags", self._paged("ifds", "IFDs", ifds), self.ifd_picker, self._tags_pager.widget)
 
-        self._xml_lines = tables.pretty_xml_lines(rep.xml_text) if rep.xml_text else []
-        self._xml_hits = []
-        self._xml_goto(0)
+        self._xml_lines, self._xml_hits = [], []
+        self._xml_text = rep.xml_text or ""
+        if len(self._xml_text) <= XML_EAGER_CHARS:
+            self._xml_layout()
+        else:
+            size = tables.format_bytes(len(self._xml_text.encode()))
+            self.xml_view.value = (
+                f"<p><i>The OME-XML ({html.escape(size)}) is laid out when this tab is opened …</i></p>"
+            )
+            self.xml_info.value = ""
         self._pane(
             "Raw XML",
             w.HBox([self.xml_search, self.xml_next_hit, self.xml_prev, self.xml_next, self.xml_info]),
@@ -392,8 +478,8 @@ class InspectApp:
                 _heading("Network probes"),
                 _frame_html(tables.probes_table(rep), index=False),
                 _heading("Requests"),
-                _frame_html(tables.requests_table(rep.ledger), index=False),
             ),
+            self._paged("requests", "requests", tables.requests_table(rep.ledger)),
         )
 
     def _preview_children(self, rep: Any) -> list[w.Widget]:
@@ -418,30 +504,57 @@ class InspectApp:
         stats = _frame_html(pixel_channels_frame(preview), index=False)
         return [self._html(head, f"<ul>{notes}</ul>" if notes else ""), thumbs, hist, self._html(stats)]
 
+    @property
+    def tags_view(self) -> w.HTML:
+        """The page of the tags table of the IFD picked."""
+        return self._tags_pager.view
+
+    @property
+    def _tags_pager(self) -> Pager:
+        pager = self._pagers.get("tags")
+        if pager is None:
+            pager = self._pagers["tags"] = Pager("tags")
+        return pager
+
     def _show_tags(self) -> None:
         path = self.ifd_picker.value
         if self.report is None or path is None:
-            self.tags_view.value = ""
+            self._tags_pager.clear()
             return
-        self.tags_view.value = _scroll(_frame_html(tables.tags_table(self.report, path), index=False))
+        self._tags_pager.set(tables.tags_table(self.report, path))
 
     # --- raw XML pager ------------------------------------------------------------------------------------------------
 
+    def _on_tab(self) -> None:
+        index = self.tabs.selected_index
+        if index is not None and TAB_TITLES[index] == "Raw XML" and self._xml_text:
+            self._xml_layout()
+
+    def _xml_layout(self) -> None:
+        """Lay the OME-XML out in lines (once per inspection) and show the first page."""
+        text, self._xml_text = self._xml_text, ""
+        self._xml_lines = tables.pretty_xml_lines(text) if text else self._xml_lines
+        self._xml_goto(0)
+
     def _xml_goto(self, page: int) -> None:
+        if self._xml_text:
+            self._xml_layout()
+            return
         if not self._xml_lines:
             self.xml_view.value = "<p><i>no OME-XML in this file</i></p>"
             self.xml_info.value = ""
             return
         pages = tables.page_count(self._xml_lines, XML_LINES_PER_PAGE)
         self._xml_page = min(max(0, page), pages - 1)
-        self.xml_view.value = _scroll(
-            tables.page_html(self._xml_lines, self._xml_page, XML_LINES_PER_PAGE, self.xml_search.value),
-            "600px",
+        self.xml_view.value = _wide(
+            tables.page_html(self._xml_lines, self._xml_page, XML_LINES_PER_PAGE, self.xml_search.value)
         )
         hits = f", {len(self._xml_hits):,} matching lines" if self.xml_search.value.strip() else ""
         self.xml_info.value = f"page {self._xml_page + 1} of {pages} ({len(self._xml_lines):,} lines{hits})"
 
     def _xml_search(self) -> None:
+        if self._xml_text:
+            self._xml_layout()
         self._xml_hits = tables.find_lines(self._xml_lines, self.xml_search.value)
         first = self._xml_hits[0] // XML_LINES_PER_PAGE if self._xml_hits else self._xml_page
         self._xml_goto(first)

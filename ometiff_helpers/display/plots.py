@@ -7,6 +7,7 @@ shipped with matplotlib, no timestamps in the PNG.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -342,3 +343,48 @@ def channel_histograms_figure(preview: Any) -> Figure:
         ax.set_xlabel(f"domain [{c.min:g}, {c.max:g}]  contrast limits [{lo:g}, {hi:g}]", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+class PngFigure:
+    """A figure for a notebook section: a PNG with a plain-text caption (nbval compares the text, not the pixels)."""
+
+    def __init__(self, caption: str, png: bytes | None) -> None:
+        self.caption = caption
+        self.png = png
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.caption}
+        if self.png is not None:
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        return bundle
+
+
+def preview_caption(report: Any) -> str:
+    """One line on what the preview read (level, size, tiles, bytes, rounds) and its notices, or why it read nothing."""
+    preview = getattr(report, "pixels", None)
+    if preview is None or not preview.arrays:
+        info = report.extra.get("pixels") or {}
+        why = info.get("skipped") or info.get("error") or "; ".join(getattr(preview, "notices", ()) or ())
+        return f"No pixels read: {why or 'nothing to preview'}."
+    lines = [
+        f"level {preview.level} of {preview.level_count}: {preview.width} x {preview.height} px, "
+        f"{preview.tiles_read} tiles, {preview.bytes_read:,} bytes in {preview.rounds} extra round(s)"
+    ]
+    lines += [f"note: {note}" for note in preview.notices]
+    return "\n".join(lines)
+
+
+def preview_section(report: Any) -> PngFigure:
+    """The Preview section: each channel through Viv's default contrast limits, and their composite."""
+    preview = getattr(report, "pixels", None)
+    png = figure_png(preview_figure(preview)) if preview is not None and preview.arrays else None
+    return PngFigure(preview_caption(report), png)
+
+
+def histograms_section(report: Any) -> PngFigure:
+    """The histogram of each previewed channel, its domain and Viv's default contrast limits marked."""
+    preview = getattr(report, "pixels", None)
+    if preview is None or not preview.arrays:
+        return PngFigure("No histograms: no pixels read.", None)
+    names = ", ".join(c.name for c in preview.channels)
+    return PngFigure(f"histograms of {names}", figure_png(channel_histograms_figure(preview)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from typing import Any
 
@@ -67,6 +67,7 @@ SEVERITY_COLOURS: Mapping[str, str] = {
     Severity.INFO.value: "#1565c0",
 }
 
+HTML_ROWS = 200  # rows of an HtmlTable rendered as HTML
 _TAG_VALUE_LIMIT = 160  # characters of a tag value shown in tables
 _TAG_ITEMS_LIMIT = 8  # items of an array tag shown before "..."
 
@@ -84,6 +85,11 @@ class HtmlTable:
     frame: pd.DataFrame
     html: str
     empty_text: str = "(nothing)"
+    renderers: Mapping[str, Any] = field(default_factory=dict)  # column -> cell value -> HTML
+
+    def page_html(self, rows: pd.DataFrame) -> str:
+        """Some of this table's rows (a page) rendered like the whole table."""
+        return _html_table(rows, self.renderers, self.empty_text).html
 
     def _repr_html_(self) -> str:
         return self.html
@@ -93,9 +99,15 @@ class HtmlTable:
 
 
 def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str = "(nothing)") -> HtmlTable:
-    """Escape every cell, except the columns in ``renderers`` which produce their own (safe) HTML."""
+    """Escape every cell, except the columns in ``renderers`` which produce their own (safe) HTML.
+
+    At most ``HTML_ROWS`` rows are rendered (then a line saying how many more there are): the HTML stays small
+    whatever the file; the plain text (the DataFrame's) and the app's paged tabs have every row.
+    """
     if df.empty:
         return HtmlTable(df, f"<p><i>{html.escape(empty_text)}</i></p>", empty_text)
+    more = len(df) - HTML_ROWS
+    full, df = df, df.head(HTML_ROWS)
     shown = pd.DataFrame(
         {
             col: [
@@ -106,7 +118,10 @@ def _html_table(df: pd.DataFrame, renderers: Mapping[str, Any], empty_text: str 
         },
         columns=df.columns,
     )
-    return HtmlTable(df, shown.to_html(index=False, escape=False, border=0, classes="ometiff-table"))
+    text = shown.to_html(index=False, escape=False, border=0, classes="ometiff-table")
+    if more > 0:
+        text += f"<p><i>… and {more:,} more rows (the form's tabs page through all of them)</i></p>"
+    return HtmlTable(full, text, empty_text, renderers)
 
 
 def _missing(value: object) -> bool:
@@ -290,8 +305,9 @@ def tag_value_text(tag: Tag, limit: int = _TAG_VALUE_LIMIT) -> str:
         where = f" at offset {tag.value_offset:,}" if getattr(tag, "value_offset", None) is not None else ""
         return f"(not fetched: {tag.count:,} values{where})"
     if isinstance(value, str):
-        text = _one_line(value)
-        if len(text) > limit:
+        head = value[: limit * 8]  # a 23 MB OME-XML is cut before its whitespace is collapsed
+        text = _one_line(head)
+        if len(text) > limit or len(head) < len(value):
             return f"{text[:limit]}… ({len(value):,} characters)"
         return text
     if isinstance(value, (bytes, bytearray)):
@@ -326,7 +342,7 @@ def tags_table(report: Report, path: str | None = None) -> pd.DataFrame:
             value = tag_value_text(tag)
             if tag.value is None and tag.code == 270 and ifd is first and report.xml_text:
                 # IFD 0's description was streamed to the OME-XML parser rather than kept on the tag
-                value = f"{_one_line(report.xml_text)[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
+                value = f"{_one_line(report.xml_text[: _TAG_VALUE_LIMIT * 8])[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
             rows.append(
                 {
                     "IFD": ifd.path,
@@ -352,14 +368,32 @@ def ome_rows(report: Report, *, mapping: bool = True) -> dict[str, list[dict[str
     from ometiff_helpers import ometiff  # imported here: display imports without the parser
     from ometiff_helpers.ome import tables as ome_tables
 
-    rows = ome_tables.tables(report.ome)
-    rows["plane_mapping"] = ometiff.mapping_rows(report.ome) if mapping else []
-    return rows
+    global _last_rows
+    if (
+        _last_rows is None or _last_rows[0] is not report.ome
+    ):  # one document's rows kept: its tables built once
+        _last_rows = (report.ome, ome_tables.tables(report.ome), {})
+    doc, parts, mapped = _last_rows
+    if mapping and "rows" not in mapped:
+        mapped["rows"] = ometiff.mapping_rows(doc)
+    return {**parts, "plane_mapping": mapped["rows"] if mapping else []}
+
+
+_last_rows: tuple[Any, dict[str, list[dict[str, Any]]], dict[str, Any]] | None = None
 
 
 def ome_part(report: Report, part: str) -> pd.DataFrame:
-    """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame."""
-    return frame(ome_rows(report, mapping=part == "plane_mapping").get(part, []))
+    """One part of the OME metadata (planes, tiffdata, instruments, annotations, rois, shapes, ...) as a DataFrame.
+
+    The frame is built once per document (the app's tab and the notebook's section share it): do not modify it.
+    """
+    rows = ome_rows(report, mapping=part == "plane_mapping").get(part, [])
+    if report.ome is None or _last_rows is None or _last_rows[0] is not report.ome:
+        return frame(rows)
+    frames = _last_rows[2].setdefault("frames", {})
+    if part not in frames:
+        frames[part] = frame(rows)
+    return frames[part]
 
 
 _HEX_RE = re.compile(r"^#?([0-9A-Fa-f]{6})([0-9A-Fa-f]{2})?$")

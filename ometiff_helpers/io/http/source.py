@@ -361,8 +361,8 @@ class HttpSource(ByteSource):
             snippet = error_snippet(response, state.deadline_at)
             self._record(span, 0, status, t0, state, "access denied")
             raise AccessDenied(
-                f"access denied (HTTP {status}) for {where}{after}: the token is likely missing or expired"
-                + (f". Server said: {snippet}" if snippet else ""),
+                f"access denied (HTTP {status}) for {where}{after}. The token is likely missing or expired."
+                + (f' The server said: "{snippet.strip()}".' if snippet and snippet.strip() else ""),
                 url=where,
                 status=status,
                 hint="Copy a fresh link (with its token) from the portal and try again.",

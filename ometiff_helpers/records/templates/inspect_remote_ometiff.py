@@ -21,32 +21,37 @@
 #    The token never leaves this kernel: the field then shows the URL with `token=***`, and nothing secret is saved
 #    in the notebook.
 #
+# The same form without any code: `./dev.sh app` (Voilà). The **Origin** field is the page the viewer runs on, the
+# Origin the CORS probes send (default: the portal's, https://portal.hubmapconsortium.org).
+#
 # Headless (CI, `nbconvert`, papermill): set the URL in the parameters cell, or the `OMETIFF_URL` environment
-# variable (and `OMETIFF_TOKEN` for a separate token). The tables and figures below the form show the same results
-# as its tabs.
+# variable (and `OMETIFF_TOKEN` for a separate token). The sections below the form always describe the file the form
+# inspected last: each new **Inspect** redraws them (and a failed one replaces them with a note saying what failed).
 
 # %% tags=["parameters"]
 URL = ""  # the whole URL (token included) or a local path; empty: $OMETIFF_URL, else the bundled demo
 TOKEN = ""  # optional separate token; empty: $OMETIFF_TOKEN
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.display.inspect_app import InspectApp, pixel_channels_frame
+from ometiff_helpers.display.pyramid import pyramid_svg
+from ometiff_helpers.display.text import TextLines, xml_head
+from ometiff_helpers.display.verdict import verdict
 from ometiff_helpers.target import resolve_target
 
-pd.set_option("display.max_rows", 500)
+pd.set_option("display.max_rows", 200)
 pd.set_option("display.max_colwidth", 120)
 
 target = resolve_target(URL, TOKEN)
-print(target.describe())
 
 # %% [markdown]
 # ## The form
-# Paste a URL and click **Inspect**; the results appear in the tabs.
+# Paste a URL and click **Inspect**. The verdict comes first (red: the viewer will not render the file, with what to
+# do about each error), then the details in the tabs.
 
 # %%
 app = InspectApp()
@@ -55,15 +60,29 @@ report = app.run(target.location)
 if report is None:
     raise RuntimeError(app.error)
 
+
+def source_line(rep):
+    """Where the file shown below came from: the parameters, the environment, the demo, or the form."""
+    if rep.display_name == target.display_name:
+        return TextLines((target.describe(),))
+    return TextLines((f"Inspecting the URL given in the form: {rep.display_name}",))
+
+
+app.section(source_line)
+
 # %% [markdown]
 # ## Summary
-# Format, size, dimensions, channels, pyramid, physical pixel size and extent, writer, and the verdict.
+# The verdict, then format, size, dimensions, channels, pyramid, physical pixel size and extent, writer; then every
+# finding with its remedy.
 
 # %%
-tables.summary_table(report)
+app.section(verdict)
 
 # %%
-tables.findings_table(report.findings)
+app.section(tables.summary_table)
+
+# %%
+app.section(lambda rep: tables.findings_table(rep.findings))
 
 # %% [markdown]
 # ## Preview: the lowest level, as the viewer shows it
@@ -74,97 +93,86 @@ tables.findings_table(report.findings)
 # line skips this reading.
 
 # %%
-if report.pixels is not None and report.pixels.arrays:
-    print(
-        f"level {report.pixels.level} of {report.pixels.level_count}: {report.pixels.width} x {report.pixels.height} px, "
-        f"{report.pixels.tiles_read} tiles, {report.pixels.bytes_read:,} bytes in {report.pixels.rounds} extra round(s)"
-    )
-    for note in report.pixels.notices:
-        print("note:", note)
-    fig = plots.preview_figure(report.pixels)
-    plt.show()
-    fig = plots.channel_histograms_figure(report.pixels)
-    plt.show()
-else:
-    print("No pixels read:", report.extra.get("pixels"))
+app.section(plots.preview_section)
 
 # %%
-pixel_channels_frame(report.pixels) if report.pixels is not None else None
+app.section(plots.histograms_section)
+
+# %%
+app.section(lambda rep: pixel_channels_frame(rep.pixels) if rep.pixels is not None else "No pixels read.")
 
 # %% [markdown]
 # ## Pyramid
-# One row per resolution level. The sketch draws the levels to scale, nested, one colour per level.
+# One row per resolution level. The sketch draws every level (one bar per level, to scale on a log axis) with its
+# size, tiles and compression.
 
 # %%
-tables.levels_table(report)
+app.section(tables.levels_table)
 
 # %%
-fig = plots.pyramid_figure(report.levels(), title=plots.short_name(report.display_name))
-print("\n".join(plots.figure_labels(fig)))
-plt.show()
+app.section(lambda rep: pyramid_svg(rep.levels(), title=plots.short_name(rep.display_name)))
 
 # %% [markdown]
 # ## Channels
 # The swatch is the colour the viewer gives each channel (from the OME `Color` attribute).
 
 # %%
-tables.channels_table(report)
+app.section(tables.channels_table)
 
 # %% [markdown]
 # ## Planes and the TiffData → IFD mapping
+# Long tables show their first and last rows here; the form's tabs page through all of them.
 
 # %%
-tables.ome_part(report, "planes")
+app.section(lambda rep: tables.ome_part(rep, "planes"))
 
 # %%
-tables.ome_part(report, "tiffdata")
+app.section(lambda rep: tables.ome_part(rep, "tiffdata"))
 
 # %%
-tables.ome_part(report, "plane_mapping")
+app.section(lambda rep: tables.ome_part(rep, "plane_mapping"))
 
 # %% [markdown]
 # ## IFDs and tags
 # Every IFD and SubIFD, then every tag, decoded.
 
 # %%
-tables.ifds_table(report)
+app.section(tables.ifds_table)
 
 # %%
-tables.tags_table(report)
+app.section(tables.tags_table)
 
 # %% [markdown]
 # ## Instrument, annotations, ROIs
 
 # %%
-tables.ome_part(report, "instruments")
+app.section(lambda rep: tables.ome_part(rep, "instruments"))
 
 # %%
-tables.ome_part(report, "annotations")
+app.section(lambda rep: tables.ome_part(rep, "annotations"))
 
 # %%
-tables.ome_part(report, "rois")
+app.section(lambda rep: tables.ome_part(rep, "rois"))
 
 # %%
-tables.ome_part(report, "shapes")
+app.section(lambda rep: tables.ome_part(rep, "shapes"))
 
 # %% [markdown]
 # ## Raw OME-XML (first page)
 # The **Raw XML** tab pages through all of it and searches it.
 
 # %%
-xml_lines = tables.pretty_xml_lines(report.xml_text or "")
-print(f"{len(xml_lines):,} lines")
-print("\n".join(xml_lines[:60]))
+app.section(lambda rep: xml_head(rep.xml_text or "", 60))
 
 # %% [markdown]
 # ## Requests
 # What reading the metadata cost: requests, bytes and sequential rounds (each round is one network round trip).
 
 # %%
-tables.requests_summary(report.ledger, times=False)
+app.section(lambda rep: tables.requests_summary(rep.ledger, times=False))
 
 # %%
-tables.requests_table(report.ledger, times=False)
+app.section(lambda rep: tables.requests_table(rep.ledger, times=False))
 
 # %% [markdown]
 # What a geotiff.js 2.x viewer (Viv, Vitessce) must fetch before it can draw its first tile, beside what this tool
@@ -172,12 +180,12 @@ tables.requests_table(report.ledger, times=False)
 # ranges past the end, HEAD, offsets.json at the portal's locations).
 
 # %%
-tables.viewer_estimate_table(report)
+app.section(tables.viewer_estimate_table)
 
 # %%
-tables.probes_table(report)
+app.section(tables.probes_table)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (timings differ from run to run: this output is not saved in the committed notebook)
-tables.requests_summary(report.ledger)
+app.section(lambda rep: tables.requests_summary(rep.ledger))
