@@ -34,13 +34,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Read the structure and OME-XML of a local or remote (OME-)TIFF over HTTP range requests.",
         epilog=(
             "The token may be part of the URL (?token=...) or given in the OMETIFF_TOKEN environment variable. "
-            "Other commands: `python -m ometiff_helpers record URL` (save a troubleshooting record: the inspect "
-            "notebook executed for URL) and `python -m ometiff_helpers recheck RECORD` (rerun a record and say what "
-            "changed); add --help to either for its options."
+            "A URL ending in .companion.ome is inspected as a multi-file set. Other commands (add --help to any "
+            "for its options): `record URL` saves a troubleshooting record (the inspect notebook executed for URL); "
+            "`recheck RECORD` reruns a record and says what changed; `offsets URL -o X.offsets.json` writes the "
+            "offsets file the viewer reads; `fix-xml URL -o X.xml` writes a corrected OME-XML and the command that "
+            "puts it back; `audit LIST --out FILE.csv` inspects every URL of a list into one table."
         ),
         usage="python -m ometiff_helpers [options] (URL_OR_PATH | --demo)\n"
         "       python -m ometiff_helpers record URL [options]\n"
-        "       python -m ometiff_helpers recheck RECORD [options]",
+        "       python -m ometiff_helpers recheck RECORD [options]\n"
+        "       python -m ometiff_helpers offsets URL_OR_PATH -o X.offsets.json\n"
+        "       python -m ometiff_helpers fix-xml URL_OR_PATH -o X.xml\n"
+        "       python -m ometiff_helpers audit LIST --out FILE.csv|FILE.parquet [options]",
     )
     parser.add_argument("target", nargs="?", help="URL (http/https) or local path of the (OME-)TIFF")
     parser.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -15,6 +16,9 @@ from faultserver import FaultServer
 from ometiff_helpers.demo import demo_path
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+MAIN_SOURCE = (Path(__file__).resolve().parents[1] / "ometiff_helpers" / "__main__.py").read_text()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -127,8 +131,19 @@ def test_closed_pipe_is_not_an_error(args: tuple[str, ...]) -> None:
 
 def test_help_lists_every_command_and_the_origin_default() -> None:
     out = run_cli("--help").stdout
-    for command in ("record URL", "recheck RECORD", "--demo", "--origin"):
+    for command in (
+        "record URL",
+        "recheck RECORD",
+        "offsets URL",
+        "fix-xml URL",
+        "audit LIST",
+        "--demo",
+        "--origin",
+    ):
         assert command in out
+    subcommands = {"record", "recheck", "offsets", "fix-xml", "audit"}  # every name __main__ dispatches on
+    dispatched = set(re.findall(r'argv\[0\] == "([a-z-]+)"', MAIN_SOURCE)) | {"record", "recheck"}
+    assert dispatched == subcommands
     assert "https://portal.hubmapconsortium.org" in " ".join(out.split())
 
 
