@@ -14,7 +14,7 @@ Requests, bytes and sequential rounds are counted by the server. Time is the rea
 peak memory is the rise of the worker's resident set (Linux ``VmHWM``, reset after the imports) over its baseline.
 The time to the first answer (summary + verdict) is the whole inspect's: nothing is shown before it returns.
 
-    .venv/bin/python benchmarks/bench_inspect.py [--latency 0.05] [--quick | --tiny] [--json]
+    .venv/bin/python benchmarks/bench_inspect.py [--latency 0.05] [--quick | --tiny] [--rois 20000] [--json]
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every response (0.05)")
     ap.add_argument("--quick", action="store_true", help="8192 px images, same OME-XML")
     ap.add_argument("--tiny", action="store_true", help="1024 px images, 200 ROIs (the smoke test)")
+    ap.add_argument("--rois", type=int, default=20_000, help="ROIs in the OME-XML (20,000: about 23 MB)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--worker", nargs=2, metavar=("READER", "URL"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench_reader import _settled_log, file_facts, geomx_spec
     from faultserver import FaultServer, sequential_rounds
 
-    spec = geomx_spec("tiny" if args.tiny else "quick" if args.quick else "full")
+    spec = geomx_spec("tiny" if args.tiny else "quick" if args.quick else "full", args.rois)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_inspect_") as tmp:
         path = write_file(spec, Path(tmp) / spec.name)

@@ -94,17 +94,18 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def geomx_spec(scale: str = "full") -> FileSpec:
+def geomx_spec(scale: str = "full", rois: int = 20_000) -> FileSpec:
     """A GeoMx-like slide: BigTIFF, big-endian, 4 channels x (1 + 8 SubIFD levels), about 23 MB of OME-XML.
 
     The OME-XML holds 20,000 polygon ROIs of 86 vertices and 4,000 StructuredAnnotations (Map and XML alternately),
-    after the Image; "tiny" keeps the layout with 1024 px images and 200 ROIs (the smoke test).
+    after the Image (``rois``: fewer for a smaller XML, with one annotation per 5 ROIs); "tiny" keeps the layout with
+    1024 px images and 200 ROIs (the smoke test).
     """
     if scale == "tiny":
         return FileSpec("geomx-like.ome.tif", "scattered", 1024, 1024, 4, levels=8, rois=200, annotations=40)
     size = (49152, 65536) if scale == "full" else (8192, 8192)
     return FileSpec(
-        "geomx-like.ome.tif", "scattered", *size, 4, levels=8, rois=20_000, points=86, annotations=4_000
+        "geomx-like.ome.tif", "scattered", *size, 4, levels=8, rois=rois, points=86, annotations=rois // 5
     )
 
 
