@@ -8,7 +8,9 @@ subprocess, one after the other:
 - ``ometiff_helpers inspect``: ``ometiff_helpers.report.inspect(url)``: structure, OME-XML model, probes, checks;
 - ``seed notebook``: the starting notebook's logic (``seed_reader.py``; ElementTree on the whole XML);
 - ``tifffile+fsspec``: every page, SubIFD and tag of ``tifffile.TiffFile(fsspec.open(url))`` plus the OME-XML
-  string (no model), with fsspec's default 5 MiB blocks.
+  string (no model), with fsspec's default 5 MiB blocks;
+- ``CLI process``: ``python -m ometiff_helpers URL --no-pixels`` timed as a user sees it (start-up, inspect, print);
+  its memory is the process' whole peak resident set (``wait4``), not a rise.
 
 Requests, bytes and sequential rounds are counted by the server. Time is the reader's wall time after its imports;
 peak memory is the rise of the worker's resident set (Linux ``VmHWM``, reset after the imports) over its baseline.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))  # and the package from the checkout
 sys.path.insert(0, str(HERE.parent / "tests"))  # the test server: latency and a request log
 
 READERS = ("ometiff_helpers inspect", "seed notebook", "tifffile+fsspec")
+CLI = "CLI process (--no-pixels)"  # python -m ometiff_helpers URL --no-pixels: start-up, inspect, print
 
 
 def _status_kib(name: str) -> int:
@@ -98,6 +102,28 @@ def worker(reader: str, url: str) -> dict[str, float | int]:
     return {"seconds": seconds, "peak_rise_kib": _status_kib("VmHWM") - base, "base_kib": base, **seen}
 
 
+def _cli_process(url: str) -> dict[str, Any]:
+    """Whole-process wall time and peak resident set of the command line on ``url`` (no pixels)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ometiff_helpers", url, "--no-pixels"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=HERE.parent,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": f"exit status {proc.returncode}"}
+    return {"seconds": seconds, "peak_total_kib": usage.ru_maxrss}
+
+
+def _finish(row: dict[str, Any], log: list[Any], rounds: Any) -> None:
+    """Add the server's counts to ``row``."""
+    row.update(requests=len(log), rounds=rounds(log), bytes=sum(r.nbytes for r in log))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the file, serve it, run every reader in its own process, print a markdown table (or JSON)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -122,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         path = write_file(spec, Path(tmp) / spec.name)
         facts = file_facts(spec.name, path)
         with FaultServer({spec.name: path}, latency=args.latency) as server:
-            for reader in READERS:
+            for reader in (*READERS, CLI):
                 server.reset_log()
+                if reader == CLI:
+                    rows.append({"reader": reader, **_cli_process(server.url(spec.name))})
+                    _finish(rows[-1], _settled_log(server), sequential_rounds)
+                    continue
                 proc = subprocess.run(
                     [sys.executable, __file__, "--worker", reader, server.url(spec.name)],
                     capture_output=True,
@@ -166,6 +196,14 @@ def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
             lines.append(
                 f"| {r['reader']} crashed ({r['error']}) | {r['requests']} | {r['rounds']} "
                 f"| {int(r['bytes']) / 1024:,.1f} | | | | | |"
+            )
+            continue
+        if (
+            "peak_total_kib" in r
+        ):  # the CLI process: what it read is the inspect's, its memory the whole process'
+            lines.append(
+                f"| {r['reader']} | {r['requests']} | {r['rounds']} | {int(r['bytes']) / 1024:,.1f} | | "
+                f"| {float(r['seconds']):.2f} | {int(r['peak_total_kib']) / 1024:,.1f} (whole process) | |"
             )
             continue
         peak = int(r["peak_rise_kib"]) / 1024
