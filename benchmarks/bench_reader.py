@@ -11,7 +11,7 @@ other, on each file:
 Requests, bytes and sequential rounds are counted by the server (`FaultServer.log`, `sequential_rounds`); our reader's
 own ledger is shown next to them. Prints one markdown table. Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick]
+    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick] [--geomx]
 """
 
 from __future__ import annotations
