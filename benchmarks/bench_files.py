@@ -44,6 +44,7 @@ class FileSpec:
     points: int = (
         12  # vertices per polygon ROI (about 10 bytes each): 20,000 ROIs x 100 points is a 23 MB XML
     )
+    annotations: int = 0  # StructuredAnnotations (Map and XML alternately), referenced by the first ROIs
 
 
 @dataclass
@@ -79,8 +80,17 @@ def ome_xml(spec: FileSpec) -> bytes:
         + " ".join(
             f"{(i * 37 + k * 101) % spec.width},{(i * 53 + k * 97) % spec.height}" for k in range(spec.points)
         )
-        + f'" Text="region {i}"/></Union></ROI>'
+        + f'" Text="region {i}"/></Union>'
+        + (f'<AnnotationRef ID="Annotation:{i}"/>' if i < spec.annotations else "")
+        + "</ROI>"
         for i in range(spec.rois)
+    )
+    annotations = (
+        "<StructuredAnnotations>"
+        + "".join(_annotation(i) for i in range(spec.annotations))
+        + "</StructuredAnnotations>"
+        if spec.annotations
+        else ""
     )
     refs = "".join(f'<ROIRef ID="ROI:{i}"/>' for i in range(spec.rois))
     xml = (
@@ -92,9 +102,24 @@ def ome_xml(spec: FileSpec) -> bytes:
         f'BigEndian="{str(spec.byteorder == ">").lower()}" Interleaved="false" SizeX="{spec.width}" '
         f'SizeY="{spec.height}" SizeC="{spec.channels}" SizeZ="{size_z}" SizeT="1" PhysicalSizeX="0.4" '
         f'PhysicalSizeXUnit="µm" PhysicalSizeY="0.4" PhysicalSizeYUnit="µm">'
-        f"{channels}{''.join(tiffdata)}{''.join(planes)}</Pixels>{refs}</Image>{rois}</OME>"
+        f"{channels}{''.join(tiffdata)}{''.join(planes)}</Pixels>{refs}</Image>{annotations}{rois}</OME>"
     )
     return xml.encode("utf-8") + b"\x00"
+
+
+def _annotation(i: int) -> str:
+    """A GeoMx-like annotation of ROI ``i``: a MapAnnotation (even ``i``) or an XMLAnnotation (odd)."""
+    if i % 2 == 0:
+        return (
+            f'<MapAnnotation ID="Annotation:{i}" Namespace="geomx.nanostring.com/roi">'
+            f'<Value><M K="Segment">Geometric Segment</M><M K="Area">{1000 + i * 7}</M>'
+            f'<M K="ScanLabel">slide-{i % 8}</M><M K="Tags">tumor;stroma;{i % 13}</M></Value></MapAnnotation>'
+        )
+    return (
+        f'<XMLAnnotation ID="Annotation:{i}" Namespace="geomx.nanostring.com/segment">'
+        f'<Value><Segment xmlns="" Name="Segment {i}" Nuclei="{i % 977}"><Channel Name="SYTO13" '
+        f'Threshold="{i % 251}"/><Channel Name="PanCK" Threshold="{i % 199}"/></Segment></Value></XMLAnnotation>'
+    )
 
 
 def _image_node(

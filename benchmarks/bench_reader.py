@@ -11,7 +11,7 @@ other, on each file:
 Requests, bytes and sequential rounds are counted by the server (`FaultServer.log`, `sequential_rounds`); our reader's
 own ledger is shown next to them. Prints one markdown table. Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick]
+    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick] [--geomx]
 """
 
 from __future__ import annotations
@@ -92,6 +92,21 @@ class Row:
     seconds: float
     outcome: Outcome
     notes: list[str] = field(default_factory=list)
+
+
+def geomx_spec(scale: str = "full", rois: int = 20_000) -> FileSpec:
+    """A GeoMx-like slide: BigTIFF, big-endian, 4 channels x (1 + 8 SubIFD levels), about 23 MB of OME-XML.
+
+    The OME-XML holds 20,000 polygon ROIs of 86 vertices and 4,000 StructuredAnnotations (Map and XML alternately),
+    after the Image (``rois``: fewer for a smaller XML, with one annotation per 5 ROIs); "tiny" keeps the layout with
+    1024 px images and 200 ROIs (the smoke test).
+    """
+    if scale == "tiny":
+        return FileSpec("geomx-like.ome.tif", "scattered", 1024, 1024, 4, levels=8, rois=200, annotations=40)
+    size = (49152, 65536) if scale == "full" else (8192, 8192)
+    return FileSpec(
+        "geomx-like.ome.tif", "scattered", *size, 4, levels=8, rois=rois, points=86, annotations=rois // 5
+    )
 
 
 def file_specs(scale: str = "full", rois: int = 200) -> list[FileSpec]:
@@ -303,11 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="1024 px files (the smoke test)")
     parser.add_argument("--rois", type=int, default=200, help="ROIs in the OME-XML, sets its size (200)")
     parser.add_argument("--no-demo", action="store_true", help="leave out the bundled demo file")
+    parser.add_argument(
+        "--geomx", action="store_true", help="add the GeoMx-like file (about 23 MB of OME-XML; slower)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_reader_") as tmp:
         files: dict[str, Path] = {}
-        for spec in file_specs("tiny" if args.tiny else "quick" if args.quick else "full", args.rois):
+        scale = "tiny" if args.tiny else "quick" if args.quick else "full"
+        specs = file_specs(scale, args.rois) + ([geomx_spec(scale)] if args.geomx else [])
+        for spec in specs:
             files[spec.name] = write_file(spec, Path(tmp) / spec.name)
         if not args.no_demo and DEMO.is_file():
             files["demo.ome.tif"] = DEMO

@@ -20,7 +20,6 @@ from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
-from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.open import open_source
 from ometiff_helpers.ome.parser import (
@@ -380,7 +379,11 @@ def _read_ome(
 def _probe(report: Report, source: ByteSource, origin: str | None = None) -> ProbeResults | None:
     """The network probes of an open HTTP source (stored in ``report.extra["probes"]``, counted apart from the
     main ledger); None for local files. A probe that fails is recorded there and never costs the report."""
-    if not (isinstance(source, HttpSource) and source.is_open):
+    if not (source.is_open and source.info.kind == "http"):
+        return None
+    from ometiff_helpers.io.http.source import HttpSource  # already imported: the source is one
+
+    if not isinstance(source, HttpSource):
         return None
     try:
         options = ProbeOptions(origin=origin) if origin else None

@@ -143,3 +143,77 @@ def test_classic_file_has_the_tags_the_seed_cannot_read(tmp_path: Path, bench) -
             256,
             256,
         )  # the OME-XML's TiffData
+
+
+def test_geomx_like_file_has_the_slides_metadata(bench) -> None:
+    """BigTIFF, big-endian, 49152 x 65536 x 4 channels, 8 SubIFD levels, about 23 MB of OME-XML, 20,000 ROIs."""
+    bench_files, bench_reader = bench
+    spec = bench_reader.geomx_spec("full")
+    assert (spec.layout, spec.byteorder, spec.width, spec.height, spec.channels, spec.levels) == (
+        "scattered",
+        ">",
+        49152,
+        65536,
+        4,
+        8,
+    )
+    xml = bench_files.ome_xml(spec)
+    assert 21_000_000 < len(xml) < 25_000_000
+    assert xml.count(b"<ROI ") == 20_000
+    assert xml.count(b"<MapAnnotation ") + xml.count(b"<XMLAnnotation ") == 4_000
+    # Pixels and its Channels come first (then the Image's ROIRefs), the annotations and ROIs after them
+    assert xml.index(b"</Pixels>") < 64 * 1024
+    assert xml.index(b"</Image>") < xml.index(b"<StructuredAnnotations>") < xml.index(b"<ROI ")
+
+
+def _rows(stdout: str, columns: int) -> dict[str, list[str]]:
+    """Markdown table rows with ``columns`` cells, keyed by their first cell."""
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if (
+            line.startswith("|")
+            and len(cells) == columns
+            and not cells[0].startswith(("---", "reader", "command"))
+        ):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_bench_inspect_script_prints_its_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_inspect.py"), "--tiny", "--latency", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _rows(proc.stdout, 9)
+    cli = "CLI process (--no-pixels)"
+    assert set(rows) == {"ometiff_helpers inspect", "seed notebook", "tifffile+fsspec", cli}
+    assert rows[cli][1] == rows["ometiff_helpers inspect"][1]  # the command line sends the inspect's requests
+    assert rows["ometiff_helpers inspect"][4] == "36/36"
+    assert rows["ometiff_helpers inspect"][5] == "yes"
+    assert rows["tifffile+fsspec"][4] == "36/36"
+    assert rows["seed notebook"][1] == "44"  # the seed's 44 sequential requests, counted by the server
+    assert rows["seed notebook"][4] == "12/36"
+    assert all(float(r[7].split()[0]) >= 0 for r in rows.values())  # a peak memory was measured in every run
+
+
+def test_bench_startup_script_prints_its_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_startup.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _rows(proc.stdout, 5)
+    assert len(rows) == 6
+    assert rows["`python -m tifffile --maxplots 0 FILE`"][3] == "1.00"
+    assert rows["`python -c 'import ometiff_helpers.report'`"][4].startswith("none of")
+    assert "requests" in rows["`python -m ometiff_helpers --demo`"][4]

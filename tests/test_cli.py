@@ -162,3 +162,42 @@ def test_a_bad_origin_is_one_clear_line() -> None:
     r = run_cli(str(demo_path()), "--origin", "https://x.org/\r\nEvil: 1")
     assert r.returncode == 2 and r.stderr.startswith("error: not a page origin:")
     assert "An origin is a scheme and a host" in r.stderr and "Traceback" not in r.stderr
+
+
+_HEAVY = ("requests", "urllib3", "numpy", "imagecodecs")
+_IMPORTED = "import sys; print(' '.join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)"
+
+
+def _heavy_imported(code: str) -> set[str]:
+    """Which of the HTTP and pixel libraries a fresh interpreter has imported after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", code + "\n" + _IMPORTED.format(heavy=_HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.strip().splitlines()[-1].split()) if done.stderr.strip() else set()
+
+
+def test_importing_the_report_loads_no_http_or_pixel_library() -> None:
+    assert _heavy_imported("import ometiff_helpers.report") == set()
+
+
+def test_cli_on_a_local_file_without_pixels_loads_no_http_or_pixel_library() -> None:
+    code = (
+        "from ometiff_helpers.__main__ import main\n"
+        f"assert main([{str(demo_path())!r}, '--no-pixels', '--checks']) in (0, 1)"
+    )
+    assert _heavy_imported(code) == set()
+
+
+def test_cli_over_http_and_with_pixels_loads_what_it_needs() -> None:
+    """The deferred imports still happen where they are needed: a URL brings requests, pixels bring numpy."""
+    with FaultServer({"demo.ome.tif": demo_path()}) as server:
+        code = (
+            "from ometiff_helpers.__main__ import main\n"
+            f"assert main([{server.url('demo.ome.tif')!r}, '--checks']) in (0, 1)"
+        )
+        loaded = _heavy_imported(code)
+    assert {"requests", "urllib3", "numpy"} <= loaded

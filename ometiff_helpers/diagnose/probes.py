@@ -13,21 +13,23 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-import urllib3
-
 from ometiff_helpers.errors import OmeTiffError, RedirectError
-from ometiff_helpers.io.http.body import read_capped
-from ometiff_helpers.io.http.retry import Retryable
-from ometiff_helpers.io.http.source import HttpSource
-from ometiff_helpers.io.http.transport import redirect_hop, send
 from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
-#: what a probe's broken answer raises (urllib3 and requests errors, a reset socket); limits are not among them
-_BROKEN = (OSError, urllib3.exceptions.HTTPError, requests.RequestException)
+if TYPE_CHECKING:  # the HTTP stack (requests, urllib3) is imported when a probe is sent, not for a local file
+    from ometiff_helpers.io.http.source import HttpSource
+
+
+def _broken_errors() -> tuple[type[BaseException], ...]:
+    """What a probe's broken answer raises (urllib3 and requests errors, a reset socket); limits are not among them."""
+    import requests
+    import urllib3
+
+    return (OSError, urllib3.exceptions.HTTPError, requests.RequestException)
+
 
 #: response headers worth keeping (lower-case)
 _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "access-control-allow-origin",
@@ -217,6 +219,11 @@ class _Prober:
         self, label: str, method: str, url: SecretURL, headers: Mapping[str, str] | None,
         max_body: int | None, watch: Any,
     ) -> tuple[ProbeResponse, bytes]:  # fmt: skip
+        from ometiff_helpers.io.http.body import read_capped
+        from ometiff_helpers.io.http.retry import Retryable
+        from ometiff_helpers.io.http.transport import redirect_hop, send
+
+        broken = _broken_errors()
         limit = self.opt.max_body if max_body is None else max_body
         hops: list[str] = []
         visited = [url]
@@ -260,7 +267,7 @@ class _Prober:
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0, error=redact_text(str(exc)),
                                      redirects=tuple(hops)), b""  # fmt: skip
-            except _BROKEN as exc:  # reset, timeout mid-body: the answer is broken
+            except broken as exc:  # reset, timeout mid-body: the answer is broken
                 return ProbeResponse(label, method, url.redacted, response.status_code,
                                      seconds=time.monotonic() - t0,
                                      error=f"broken response ({type(exc).__name__})"), b""  # fmt: skip

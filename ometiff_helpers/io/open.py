@@ -9,7 +9,6 @@ from urllib.parse import unquote, urlsplit
 from ometiff_helpers.errors import ConnectionFailed, LimitExceeded
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.base import ByteSource, HttpOptions
-from ometiff_helpers.io.http.source import HttpSource
 from ometiff_helpers.io.local import BytesSource, FileSource
 from ometiff_helpers.urls import SecretURL
 
@@ -31,12 +30,16 @@ def open_source(
     if isinstance(url_or_path, (bytes, bytearray, memoryview)):
         return BytesSource(bytes(url_or_path), options=options)
     if isinstance(url_or_path, SecretURL):
+        from ometiff_helpers.io.http.source import HttpSource  # requests and urllib3: only for a URL
+
         return HttpSource(url_or_path, token=token, options=options, expect=expect)
     if isinstance(url_or_path, Path):
         return FileSource(url_or_path, options=options)
     text = str(url_or_path).strip()
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
+        from ometiff_helpers.io.http.source import HttpSource
+
         return HttpSource(text, token=token, options=options, expect=expect)
     if lower.startswith("file://"):
         return FileSource(unquote(urlsplit(text).path), options=options)
