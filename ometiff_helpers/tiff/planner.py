@@ -12,8 +12,6 @@ arrive in one request.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,14 +30,13 @@ from ometiff_helpers.tiff.parse import (
     parse_entries,
     parse_header,
 )
+from ometiff_helpers.tiff.stride import StridePredictor
 
 if TYPE_CHECKING:
     from ometiff_helpers.io.base import ByteSource
 
 Range = tuple[int, int]
 _DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
-_UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
-_LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
 _BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's block
 
 
@@ -92,9 +89,6 @@ class TiffPlanner:
         self.span_est = _DEFAULT_SPAN  # chain IFDs
         self.sub_span_est: int | None = None  # SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
-        self.predicted: list[Range] = []  # ranges predicted to hold chain IFDs in the last round
-        self.window: Range | None = None  # or the window of small strides read in the last round
-        self.lookahead = max(1, options.stride_lookahead)
         self.desc_range: Range | None = None
         self.desc_index: int | None = None
         self.desc_parts: list[bytes] = []  # kept when there is no consumer, or while the description is small
@@ -111,6 +105,7 @@ class TiffPlanner:
         self.buf.add(0, first)
         header = parse_header(first, self.size)
         self.fmt: TiffFormat = header.format
+        self.stride = StridePredictor(self.opt, self.fmt, self.size)
         root = self._new_node(header.first_ifd_offset, 0, "IFD 0", 0)
         self.chain.append(root)
         self._plan_start(header.first_ifd_offset)
@@ -219,65 +214,19 @@ class TiffPlanner:
         return ranges, consumers, kinds
 
     def _predict(self) -> list[Range]:
-        """Ranges expected to hold the next chain IFDs, assuming the last stride between chain IFDs repeats.
-
-        Small strides: one window covering the next ``lookahead`` strides (tolerates varying strides). Large strides:
-        the predicted offsets themselves, ``lookahead`` of them once the stride repeated; else two, each read from
-        a lead of 1/16 of the stride before it (compressed data makes strides vary; IFD 0's description makes the
-        first stride a guess, see ``_stride``).
-        """
-        if self.sidecar is not None or self.opt.stride_lookahead <= 0:
+        """Ranges expected to hold the next chain IFDs (none with an offsets.json: its offsets are read instead)."""
+        if self.sidecar is not None:
             return []
         frontier = self.chain[-1]
-        if self.predicted or self.window is not None:
-            chain = sorted(n.offset for n in self.chain)
-            hits = sum(1 for start, end in self.predicted if _holds(chain, start, end))
-            if self.window is not None:
-                ok = frontier.offset >= self.window[1] - self.span_est or (
-                    frontier.parsed and not frontier.next_offset
-                )
-            else:
-                ok = hits == len(self.predicted)
-            if ok:
-                self.lookahead = min(self.opt.max_stride_lookahead, self.lookahead * 2)
-            elif hits == 0:
-                self.lookahead = max(1, self.opt.stride_lookahead)
-            self.predicted, self.window = [], None
-        if frontier.parsed or len(self.chain) < 2:
-            return []
-        recent = self.chain[-9:]
-        strides = [self._stride(a, b) for a, b in itertools.pairwise(recent)]
-        stride = strides[-1]
-        if stride == 0:
-            return []
-        period = next(
-            (p for p in range(1, 5) if len(strides) >= 2 * p and strides[-p:] == strides[-2 * p : -p]), None
+        return self.stride.predict(
+            [n.offset for n in self.chain],
+            frontier_parsed=frontier.parsed,
+            chain_ends=not frontier.next_offset,
+            skip=self._description_value(self.chain[0]),
+            span=self.span_est,
+            visited=self.visited,
+            buf=self.buf,
         )
-        if period is None and 0 < stride * max(2, self.opt.stride_lookahead) <= self.opt.predict_window_bytes:
-            n = max(1, min(self.lookahead, self.opt.predict_window_bytes // stride))
-            end = min(self.size, frontier.offset + n * stride + self.span_est)
-            self.window = (frontier.offset, end)
-            return [self.window]
-        cycle = strides[-period:] if period else [stride]
-        n = self.lookahead if period else min(self.lookahead, _UNCONFIRMED_STEPS)
-        lead = self.opt.ifd_read_margin
-        if not period:
-            lead = min(_LEAD_MAX, max(lead, abs(stride) // 16))
-        off = frontier.offset
-        for k in range(n):
-            off += cycle[k % len(cycle)]
-            if off < self.fmt.header_size or off + self.fmt.ifd_size(1) > self.size or off in self.visited:
-                break
-            if self.buf.get(off, off + self.fmt.count_size) is None:
-                self.predicted.append((max(self.fmt.header_size, off - lead), off + self.span_est))
-        return self.predicted
-
-    def _stride(self, a: _Node, b: _Node) -> int:
-        """Bytes from chain IFD ``a`` to ``b``, less IFD 0's description when it lies between them."""
-        desc = self._description_value(a)
-        if desc is not None and a.offset < desc[0] and desc[1] <= b.offset:
-            return b.offset - a.offset - (desc[1] - desc[0])
-        return b.offset - a.offset
 
     # --- parsing what we have -----------------------------------------------------------------------------------
 
@@ -834,12 +783,6 @@ class TiffPlanner:
             depth=node.depth,
             nbytes=self.fmt.ifd_size(node.count or 0),
         )
-
-
-def _holds(sorted_offsets: list[int], start: int, end: int) -> bool:
-    """Whether one of ``sorted_offsets`` lies in ``[start, end)``."""
-    i = bisect.bisect_left(sorted_offsets, start)
-    return i < len(sorted_offsets) and sorted_offsets[i] < end
 
 
 def _total(ranges: list[Range]) -> int:
