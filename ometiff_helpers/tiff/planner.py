@@ -22,6 +22,7 @@ from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
+from ometiff_helpers.tiff.description_stream import DescriptionStream
 from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
 from ometiff_helpers.tiff.parse import (
     RawEntry,
@@ -30,14 +31,13 @@ from ometiff_helpers.tiff.parse import (
     parse_entries,
     parse_header,
 )
+from ometiff_helpers.tiff.span import DEFAULT_SPAN, sibling_span
 from ometiff_helpers.tiff.stride import StridePredictor
 
 if TYPE_CHECKING:
     from ometiff_helpers.io.base import ByteSource
 
 Range = tuple[int, int]
-_DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
-_BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's block
 
 
 @dataclass(eq=False)
@@ -86,15 +86,10 @@ class TiffPlanner:
         self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
         self.n_subifds = 0
         # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
-        self.span_est = _DEFAULT_SPAN  # chain IFDs
+        self.span_est = DEFAULT_SPAN  # chain IFDs
         self.sub_span_est: int | None = None  # SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
-        self.desc_range: Range | None = None
-        self.desc_index: int | None = None
-        self.desc_parts: list[bytes] = []  # kept when there is no consumer, or while the description is small
-        self.desc_keep = description_consumer is None
-        self.desc_total = 0
-        self.desc_done = False
+        self.desc = DescriptionStream(description_consumer, options.small_value_bytes)
         self.odd: list[str] = []
 
     # --- driving ------------------------------------------------------------------------------------------------
@@ -167,11 +162,11 @@ class TiffPlanner:
             if data is None:
                 continue
             if kind == "desc":
-                self._desc_bytes(data)
+                self.desc.received(data)
             else:
                 self.buf.add(start, data)
-        if self.desc_range is not None and any(k == "desc" for k in kinds):
-            self.desc_done = True
+        if self.desc.range is not None and any(k == "desc" for k in kinds):
+            self.desc.done = True
         if self.on_progress is not None:
             self.on_progress(Progress("ifds", self.n_parsed))
 
@@ -193,15 +188,15 @@ class TiffPlanner:
 
         for node in self.pending:
             if node.count is None:
-                est = self.span_est if node.depth == 0 else self.sub_span_est or _DEFAULT_SPAN
+                est = self.span_est if node.depth == 0 else self.sub_span_est or DEFAULT_SPAN
                 want(node.offset, node.offset + est, "ifd")
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
         for node in self._all_nodes():
             for start, end in node.waiting.values():
                 want(start, end, "value")
-        if self.desc_range is not None and not self.desc_done:
-            start, end = self.desc_range
+        if self.desc.wanted is not None:
+            start, end = self.desc.wanted
             if self.consumer is not None:
                 consumers[len(ranges)] = self.consumer
             want(start, end, "desc")
@@ -251,8 +246,8 @@ class TiffPlanner:
                         del node.waiting[idx]
                         self._set_value(node, idx, data)
                         progress = True
-            if self.desc_range is not None and not self.desc_done:
-                self._try_description()
+            if self.desc.wanted is not None:
+                self.desc.take(self.buf)
 
     def _try_parse(self, node: _Node) -> bool:
         fmt = self.fmt
@@ -401,10 +396,7 @@ class TiffPlanner:
             if value is not None:
                 node.values[idx] = value
             if is_desc0:
-                self.desc_parts = [e.slot[:nbytes]]
-                self.desc_done = True
-                if self.consumer is not None:
-                    self.consumer(e.slot[:nbytes])
+                self.desc.inline(e.slot[:nbytes])
             if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
                 self._spawn_subifds(node, idx)
             return True
@@ -423,10 +415,7 @@ class TiffPlanner:
                     limit=self.opt.max_description_bytes,
                     hint="Raise ReadOptions.max_description_bytes if the OME-XML really is that large.",
                 )
-            self.desc_range = (voff, voff + nbytes)
-            self.desc_index = idx
-            self.desc_total = nbytes
-            self._try_description()
+            self.desc.locate(idx, voff, nbytes, self.buf)
             return True
         if not self._wants_value(e, nbytes):
             return True
@@ -498,68 +487,28 @@ class TiffPlanner:
         if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
             self._spawn_subifds(node, idx)
 
-    def _try_description(self) -> None:
-        assert self.desc_range is not None
-        start, end = self.desc_range
-        have = self.buf.covered_until(start)
-        if have <= start:
-            return
-        part = self.buf.get(start, min(have, end))
-        assert part is not None
-        self._desc_bytes(part)
-        if self.consumer is not None:
-            self.consumer(part)
-        if have >= end:
-            self.desc_done = True
-        else:
-            self.desc_range = (have, end)
-
-    def _desc_bytes(self, data: bytes) -> None:
-        if self.desc_keep or self.desc_total <= self.opt.small_value_bytes:
-            self.desc_parts.append(data)
-
     def _update_span(self, node: _Node) -> None:
-        """Learn, from an IFD just parsed, how many bytes to read for its siblings (the IFDs of the same depth).
-
-        Writers store an IFD's out-of-line values as one block right after its entries. The sibling's read span is
-        this IFD's span through the end of the last value that had to be read (the SubIFDs array, a Software
-        string), following the block across values that were not needed (tile offset arrays), less the values the
-        siblings lack (IFD 0's description); no further than ``ReadOptions.template_span_max``.
-        """
-        fmt = self.fmt
-        located = []
-        for idx, e in enumerate(node.entries):
-            n = e.nbytes()
-            if n is not None and not e.is_inline(fmt):
-                located.append((e.value_offset(fmt), n, idx))
-        block_end = needed_end = node.offset + node.span
-        skipped = lacking = 0  # bytes of the siblings-lack values passed, and those before needed_end
-        for voff, n, idx in sorted(located):
-            if voff < node.offset:
-                continue
-            if voff > block_end + _BLOCK_GAP:
-                break
-            block_end = max(block_end, voff + n)
-            if self._is_description0(node, idx):
-                skipped += n
-            elif idx in node.values or idx in node.waiting:
-                if voff + n - node.offset - skipped > self.opt.template_span_max:
-                    break
-                needed_end, lacking = max(needed_end, voff + n), skipped
-        span = needed_end - node.offset - lacking + self.opt.ifd_read_margin
+        """Learn, from an IFD just parsed, how many bytes to read for its siblings (see ``tiff.span``)."""
+        span = sibling_span(
+            self.fmt,
+            node.offset,
+            node.span,
+            node.entries,
+            node.values.keys() | node.waiting.keys(),
+            self.desc.index if node is self.chain[0] else None,
+            span_max=self.opt.template_span_max,
+            margin=self.opt.ifd_read_margin,
+        )
         if node.depth:
             self.sub_span_est = max(self.sub_span_est or 0, span)
         else:
             self.span_est = span if node.index == 0 else max(self.span_est, span)
 
-    def _is_description0(self, node: _Node, idx: int) -> bool:
-        return node is self.chain[0] and idx == self.desc_index
-
     def _description_value(self, node: _Node) -> Range | None:
         """Where IFD 0's out-of-line description lies, for ``node`` = IFD 0 (None otherwise or when inline)."""
-        if node is not self.chain[0] or self.desc_index is None:
+        if node is not self.chain[0] or self.desc.index is None:
             return None
-        e = node.entries[self.desc_index]  # set only for an out-of-line description
+        e = node.entries[self.desc.index]  # set only for an out-of-line description
         start = e.value_offset(self.fmt)
         return start, start + (e.nbytes() or 0)
 
@@ -737,13 +686,13 @@ class TiffPlanner:
                 self.odd[0].split(" at ")[0],
                 Severity.INFO,
             )
-        desc = b"".join(self.desc_parts) if self.desc_parts else None
+        desc = self.desc.value()
         root = self.chain[0]
-        if desc is not None and self.desc_index is not None and len(desc) <= self.opt.small_value_bytes:
-            e = root.entries[self.desc_index]
+        if desc is not None and self.desc.index is not None and len(desc) <= self.opt.small_value_bytes:
+            e = root.entries[self.desc.index]
             value = decode_value(self.fmt, e.type, e.count, desc)
             if value is not None:
-                root.values[self.desc_index] = value
+                root.values[self.desc.index] = value
         if self.consumer is not None:
             desc = None
         ifds = tuple(self._freeze(n) for n in self.chain if n.parsed)
