@@ -2,28 +2,27 @@
 
 Per round the planner first parses all it can from bytes already received (the first read, a cached tail, earlier
 speculative reads), then asks for every missing piece at once: the next chain IFD, the SubIFDs of every IFD just
-read, small out-of-line values, IFD 0's ImageDescription, and predicted chain IFDs (stride prediction or an
-offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real pointer gave.
-
-An IFD not yet seen is read with the span its parsed siblings needed (``_update_span``): its entries through the
-last value that had to be read, e.g. a SubIFDs array stored after the tile offset arrays, so an IFD and its SubIFDs
-arrive in one request.
+read, small out-of-line values, IFD 0's ImageDescription (``tiff.description_stream``), and predicted chain IFDs
+(``tiff.stride``, or an offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real
+pointer gave. An IFD not yet seen is read with the span its parsed siblings needed (``tiff.span``); each round
+keeps to the request and byte budget (``tiff.budget``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded
 from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
+from ometiff_helpers.tiff.budget import fit_round
 from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
 from ometiff_helpers.tiff.description_stream import DescriptionStream
-from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
+from ometiff_helpers.tiff.model import ReadOptions, TiffStructure
+from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze
 from ometiff_helpers.tiff.parse import (
     RawEntry,
     count_unknown_types,
@@ -38,26 +37,6 @@ if TYPE_CHECKING:
     from ometiff_helpers.io.base import ByteSource
 
 Range = tuple[int, int]
-
-
-@dataclass(eq=False)
-class _Node:
-    """An IFD being read (mutable while the walk goes on; turned into a frozen ``IFD`` at the end)."""
-
-    offset: int
-    index: int
-    path: str
-    depth: int
-    count: int | None = None
-    entries: list[RawEntry] = field(default_factory=list)
-    values: dict[int, TagValue] = field(default_factory=dict)  # entry index -> loaded value
-    waiting: dict[int, Range] = field(default_factory=dict)  # entry index -> range still to receive
-    next_offset: int = 0
-    children: list[_Node] = field(default_factory=list)
-    parsed: bool = False
-    failed: bool = False
-    span: int = 0
-    first_index: dict[int, int] = field(default_factory=dict)  # tag code -> index of its first entry
 
 
 class TiffPlanner:
@@ -79,8 +58,8 @@ class TiffPlanner:
         self.buf = Segments()
         self.log = FindingLog()
         self.visited: set[int] = set()
-        self.chain: list[_Node] = []
-        self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
+        self.chain: list[IfdNode] = []
+        self.pending: list[IfdNode] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
         self.n_entries = 0  # entries parsed in every IFD so far (ReadOptions.max_entries)
         self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
@@ -110,7 +89,7 @@ class TiffPlanner:
             if not ranges:
                 break
             self._fetch(ranges, consumers, kinds)
-        self._check_sidecar()
+        check_sidecar(self.log, self.sidecar, self.chain)
         return self._build(header.first_ifd_offset)
 
     def _plan_start(self, ifd0: int) -> None:
@@ -131,32 +110,9 @@ class TiffPlanner:
     def _fetch(
         self, ranges: list[Range], consumers: dict[int, Callable[[bytes], None]], kinds: list[str]
     ) -> None:
-        ledger = self.source.ledger
-        if (
-            ledger.count + len(ranges) > self.opt.max_requests
-            or ledger.bytes + _total(ranges) > self.opt.max_bytes
-        ):
-            keep = [i for i, k in enumerate(kinds) if k != "spec"]
-            ranges, kinds = [ranges[i] for i in keep], [kinds[i] for i in keep]
-            consumers = {keep.index(i): c for i, c in consumers.items()}
-        if ledger.count + len(ranges) > self.opt.max_requests:
-            raise LimitExceeded(
-                f"stopped after {ledger.count:,} requests and {self.n_parsed:,} IFDs: reading the next "
-                f"{len(ranges):,} ranges would pass the request budget of {self.opt.max_requests:,}.",
-                name="requests",
-                value=ledger.count + len(ranges),
-                limit=self.opt.max_requests,
-                hint="Provide an offsets.json sidecar (all IFD offsets at once) or raise ReadOptions.max_requests.",
-            )
-        if ledger.bytes + _total(ranges) > self.opt.max_bytes:
-            raise LimitExceeded(
-                f"stopped after {ledger.bytes:,} bytes: the next reads ({_total(ranges):,} bytes) would pass the "
-                f"byte budget of {self.opt.max_bytes:,}.",
-                name="bytes",
-                value=ledger.bytes + _total(ranges),
-                limit=self.opt.max_bytes,
-                hint="Raise ReadOptions.max_bytes if this file really carries that much metadata.",
-            )
+        ranges, consumers, kinds = fit_round(
+            self.source.ledger, ranges, consumers, kinds, self.opt, self.n_parsed
+        )
         results = self.source.fetch(ranges, consumers=consumers or None)
         for (start, _end), kind, data in zip(ranges, kinds, results, strict=True):
             if data is None:
@@ -192,7 +148,7 @@ class TiffPlanner:
                 want(node.offset, node.offset + est, "ifd")
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
-        for node in self._all_nodes():
+        for node in all_nodes(self.chain):
             for start, end in node.waiting.values():
                 want(start, end, "value")
         if self.desc.wanted is not None:
@@ -230,7 +186,7 @@ class TiffPlanner:
         progress = True
         while progress:
             progress = False
-            stuck: list[_Node] = []
+            stuck: list[IfdNode] = []
             new = self.pending
             while new:  # IFDs spawned while parsing (the next in a chain) are tried in the same pass: linear
                 self.pending = []
@@ -239,7 +195,7 @@ class TiffPlanner:
                 stuck += waiting
                 new = self.pending
             self.pending = stuck
-            for node in self._all_nodes():
+            for node in all_nodes(self.chain):
                 for idx, (start, end) in list(node.waiting.items()):
                     data = self.buf.get(start, end)
                     if data is not None:
@@ -249,7 +205,7 @@ class TiffPlanner:
             if self.desc.wanted is not None:
                 self.desc.take(self.buf)
 
-    def _try_parse(self, node: _Node) -> bool:
+    def _try_parse(self, node: IfdNode) -> bool:
         fmt = self.fmt
         if node.count is None:
             head = self.buf.get(node.offset, node.offset + fmt.count_size)
@@ -290,7 +246,7 @@ class TiffPlanner:
         node.parsed = True
         node.span = size
         self.n_parsed += 1
-        self._check_entries(node)
+        check_entries(self.log, node)
         skipped: list[RawEntry] = []
         for idx, entry in enumerate(node.entries):
             if not self._plan_value(node, idx, entry):
@@ -311,7 +267,7 @@ class TiffPlanner:
             self._follow_chain(node)
         return True
 
-    def _check_count(self, node: _Node, count: int) -> bool:
+    def _check_count(self, node: IfdNode, count: int) -> bool:
         if count > self.opt.max_tags_per_ifd:
             msg = (
                 f"{node.path} at offset {node.offset:,} declares {count:,} tags; the limit is "
@@ -336,7 +292,7 @@ class TiffPlanner:
             )
         return True
 
-    def _charge_entries(self, node: _Node) -> None:
+    def _charge_entries(self, node: IfdNode) -> None:
         """Count ``node``'s entries against ``ReadOptions.max_entries`` (the work bound of the whole read)."""
         assert node.count is not None
         self.n_entries += node.count
@@ -351,30 +307,7 @@ class TiffPlanner:
                 hint="Check the file with tiffinfo; if it really has that many tags, raise ReadOptions.max_entries.",
             )
 
-    def _check_entries(self, node: _Node) -> None:
-        codes = [e.code for e in node.entries]
-        if len(node.first_index) != len(codes):
-            seen = Counter(codes)
-            dups = sorted(c for c, n in seen.items() if n > 1)
-            self._finding(
-                "TAG_DUPLICATE",
-                f"{node.path} has {len(dups):,} tag(s) more than once ("
-                + ", ".join(str(c) for c in dups[:5])
-                + (", ..." if len(dups) > 5 else "")
-                + "); the first of each is used.",
-                "Rewrite the file with a current writer.",
-                node.path,
-            )
-        if codes != sorted(codes):
-            self._finding(
-                "TAGS_UNSORTED",
-                f"{node.path} at offset {node.offset:,}: tags are not in ascending order (TIFF requires it).",
-                "Most readers cope; rewrite the file with a current writer to be safe.",
-                node.path,
-                Severity.INFO,
-            )
-
-    def _plan_value(self, node: _Node, idx: int, e: RawEntry) -> bool:
+    def _plan_value(self, node: IfdNode, idx: int, e: RawEntry) -> bool:
         """Decode an inline value or plan the read of an out-of-line one; False when the type is unknown."""
         fmt = self.fmt
         is_desc0 = (
@@ -453,7 +386,9 @@ class TiffPlanner:
             return True
         return nbytes <= self.opt.small_value_bytes
 
-    def _check_value_location(self, node: _Node, e: RawEntry, voff: int, nbytes: int, is_desc0: bool) -> bool:
+    def _check_value_location(
+        self, node: IfdNode, e: RawEntry, voff: int, nbytes: int, is_desc0: bool
+    ) -> bool:
         if voff < self.fmt.header_size:
             problem = f"points at offset {voff:,}, inside the {self.fmt.header_size}-byte header"
             code = "VALUE_OFFSET_BAD"
@@ -479,7 +414,7 @@ class TiffPlanner:
         )
         return False
 
-    def _set_value(self, node: _Node, idx: int, data: bytes) -> None:
+    def _set_value(self, node: IfdNode, idx: int, data: bytes) -> None:
         e = node.entries[idx]
         value = decode_value(self.fmt, e.type, e.count, data)
         if value is not None:
@@ -487,7 +422,7 @@ class TiffPlanner:
         if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
             self._spawn_subifds(node, idx)
 
-    def _update_span(self, node: _Node) -> None:
+    def _update_span(self, node: IfdNode) -> None:
         """Learn, from an IFD just parsed, how many bytes to read for its siblings (see ``tiff.span``)."""
         span = sibling_span(
             self.fmt,
@@ -504,7 +439,7 @@ class TiffPlanner:
         else:
             self.span_est = span if node.index == 0 else max(self.span_est, span)
 
-    def _description_value(self, node: _Node) -> Range | None:
+    def _description_value(self, node: IfdNode) -> Range | None:
         """Where IFD 0's out-of-line description lies, for ``node`` = IFD 0 (None otherwise or when inline)."""
         if node is not self.chain[0] or self.desc.index is None:
             return None
@@ -514,15 +449,15 @@ class TiffPlanner:
 
     # --- following pointers -------------------------------------------------------------------------------------
 
-    def _new_node(self, offset: int, index: int, path: str, depth: int) -> _Node:
-        node = _Node(offset, index, path, depth)
+    def _new_node(self, offset: int, index: int, path: str, depth: int) -> IfdNode:
+        node = IfdNode(offset, index, path, depth)
         self.visited.add(offset)
         self.pending.append(node)
         if offset % 2:
             self.odd.append(f"{path} at {offset:,}")
         return node
 
-    def _follow_chain(self, node: _Node) -> None:
+    def _follow_chain(self, node: IfdNode) -> None:
         nxt = node.next_offset
         if nxt == 0:
             return
@@ -546,7 +481,7 @@ class TiffPlanner:
         index = len(self.chain)
         self.chain.append(self._new_node(nxt, index, f"IFD {index}", 0))
 
-    def _pointer_ok(self, off: int, node: _Node, what: str, where: str) -> bool:
+    def _pointer_ok(self, off: int, node: IfdNode, what: str, where: str) -> bool:
         fmt = self.fmt
         if off < fmt.header_size or off + fmt.count_size > self.size:
             problem = (
@@ -575,7 +510,7 @@ class TiffPlanner:
             return False
         return True
 
-    def _loop(self, node: _Node, target: int, msg: str) -> None:
+    def _loop(self, node: IfdNode, target: int, msg: str) -> None:
         if self.opt.strict:
             raise IFDLoop(msg + ".", offset=target, hint="The file is damaged; convert it again.")
         self._finding(
@@ -585,7 +520,7 @@ class TiffPlanner:
             node.path,
         )
 
-    def _spawn_subifds(self, node: _Node, idx: int) -> None:
+    def _spawn_subifds(self, node: IfdNode, idx: int) -> None:
         e = node.entries[idx]
         value = node.values.get(idx)
         if e.type not in IFD_POINTER_TYPES or not isinstance(value, tuple):
@@ -624,7 +559,7 @@ class TiffPlanner:
 
     # --- results ------------------------------------------------------------------------------------------------
 
-    def _fail(self, node: _Node, code: str, msg: str, remedy: str, *, plural: str = "") -> None:
+    def _fail(self, node: IfdNode, code: str, msg: str, remedy: str, *, plural: str = "") -> None:
         """Skip ``node`` with a finding (raise for IFD 0, without which nothing can be read)."""
         if node is self.chain[0]:
             raise CorruptTiff(msg, offset=node.offset, hint=remedy)
@@ -644,48 +579,11 @@ class TiffPlanner:
         count: int = 1,
         plural: str = "",
     ) -> None:
-        """Record a finding; those of one code on one kind of directory (IFD, SubIFD) merge into one."""
-        scope = "SubIFD" if "SubIFD" in where else "IFD"
-        self.log.add(
-            code, sev, msg, remedy=remedy, where=where, key=scope, count=count, plural=plural, scope=scope
-        )
-
-    def _all_nodes(self) -> list[_Node]:
-        out: list[_Node] = []
-        stack = list(reversed(self.chain))
-        while stack:
-            n = stack.pop()
-            out.append(n)
-            stack.extend(reversed(n.children))
-        return out
-
-    def _check_sidecar(self) -> None:
-        if self.sidecar is None:
-            return
-        real = [n.offset for n in self.chain if n.parsed]
-        if list(self.sidecar) != real:
-            diff = next((i for i, (a, b) in enumerate(zip(self.sidecar, real, strict=False)) if a != b), None)
-            at = min(len(self.sidecar), len(real)) if diff is None else diff
-            self._finding(
-                "OFFSETS_MISMATCH",
-                f"the offsets file lists {len(self.sidecar):,} IFDs but the chain has {len(real):,}; they differ "
-                f"from IFD {at}. The chain read from the file is used.",
-                "Regenerate the offsets.json for this file.",
-                f"IFD {at}",
-            )
+        """Record a finding (see ``ifd_checks.add_finding``)."""
+        add_finding(self.log, code, msg, remedy, where, sev, count=count, plural=plural)
 
     def _build(self, first_ifd_offset: int) -> TiffStructure:
-        if self.odd:
-            self._finding(
-                "IFD_OFFSET_ODD",
-                f"{len(self.odd):,} IFD(s) start at an odd offset (TIFF requires word alignment): "
-                + ", ".join(self.odd[:5])
-                + (" ..." if len(self.odd) > 5 else "")
-                + ".",
-                "Most readers cope; rewrite the file with a current writer to be safe.",
-                self.odd[0].split(" at ")[0],
-                Severity.INFO,
-            )
+        check_odd_offsets(self.log, self.odd)
         desc = self.desc.value()
         root = self.chain[0]
         if desc is not None and self.desc.index is not None and len(desc) <= self.opt.small_value_bytes:
@@ -695,7 +593,7 @@ class TiffPlanner:
                 root.values[self.desc.index] = value
         if self.consumer is not None:
             desc = None
-        ifds = tuple(self._freeze(n) for n in self.chain if n.parsed)
+        ifds = tuple(freeze(n, self.fmt) for n in self.chain if n.parsed)
         return TiffStructure(
             size=self.size,
             bigtiff=self.fmt.bigtiff,
@@ -705,34 +603,3 @@ class TiffPlanner:
             image_description=desc,
             findings=self.log.findings(),
         )
-
-    def _freeze(self, node: _Node) -> IFD:
-        tags = []
-        for idx, e in enumerate(node.entries):
-            n = e.nbytes()
-            inline = n is not None and n <= self.fmt.offset_size
-            tags.append(
-                Tag(
-                    code=e.code,
-                    type=e.type,
-                    count=e.count,
-                    value=node.values.get(idx),
-                    value_offset=None if inline or n is None else e.value_offset(self.fmt),
-                    nbytes=n or 0,
-                    entry_offset=e.entry_offset,
-                )
-            )
-        return IFD(
-            offset=node.offset,
-            index=node.index,
-            path=node.path,
-            tags=tuple(tags),
-            next_offset=node.next_offset,
-            subifds=tuple(self._freeze(c) for c in node.children if c.parsed),
-            depth=node.depth,
-            nbytes=self.fmt.ifd_size(node.count or 0),
-        )
-
-
-def _total(ranges: list[Range]) -> int:
-    return sum(e - s for s, e in ranges)
