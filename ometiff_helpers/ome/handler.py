@@ -14,10 +14,11 @@ from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
 from ometiff_helpers.findings import FindingLog, Severity
-from ometiff_helpers.ome.build import Converter, Node, split_name
+from ometiff_helpers.ome.build import Converter
 from ometiff_helpers.ome.consistency import check_duplicate_ids, check_references, check_tiffdata
 from ometiff_helpers.ome.description import NOT_OME_HINT, preview
 from ometiff_helpers.ome.model import Annotation, BinaryOnly, Image, OmeDocument, Plate, Roi
+from ometiff_helpers.ome.xmlnode import Node, split_name
 
 #: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
 KNOWN_VERSIONS = (

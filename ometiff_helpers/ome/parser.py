@@ -20,7 +20,6 @@ from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import FindingLog, Severity
-from ometiff_helpers.ome.build import SEP
 from ometiff_helpers.ome.description import (
     NOT_OME_HINT,
     classify_description,
@@ -50,6 +49,7 @@ from ometiff_helpers.ome.model import (
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
 from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
+from ometiff_helpers.ome.xmlnode import SEP
 from ometiff_helpers.progress import Progress
 
 if TYPE_CHECKING:
