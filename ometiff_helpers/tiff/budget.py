@@ -1,4 +1,4 @@
-"""The request and byte budget of a read, checked before each round is sent."""
+"""The budgets of a read: requests and bytes, checked before each round is sent; IFD entries, as IFDs are parsed."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ def fit_round(
             hint="Raise ReadOptions.max_bytes if this file really carries that much metadata.",
         )
     return ranges, consumers, kinds
+
+
+def check_entries_budget(n_entries: int, path: str, offset: int, opt: ReadOptions, n_parsed: int) -> None:
+    """``LimitExceeded`` when the entries of every IFD parsed so far (``n_entries``, the IFD at ``path`` and
+    ``offset`` included) pass ``ReadOptions.max_entries`` (the work bound of the whole read)."""
+    if n_entries > opt.max_entries:
+        raise LimitExceeded(
+            f"stopped at {path} (offset {offset:,}): the {n_parsed + 1:,} directories read so "
+            f"far hold {n_entries:,} entries; the limit is {opt.max_entries:,}. The file is "
+            "probably damaged (pointers into image data).",
+            name="entries",
+            value=n_entries,
+            limit=opt.max_entries,
+            hint="Check the file with tiffinfo; if it really has that many tags, raise ReadOptions.max_entries.",
+        )

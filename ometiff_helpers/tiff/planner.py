@@ -17,7 +17,7 @@ from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded
 from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
-from ometiff_helpers.tiff.budget import fit_round
+from ometiff_helpers.tiff.budget import check_entries_budget, fit_round
 from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
 from ometiff_helpers.tiff.description_stream import DescriptionStream
 from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
@@ -239,7 +239,9 @@ class TiffPlanner:
                 plural="pointers to data that is not an image directory",
             )
             return True
-        self._charge_entries(node)
+        assert node.count is not None
+        self.n_entries += node.count
+        check_entries_budget(self.n_entries, node.path, node.offset, self.opt, self.n_parsed)
         node.entries, node.next_offset = parse_entries(fmt, data, node.offset, node.count)
         for idx, e in enumerate(node.entries):
             node.first_index.setdefault(e.code, idx)
@@ -291,21 +293,6 @@ class TiffPlanner:
                 node.path,
             )
         return True
-
-    def _charge_entries(self, node: IfdNode) -> None:
-        """Count ``node``'s entries against ``ReadOptions.max_entries`` (the work bound of the whole read)."""
-        assert node.count is not None
-        self.n_entries += node.count
-        if self.n_entries > self.opt.max_entries:
-            raise LimitExceeded(
-                f"stopped at {node.path} (offset {node.offset:,}): the {self.n_parsed + 1:,} directories read so "
-                f"far hold {self.n_entries:,} entries; the limit is {self.opt.max_entries:,}. The file is "
-                "probably damaged (pointers into image data).",
-                name="entries",
-                value=self.n_entries,
-                limit=self.opt.max_entries,
-                hint="Check the file with tiffinfo; if it really has that many tags, raise ReadOptions.max_entries.",
-            )
 
     def _plan_value(self, node: IfdNode, idx: int, e: RawEntry) -> bool:
         """Decode an inline value or plan the read of an out-of-line one; False when the type is unknown."""
