@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 from ometiff_helpers.ome.model import Channel, Colour
 
 if TYPE_CHECKING:
-    from ometiff_helpers.ome.build import Converter, Node
+    from ometiff_helpers.ome.build_images import ImageBuilder
+    from ometiff_helpers.ome.xmlnode import Node
 
 
-def logical_channels(conv: Converter, nodes: list[Node], pixels_id: str | None) -> tuple[Channel, ...]:
+def logical_channels(conv: ImageBuilder, nodes: list[Node], pixels_id: str | None) -> tuple[Channel, ...]:
     """2008-09: as the official 2008-09 -> 2009-09 upgrade does, one Channel per ChannelComponent that names
     this Pixels (ID ``Channel:...:<position>``, Color from ColorDomain, no SamplesPerPixel); a LogicalChannel
     without components stays one Channel."""

@@ -4,8 +4,9 @@ Safety: a DOCTYPE or ENTITY declaration is refused before anything is expanded (
 that raise); no external entity, DTD or network access; depth, element count and size are bounded; invalid XML or
 UTF-8 raises ``OmeXmlError`` with line, column and a short sanitised excerpt.
 
-Memory: only one top-level part (an Image, a ROI, one annotation, ...) is held as elements at a time; it is turned
-into records when it closes and dropped, so 20 000 ROIs cost their records, not a tree.
+This module takes the bytes (size limit, NUL end, encoding, UTF-8 validity, DTD refusal, expat errors) and holds the
+entry points; the elements go to ``ome.handler.OmeHandler``, which holds one top-level part at a time (memory: 20 000
+ROIs cost their records, not a tree).
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import FindingLog, Severity
-from ometiff_helpers.ome.build import SEP, Converter, Node, split_name
 from ometiff_helpers.ome.description import (
     NOT_OME_HINT,
     classify_description,
@@ -31,6 +30,7 @@ from ometiff_helpers.ome.description import (
     preview,
     xml_payload,
 )
+from ometiff_helpers.ome.handler import KNOWN_VERSIONS, OmeHandler
 from ometiff_helpers.ome.model import (
     Annotation,
     BinaryOnly,
@@ -49,6 +49,7 @@ from ometiff_helpers.ome.model import (
 from ometiff_helpers.ome.safety import DTD_HINT, DTD_MESSAGE, DtdRefused, dtd_error, safe_expat_parser
 from ometiff_helpers.ome.tables import physical_extent_um, tables
 from ometiff_helpers.ome.units import Quantity
+from ometiff_helpers.ome.xmlnode import SEP
 from ometiff_helpers.progress import Progress
 
 if TYPE_CHECKING:
@@ -82,24 +83,6 @@ __all__ = [
     "xml_payload",
 ]
 
-#: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
-KNOWN_VERSIONS = (
-    "2003-FC",
-    "2007-06",
-    "2008-02",
-    "2008-09",
-    "2009-09",
-    "2010-04",
-    "2010-06",
-    "2011-06",
-    "2012-06",
-    "2013-06",
-    "2015-01",
-    "2016-06",
-)
-_NS_VERSION = re.compile(r"^https?://www\.openmicroscopy\.org/Schemas/OME/(\d{4}-\d{2}|\d{4}-FC)/?$")
-_NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
-
 MiB = 1024 * 1024
 
 
@@ -117,9 +100,6 @@ class OmeXmlOptions:
 
 _DTD_IN_PROLOG = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
-_CONTAINERS = frozenset({"StructuredAnnotations"})
-_REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
 
 
 class OmeXmlParser:
@@ -163,40 +143,14 @@ class OmeXmlParser:
         self._encoding = "UTF-8"
 
         self._log = FindingLog()
-        self._conv = Converter(self._log)
-        self._stack: list[Node] = []
-        self._depth = 0
-        self._elements = 0
-        self._root_seen = False
-        self._foreign_depth = 0
-        self._max_elements = self.options.max_elements
-        self._max_depth = self.options.max_depth
-        self._namespace: str | None = None
-        self._version: str | None = None
-        self._creator: str | None = None
-        self._uuid: str | None = None
-        self._images: list[Image] = []
-        self._instruments: list = []
-        self._experimenters: list = []
-        self._groups: list = []
-        self._projects: list = []
-        self._datasets: list = []
-        self._annotations: list[Annotation] = []
-        self._rois: list[Roi] = []
-        self._plates: list[Plate] = []
-        self._binary_only: BinaryOnly | None = None
-        self._extra: Counter[str] = Counter()
-        self._ids: dict[str, str] = {}
-        self._dup_ids: Counter[str] = Counter()
-        self._refs: list[tuple[str, str, str]] = []  # (ref element, target ID, owner ID)
-        self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
-        self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
-
         p = safe_expat_parser(namespace_separator=SEP)
         p.namespace_prefixes = True
-        p.StartElementHandler = self._start
-        p.EndElementHandler = self._end
-        p.CharacterDataHandler = self._chars
+        self._handler = OmeHandler(
+            self._log, p, max_elements=self.options.max_elements, max_depth=self.options.max_depth
+        )
+        p.StartElementHandler = self._handler.start
+        p.EndElementHandler = self._handler.end
+        p.CharacterDataHandler = self._handler.chars
         self._parser = p
 
     # --- feeding ---------------------------------------------------------------------------------------------------
@@ -235,7 +189,12 @@ class OmeXmlParser:
                     raise self._utf8_error(
                         self._xml_bytes, "the OME-XML ends inside a UTF-8 character"
                     ) from None
-            self._doc = self._finish()
+            self._doc = self._handler.finish(
+                trailing_data=self._trailing_data,
+                xml_bytes=self._xml_bytes,
+                sha256=self._sha.hexdigest(),
+                encoding=self._encoding,
+            )
         except OmeTiffError as exc:
             self._failed = exc
             raise
@@ -337,6 +296,7 @@ class OmeXmlParser:
                 remedy="Re-write the ImageDescription as UTF-8; some readers will show garbled text.",
             )
         self._head = head[:4096]
+        self._handler.head = self._head
         self._validate_utf8(head)
         self._queue(head)
 
@@ -399,7 +359,7 @@ class OmeXmlParser:
         if (
             final
             and exc.code in (expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],)
-            and self._root_seen
+            and self._handler.root_seen
         ):
             reason = "the XML ends before its root element is closed (truncated ImageDescription?)"
         elif final and exc.code == expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN]:
@@ -418,266 +378,6 @@ class OmeXmlParser:
             msg += "; the ImageDescription is UTF-16 text, which the viewer cannot read either"
             hint = "Re-write the ImageDescription as UTF-8 (OME-TIFF requires it), e.g. by re-exporting the file."
         return OmeXmlError(msg + ".", line=line, column=col, hint=hint)
-
-    # --- expat handlers -------------------------------------------------------------------------------------------
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        self._elements += 1
-        self._depth += 1
-        if self._elements > self._max_elements or self._depth > self._max_depth:
-            self._over_limit()
-        ns, local, prefix = split_name(name)
-        stack = self._stack
-        if not stack:
-            self._root(ns, local, prefix, attrs)
-            return
-        parent = stack[-1]
-        node = Node(local, ns, prefix, attrs)
-        prole = parent.role
-        if prole == 0 or prole == _ROLE_SKIP:
-            parent.children.append(node)
-        elif prole == _ROLE_ROOT and local in _CONTAINERS:
-            node.role = _ROLE_CONTAINER
-        if local == "BinData":
-            node.role = _ROLE_SKIP
-        stack.append(node)
-        if self._foreign_depth:
-            return  # inside an XMLAnnotation's Value: not OME elements, their IDs are not OME IDs
-        ident = attrs.get("ID")
-        if ident is None:
-            if local == "Value" and parent.local == "XMLAnnotation":
-                self._foreign_depth = self._depth
-            return
-        if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
-            owner = parent.attrs.get("ID", parent.local)
-            self._refs.append((local, ident, owner))
-            if local == "AnnotationRef":
-                self._annotates.setdefault(ident, []).append(owner)
-            elif local == "ROIRef":
-                self._roi_images.setdefault(ident, []).append(owner)
-        elif ident in self._ids:
-            self._dup_ids[ident] += 1
-        else:
-            self._ids[ident] = local
-
-    def _over_limit(self) -> None:
-        if self._elements > self._max_elements:
-            raise LimitExceeded(
-                f"the OME-XML has more than {self._max_elements:,} elements; parsing stopped.",
-                name="max_elements",
-                value=self._elements,
-                limit=self._max_elements,
-                hint="Raise OmeXmlOptions.max_elements if you trust this file.",
-            )
-        raise OmeXmlError(
-            f"the OME-XML is nested more than {self._max_depth} levels deep "
-            f"(line {self._parser.CurrentLineNumber}); OME-XML needs fewer than 15. Parsing stopped.",
-            line=self._parser.CurrentLineNumber,
-            column=self._parser.CurrentColumnNumber + 1,
-            hint="The file is damaged or hostile.",
-        )
-
-    def _root(self, ns: str, local: str, prefix: str, attrs: dict[str, str]) -> None:
-        self._root_seen = True
-        if local != "OME":
-            raise NotOmeTiff(
-                f"IFD 0's ImageDescription is XML whose root element is <{local}>, not <OME>: "
-                f"{preview(self._head)!r}.",
-                kind=f"xml:{local}",
-                hint=NOT_OME_HINT,
-            )
-        self._namespace = ns or None
-        m = _NS_VERSION.match(ns)
-        if ns == _NS_2003FC:
-            self._version = "2003-FC"
-        elif m:
-            self._version = m.group(1)
-            if self._version not in KNOWN_VERSIONS:
-                self._log.add(
-                    "OME_SCHEMA_UNKNOWN",
-                    Severity.WARNING,
-                    f"OME schema version {self._version} is not one this tool knows (newest known: "
-                    f"{KNOWN_VERSIONS[-1]}); it was read best-effort by element names.",
-                    remedy="Check the values shown against the file's documentation.",
-                )
-        else:
-            self._log.add(
-                "OME_NAMESPACE_UNKNOWN",
-                Severity.WARNING,
-                f"The <OME> root is in namespace {ns!r}, not an OME schema namespace "
-                "(http://www.openmicroscopy.org/Schemas/OME/<version>); it was read best-effort by element names.",
-                remedy="Viewers that check the namespace (Viv) may refuse it: write the OME namespace.",
-            )
-        self._creator = attrs.get("Creator")
-        self._uuid = attrs.get("UUID")
-        self._stack.append(Node(local, ns, prefix, {}, role=_ROLE_ROOT))
-
-    def _end(self, _name: str) -> None:
-        if self._depth == self._foreign_depth:
-            self._foreign_depth = 0
-        self._depth -= 1
-        stack = self._stack
-        node = stack.pop()
-        if not stack or node.role == _ROLE_CONTAINER:
-            return
-        prole = stack[-1].role
-        if prole in (_ROLE_ROOT, _ROLE_CONTAINER):
-            self._part(node, in_container=prole == _ROLE_CONTAINER)
-
-    def _chars(self, data: str) -> None:
-        node = self._stack[-1] if self._stack else None
-        if node is None or node.role:
-            return
-        if node.children:
-            node.children[-1].tail += data
-        else:
-            node.text += data
-
-    # --- parts ------------------------------------------------------------------------------------------------------
-
-    def _part(self, n: Node, in_container: bool) -> None:
-        local, conv = n.local, self._conv
-        if in_container:
-            if local.endswith("Annotation"):
-                a = conv.annotation(n)
-                self._annotations.append(replace(a, annotates=tuple(self._annotates.get(a.id or "", ()))))
-            else:
-                self._extra[local] += 1
-        elif local == "Image":
-            self._images.append(conv.image(n, len(self._images), self._rois))
-        elif local == "ROI":
-            self._rois.append(conv.roi(n, image_refs=tuple(self._roi_images.get(n.get("ID") or "", ()))))
-        elif local == "Instrument":
-            self._instruments.append(conv.instrument(n))
-        elif local == "Experimenter":
-            self._experimenters.append(conv.experimenter(n))
-        elif local in ("ExperimenterGroup", "Group"):
-            self._groups.append(conv.group(n))
-        elif local == "Project":
-            self._projects.append(conv.project(n))
-        elif local == "Dataset":
-            self._datasets.append(conv.dataset(n))
-        elif local == "Plate":
-            self._plates.append(conv.plate(n))
-        elif local == "BinaryOnly":
-            self._binary_only = conv.binary_only(n)
-        elif local.endswith("Annotation"):
-            self._annotations.append(conv.annotation(n))
-        else:
-            self._extra[local] += 1  # Screen, Folder, Rights, CustomAttributes, ...
-
-    # --- the document ---------------------------------------------------------------------------------------------
-
-    def _finish(self) -> OmeDocument:
-        log = self._log
-        if self._trailing_data:
-            log.add(
-                "OME_TRAILING_DATA",
-                Severity.INFO,
-                "The ImageDescription holds more text after a NUL byte; only the first string was read.",
-            )
-        dangling: dict[str, list[str]] = {}
-        for ref, target, _owner in self._refs:
-            if ref in _CHECKED_REFS and target not in self._ids:
-                dangling.setdefault(ref, []).append(target)
-        for ref, targets in dangling.items():
-            shown = ", ".join(sorted(set(targets))[:5])
-            log.add(
-                "OME_DANGLING_REF",
-                Severity.WARNING,
-                f"{len(targets)} {ref} element(s) point to IDs defined nowhere in the OME-XML: {shown}.",
-                remedy="Fix the references or add the missing objects; readers may fail or drop them.",
-                key=ref,
-            )
-        if self._dup_ids:
-            shown = ", ".join(list(self._dup_ids)[:5])
-            log.add(
-                "OME_DUPLICATE_ID",
-                Severity.WARNING,
-                f"{len(self._dup_ids)} ID(s) are used by more than one element: {shown}.",
-                remedy="IDs must be unique in an OME-XML document; references to them are ambiguous.",
-            )
-        for image in self._images:
-            _check_tiffdata(image, log)
-        annotates, roi_images = self._annotates, self._roi_images
-        annotations = tuple(  # references that came after the annotation / ROI
-            replace(a, annotates=tuple(annotates[a.id]))
-            if a.id in annotates and len(annotates[a.id]) != len(a.annotates)
-            else a
-            for a in self._annotations
-        )
-        rois = tuple(
-            replace(r, image_refs=tuple(roi_images[r.id]))
-            if r.id in roi_images and len(roi_images[r.id]) != len(r.image_refs)
-            else r
-            for r in self._rois
-        )
-        if self._binary_only is not None:
-            log.add(
-                "OME_BINARY_ONLY",
-                Severity.WARNING,
-                "The OME-XML is a BinaryOnly stub: the metadata lives in "
-                f"{self._binary_only.metadata_file or '(no MetadataFile given)'}, not in this file.",
-                remedy="Open the companion file named by MetadataFile (multi-file OME-TIFF); the portal's "
-                "viewer cannot follow it.",
-            )
-        return OmeDocument(
-            namespace=self._namespace,
-            schema_version=self._version,
-            creator=self._creator,
-            uuid=self._uuid,
-            images=tuple(self._images),
-            instruments=tuple(self._instruments),
-            experimenters=tuple(self._experimenters),
-            groups=tuple(self._groups),
-            projects=tuple(self._projects),
-            datasets=tuple(self._datasets),
-            annotations=annotations,
-            rois=rois,
-            plates=tuple(self._plates),
-            binary_only=self._binary_only,
-            findings=log.findings(),
-            xml_bytes=self._xml_bytes,
-            sha256=self._sha.hexdigest(),
-            element_count=self._elements,
-            encoding=self._encoding,
-            extra=dict(self._extra),
-        )
-
-
-_CHECKED_REFS = frozenset(
-    {
-        "AnnotationRef",
-        "ROIRef",
-        "ImageRef",
-        "InstrumentRef",
-        "DatasetRef",
-        "ExperimenterRef",
-        "ObjectiveSettings",
-    }
-)
-
-
-def _check_tiffdata(image: Image, log: FindingLog) -> None:
-    """X18: TiffData that starts outside SizeZ x SizeC x SizeT (a PlaneCount running past the last plane is found by
-    ``ometiff.plane_mapping``, which knows the plane order)."""
-    p = image.pixels
-    if p is None or not p.tiffdata:
-        return
-    where = image.id or f"Image #{image.index}"
-    for td in p.tiffdata:
-        first = (td.first_z, td.first_c, td.first_t)
-        sizes = (p.size_z or 1, p.effective_size_c, p.size_t or 1)
-        if any(f >= s for f, s in zip(first, sizes, strict=True)):
-            log.add(
-                "OME_TIFFDATA_RANGE",
-                Severity.WARNING,
-                f"TiffData #{td.index} starts at plane Z={td.first_z} C={td.first_c} T={td.first_t}, outside the "
-                f"image's SizeZ={sizes[0]} SizeC={sizes[1]} SizeT={sizes[2]}.",
-                remedy="The plane mapping is wrong: re-export the metadata.",
-                where=where,
-                key=f"{where}-first",
-            )
 
 
 # --- entry points ----------------------------------------------------------------------------------------------------

@@ -2,29 +2,27 @@
 
 Per round the planner first parses all it can from bytes already received (the first read, a cached tail, earlier
 speculative reads), then asks for every missing piece at once: the next chain IFD, the SubIFDs of every IFD just
-read, small out-of-line values, IFD 0's ImageDescription, and predicted chain IFDs (stride prediction or an
-offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real pointer gave.
-
-An IFD not yet seen is read with the span its parsed siblings needed (``_update_span``): its entries through the
-last value that had to be read, e.g. a SubIFDs array stored after the tile offset arrays, so an IFD and its SubIFDs
-arrive in one request.
+read, small out-of-line values, IFD 0's ImageDescription (``tiff.description_stream``), and predicted chain IFDs
+(``tiff.stride``, or an offsets.json). Predicted bytes are only a cache: an IFD is parsed only at an offset a real
+pointer gave. An IFD not yet seen is read with the span its parsed siblings needed (``tiff.span``); each round
+keeps to the request and byte budget (``tiff.budget``).
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ometiff_helpers.errors import CorruptTiff, IFDLoop, LimitExceeded
 from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
+from ometiff_helpers.tiff.budget import check_entries_budget, fit_round
 from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
-from ometiff_helpers.tiff.model import IFD, ReadOptions, Tag, TagValue, TiffStructure
+from ometiff_helpers.tiff.description_stream import DescriptionStream
+from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
+from ometiff_helpers.tiff.model import ReadOptions, TiffStructure
+from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze
 from ometiff_helpers.tiff.parse import (
     RawEntry,
     count_unknown_types,
@@ -32,35 +30,13 @@ from ometiff_helpers.tiff.parse import (
     parse_entries,
     parse_header,
 )
+from ometiff_helpers.tiff.span import DEFAULT_SPAN, sibling_span
+from ometiff_helpers.tiff.stride import StridePredictor
 
 if TYPE_CHECKING:
     from ometiff_helpers.io.base import ByteSource
 
 Range = tuple[int, int]
-_DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
-_UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
-_LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
-_BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's block
-
-
-@dataclass(eq=False)
-class _Node:
-    """An IFD being read (mutable while the walk goes on; turned into a frozen ``IFD`` at the end)."""
-
-    offset: int
-    index: int
-    path: str
-    depth: int
-    count: int | None = None
-    entries: list[RawEntry] = field(default_factory=list)
-    values: dict[int, TagValue] = field(default_factory=dict)  # entry index -> loaded value
-    waiting: dict[int, Range] = field(default_factory=dict)  # entry index -> range still to receive
-    next_offset: int = 0
-    children: list[_Node] = field(default_factory=list)
-    parsed: bool = False
-    failed: bool = False
-    span: int = 0
-    first_index: dict[int, int] = field(default_factory=dict)  # tag code -> index of its first entry
 
 
 class TiffPlanner:
@@ -82,25 +58,17 @@ class TiffPlanner:
         self.buf = Segments()
         self.log = FindingLog()
         self.visited: set[int] = set()
-        self.chain: list[_Node] = []
-        self.pending: list[_Node] = []  # nodes whose IFD bytes are not parsed yet
+        self.chain: list[IfdNode] = []
+        self.pending: list[IfdNode] = []  # nodes whose IFD bytes are not parsed yet
         self.n_parsed = 0
         self.n_entries = 0  # entries parsed in every IFD so far (ReadOptions.max_entries)
         self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
         self.n_subifds = 0
         # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
-        self.span_est = _DEFAULT_SPAN  # chain IFDs
+        self.span_est = DEFAULT_SPAN  # chain IFDs
         self.sub_span_est: int | None = None  # SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
-        self.predicted: list[Range] = []  # ranges predicted to hold chain IFDs in the last round
-        self.window: Range | None = None  # or the window of small strides read in the last round
-        self.lookahead = max(1, options.stride_lookahead)
-        self.desc_range: Range | None = None
-        self.desc_index: int | None = None
-        self.desc_parts: list[bytes] = []  # kept when there is no consumer, or while the description is small
-        self.desc_keep = description_consumer is None
-        self.desc_total = 0
-        self.desc_done = False
+        self.desc = DescriptionStream(description_consumer, options.small_value_bytes)
         self.odd: list[str] = []
 
     # --- driving ------------------------------------------------------------------------------------------------
@@ -111,6 +79,7 @@ class TiffPlanner:
         self.buf.add(0, first)
         header = parse_header(first, self.size)
         self.fmt: TiffFormat = header.format
+        self.stride = StridePredictor(self.opt, self.fmt, self.size)
         root = self._new_node(header.first_ifd_offset, 0, "IFD 0", 0)
         self.chain.append(root)
         self._plan_start(header.first_ifd_offset)
@@ -120,7 +89,7 @@ class TiffPlanner:
             if not ranges:
                 break
             self._fetch(ranges, consumers, kinds)
-        self._check_sidecar()
+        check_sidecar(self.log, self.sidecar, self.chain)
         return self._build(header.first_ifd_offset)
 
     def _plan_start(self, ifd0: int) -> None:
@@ -141,42 +110,19 @@ class TiffPlanner:
     def _fetch(
         self, ranges: list[Range], consumers: dict[int, Callable[[bytes], None]], kinds: list[str]
     ) -> None:
-        ledger = self.source.ledger
-        if (
-            ledger.count + len(ranges) > self.opt.max_requests
-            or ledger.bytes + _total(ranges) > self.opt.max_bytes
-        ):
-            keep = [i for i, k in enumerate(kinds) if k != "spec"]
-            ranges, kinds = [ranges[i] for i in keep], [kinds[i] for i in keep]
-            consumers = {keep.index(i): c for i, c in consumers.items()}
-        if ledger.count + len(ranges) > self.opt.max_requests:
-            raise LimitExceeded(
-                f"stopped after {ledger.count:,} requests and {self.n_parsed:,} IFDs: reading the next "
-                f"{len(ranges):,} ranges would pass the request budget of {self.opt.max_requests:,}.",
-                name="requests",
-                value=ledger.count + len(ranges),
-                limit=self.opt.max_requests,
-                hint="Provide an offsets.json sidecar (all IFD offsets at once) or raise ReadOptions.max_requests.",
-            )
-        if ledger.bytes + _total(ranges) > self.opt.max_bytes:
-            raise LimitExceeded(
-                f"stopped after {ledger.bytes:,} bytes: the next reads ({_total(ranges):,} bytes) would pass the "
-                f"byte budget of {self.opt.max_bytes:,}.",
-                name="bytes",
-                value=ledger.bytes + _total(ranges),
-                limit=self.opt.max_bytes,
-                hint="Raise ReadOptions.max_bytes if this file really carries that much metadata.",
-            )
+        ranges, consumers, kinds = fit_round(
+            self.source.ledger, ranges, consumers, kinds, self.opt, self.n_parsed
+        )
         results = self.source.fetch(ranges, consumers=consumers or None)
         for (start, _end), kind, data in zip(ranges, kinds, results, strict=True):
             if data is None:
                 continue
             if kind == "desc":
-                self._desc_bytes(data)
+                self.desc.received(data)
             else:
                 self.buf.add(start, data)
-        if self.desc_range is not None and any(k == "desc" for k in kinds):
-            self.desc_done = True
+        if self.desc.range is not None and any(k == "desc" for k in kinds):
+            self.desc.done = True
         if self.on_progress is not None:
             self.on_progress(Progress("ifds", self.n_parsed))
 
@@ -198,15 +144,15 @@ class TiffPlanner:
 
         for node in self.pending:
             if node.count is None:
-                est = self.span_est if node.depth == 0 else self.sub_span_est or _DEFAULT_SPAN
+                est = self.span_est if node.depth == 0 else self.sub_span_est or DEFAULT_SPAN
                 want(node.offset, node.offset + est, "ifd")
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
-        for node in self._all_nodes():
+        for node in all_nodes(self.chain):
             for start, end in node.waiting.values():
                 want(start, end, "value")
-        if self.desc_range is not None and not self.desc_done:
-            start, end = self.desc_range
+        if self.desc.wanted is not None:
+            start, end = self.desc.wanted
             if self.consumer is not None:
                 consumers[len(ranges)] = self.consumer
             want(start, end, "desc")
@@ -219,65 +165,19 @@ class TiffPlanner:
         return ranges, consumers, kinds
 
     def _predict(self) -> list[Range]:
-        """Ranges expected to hold the next chain IFDs, assuming the last stride between chain IFDs repeats.
-
-        Small strides: one window covering the next ``lookahead`` strides (tolerates varying strides). Large strides:
-        the predicted offsets themselves, ``lookahead`` of them once the stride repeated; else two, each read from
-        a lead of 1/16 of the stride before it (compressed data makes strides vary; IFD 0's description makes the
-        first stride a guess, see ``_stride``).
-        """
-        if self.sidecar is not None or self.opt.stride_lookahead <= 0:
+        """Ranges expected to hold the next chain IFDs (none with an offsets.json: its offsets are read instead)."""
+        if self.sidecar is not None:
             return []
         frontier = self.chain[-1]
-        if self.predicted or self.window is not None:
-            chain = sorted(n.offset for n in self.chain)
-            hits = sum(1 for start, end in self.predicted if _holds(chain, start, end))
-            if self.window is not None:
-                ok = frontier.offset >= self.window[1] - self.span_est or (
-                    frontier.parsed and not frontier.next_offset
-                )
-            else:
-                ok = hits == len(self.predicted)
-            if ok:
-                self.lookahead = min(self.opt.max_stride_lookahead, self.lookahead * 2)
-            elif hits == 0:
-                self.lookahead = max(1, self.opt.stride_lookahead)
-            self.predicted, self.window = [], None
-        if frontier.parsed or len(self.chain) < 2:
-            return []
-        recent = self.chain[-9:]
-        strides = [self._stride(a, b) for a, b in itertools.pairwise(recent)]
-        stride = strides[-1]
-        if stride == 0:
-            return []
-        period = next(
-            (p for p in range(1, 5) if len(strides) >= 2 * p and strides[-p:] == strides[-2 * p : -p]), None
+        return self.stride.predict(
+            [n.offset for n in self.chain],
+            frontier_parsed=frontier.parsed,
+            chain_ends=not frontier.next_offset,
+            skip=self._description_value(self.chain[0]),
+            span=self.span_est,
+            visited=self.visited,
+            buf=self.buf,
         )
-        if period is None and 0 < stride * max(2, self.opt.stride_lookahead) <= self.opt.predict_window_bytes:
-            n = max(1, min(self.lookahead, self.opt.predict_window_bytes // stride))
-            end = min(self.size, frontier.offset + n * stride + self.span_est)
-            self.window = (frontier.offset, end)
-            return [self.window]
-        cycle = strides[-period:] if period else [stride]
-        n = self.lookahead if period else min(self.lookahead, _UNCONFIRMED_STEPS)
-        lead = self.opt.ifd_read_margin
-        if not period:
-            lead = min(_LEAD_MAX, max(lead, abs(stride) // 16))
-        off = frontier.offset
-        for k in range(n):
-            off += cycle[k % len(cycle)]
-            if off < self.fmt.header_size or off + self.fmt.ifd_size(1) > self.size or off in self.visited:
-                break
-            if self.buf.get(off, off + self.fmt.count_size) is None:
-                self.predicted.append((max(self.fmt.header_size, off - lead), off + self.span_est))
-        return self.predicted
-
-    def _stride(self, a: _Node, b: _Node) -> int:
-        """Bytes from chain IFD ``a`` to ``b``, less IFD 0's description when it lies between them."""
-        desc = self._description_value(a)
-        if desc is not None and a.offset < desc[0] and desc[1] <= b.offset:
-            return b.offset - a.offset - (desc[1] - desc[0])
-        return b.offset - a.offset
 
     # --- parsing what we have -----------------------------------------------------------------------------------
 
@@ -286,7 +186,7 @@ class TiffPlanner:
         progress = True
         while progress:
             progress = False
-            stuck: list[_Node] = []
+            stuck: list[IfdNode] = []
             new = self.pending
             while new:  # IFDs spawned while parsing (the next in a chain) are tried in the same pass: linear
                 self.pending = []
@@ -295,17 +195,17 @@ class TiffPlanner:
                 stuck += waiting
                 new = self.pending
             self.pending = stuck
-            for node in self._all_nodes():
+            for node in all_nodes(self.chain):
                 for idx, (start, end) in list(node.waiting.items()):
                     data = self.buf.get(start, end)
                     if data is not None:
                         del node.waiting[idx]
                         self._set_value(node, idx, data)
                         progress = True
-            if self.desc_range is not None and not self.desc_done:
-                self._try_description()
+            if self.desc.wanted is not None:
+                self.desc.take(self.buf)
 
-    def _try_parse(self, node: _Node) -> bool:
+    def _try_parse(self, node: IfdNode) -> bool:
         fmt = self.fmt
         if node.count is None:
             head = self.buf.get(node.offset, node.offset + fmt.count_size)
@@ -339,14 +239,16 @@ class TiffPlanner:
                 plural="pointers to data that is not an image directory",
             )
             return True
-        self._charge_entries(node)
+        assert node.count is not None
+        self.n_entries += node.count
+        check_entries_budget(self.n_entries, node.path, node.offset, self.opt, self.n_parsed)
         node.entries, node.next_offset = parse_entries(fmt, data, node.offset, node.count)
         for idx, e in enumerate(node.entries):
             node.first_index.setdefault(e.code, idx)
         node.parsed = True
         node.span = size
         self.n_parsed += 1
-        self._check_entries(node)
+        check_entries(self.log, node)
         skipped: list[RawEntry] = []
         for idx, entry in enumerate(node.entries):
             if not self._plan_value(node, idx, entry):
@@ -367,7 +269,7 @@ class TiffPlanner:
             self._follow_chain(node)
         return True
 
-    def _check_count(self, node: _Node, count: int) -> bool:
+    def _check_count(self, node: IfdNode, count: int) -> bool:
         if count > self.opt.max_tags_per_ifd:
             msg = (
                 f"{node.path} at offset {node.offset:,} declares {count:,} tags; the limit is "
@@ -392,45 +294,7 @@ class TiffPlanner:
             )
         return True
 
-    def _charge_entries(self, node: _Node) -> None:
-        """Count ``node``'s entries against ``ReadOptions.max_entries`` (the work bound of the whole read)."""
-        assert node.count is not None
-        self.n_entries += node.count
-        if self.n_entries > self.opt.max_entries:
-            raise LimitExceeded(
-                f"stopped at {node.path} (offset {node.offset:,}): the {self.n_parsed + 1:,} directories read so "
-                f"far hold {self.n_entries:,} entries; the limit is {self.opt.max_entries:,}. The file is "
-                "probably damaged (pointers into image data).",
-                name="entries",
-                value=self.n_entries,
-                limit=self.opt.max_entries,
-                hint="Check the file with tiffinfo; if it really has that many tags, raise ReadOptions.max_entries.",
-            )
-
-    def _check_entries(self, node: _Node) -> None:
-        codes = [e.code for e in node.entries]
-        if len(node.first_index) != len(codes):
-            seen = Counter(codes)
-            dups = sorted(c for c, n in seen.items() if n > 1)
-            self._finding(
-                "TAG_DUPLICATE",
-                f"{node.path} has {len(dups):,} tag(s) more than once ("
-                + ", ".join(str(c) for c in dups[:5])
-                + (", ..." if len(dups) > 5 else "")
-                + "); the first of each is used.",
-                "Rewrite the file with a current writer.",
-                node.path,
-            )
-        if codes != sorted(codes):
-            self._finding(
-                "TAGS_UNSORTED",
-                f"{node.path} at offset {node.offset:,}: tags are not in ascending order (TIFF requires it).",
-                "Most readers cope; rewrite the file with a current writer to be safe.",
-                node.path,
-                Severity.INFO,
-            )
-
-    def _plan_value(self, node: _Node, idx: int, e: RawEntry) -> bool:
+    def _plan_value(self, node: IfdNode, idx: int, e: RawEntry) -> bool:
         """Decode an inline value or plan the read of an out-of-line one; False when the type is unknown."""
         fmt = self.fmt
         is_desc0 = (
@@ -452,10 +316,7 @@ class TiffPlanner:
             if value is not None:
                 node.values[idx] = value
             if is_desc0:
-                self.desc_parts = [e.slot[:nbytes]]
-                self.desc_done = True
-                if self.consumer is not None:
-                    self.consumer(e.slot[:nbytes])
+                self.desc.inline(e.slot[:nbytes])
             if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
                 self._spawn_subifds(node, idx)
             return True
@@ -474,10 +335,7 @@ class TiffPlanner:
                     limit=self.opt.max_description_bytes,
                     hint="Raise ReadOptions.max_description_bytes if the OME-XML really is that large.",
                 )
-            self.desc_range = (voff, voff + nbytes)
-            self.desc_index = idx
-            self.desc_total = nbytes
-            self._try_description()
+            self.desc.locate(idx, voff, nbytes, self.buf)
             return True
         if not self._wants_value(e, nbytes):
             return True
@@ -515,7 +373,9 @@ class TiffPlanner:
             return True
         return nbytes <= self.opt.small_value_bytes
 
-    def _check_value_location(self, node: _Node, e: RawEntry, voff: int, nbytes: int, is_desc0: bool) -> bool:
+    def _check_value_location(
+        self, node: IfdNode, e: RawEntry, voff: int, nbytes: int, is_desc0: bool
+    ) -> bool:
         if voff < self.fmt.header_size:
             problem = f"points at offset {voff:,}, inside the {self.fmt.header_size}-byte header"
             code = "VALUE_OFFSET_BAD"
@@ -541,7 +401,7 @@ class TiffPlanner:
         )
         return False
 
-    def _set_value(self, node: _Node, idx: int, data: bytes) -> None:
+    def _set_value(self, node: IfdNode, idx: int, data: bytes) -> None:
         e = node.entries[idx]
         value = decode_value(self.fmt, e.type, e.count, data)
         if value is not None:
@@ -549,82 +409,42 @@ class TiffPlanner:
         if e.code == TagCode.SUB_IFDS and idx == node.first_index[TagCode.SUB_IFDS]:
             self._spawn_subifds(node, idx)
 
-    def _try_description(self) -> None:
-        assert self.desc_range is not None
-        start, end = self.desc_range
-        have = self.buf.covered_until(start)
-        if have <= start:
-            return
-        part = self.buf.get(start, min(have, end))
-        assert part is not None
-        self._desc_bytes(part)
-        if self.consumer is not None:
-            self.consumer(part)
-        if have >= end:
-            self.desc_done = True
-        else:
-            self.desc_range = (have, end)
-
-    def _desc_bytes(self, data: bytes) -> None:
-        if self.desc_keep or self.desc_total <= self.opt.small_value_bytes:
-            self.desc_parts.append(data)
-
-    def _update_span(self, node: _Node) -> None:
-        """Learn, from an IFD just parsed, how many bytes to read for its siblings (the IFDs of the same depth).
-
-        Writers store an IFD's out-of-line values as one block right after its entries. The sibling's read span is
-        this IFD's span through the end of the last value that had to be read (the SubIFDs array, a Software
-        string), following the block across values that were not needed (tile offset arrays), less the values the
-        siblings lack (IFD 0's description); no further than ``ReadOptions.template_span_max``.
-        """
-        fmt = self.fmt
-        located = []
-        for idx, e in enumerate(node.entries):
-            n = e.nbytes()
-            if n is not None and not e.is_inline(fmt):
-                located.append((e.value_offset(fmt), n, idx))
-        block_end = needed_end = node.offset + node.span
-        skipped = lacking = 0  # bytes of the siblings-lack values passed, and those before needed_end
-        for voff, n, idx in sorted(located):
-            if voff < node.offset:
-                continue
-            if voff > block_end + _BLOCK_GAP:
-                break
-            block_end = max(block_end, voff + n)
-            if self._is_description0(node, idx):
-                skipped += n
-            elif idx in node.values or idx in node.waiting:
-                if voff + n - node.offset - skipped > self.opt.template_span_max:
-                    break
-                needed_end, lacking = max(needed_end, voff + n), skipped
-        span = needed_end - node.offset - lacking + self.opt.ifd_read_margin
+    def _update_span(self, node: IfdNode) -> None:
+        """Learn, from an IFD just parsed, how many bytes to read for its siblings (see ``tiff.span``)."""
+        span = sibling_span(
+            self.fmt,
+            node.offset,
+            node.span,
+            node.entries,
+            node.values.keys() | node.waiting.keys(),
+            self.desc.index if node is self.chain[0] else None,
+            span_max=self.opt.template_span_max,
+            margin=self.opt.ifd_read_margin,
+        )
         if node.depth:
             self.sub_span_est = max(self.sub_span_est or 0, span)
         else:
             self.span_est = span if node.index == 0 else max(self.span_est, span)
 
-    def _is_description0(self, node: _Node, idx: int) -> bool:
-        return node is self.chain[0] and idx == self.desc_index
-
-    def _description_value(self, node: _Node) -> Range | None:
+    def _description_value(self, node: IfdNode) -> Range | None:
         """Where IFD 0's out-of-line description lies, for ``node`` = IFD 0 (None otherwise or when inline)."""
-        if node is not self.chain[0] or self.desc_index is None:
+        if node is not self.chain[0] or self.desc.index is None:
             return None
-        e = node.entries[self.desc_index]  # set only for an out-of-line description
+        e = node.entries[self.desc.index]  # set only for an out-of-line description
         start = e.value_offset(self.fmt)
         return start, start + (e.nbytes() or 0)
 
     # --- following pointers -------------------------------------------------------------------------------------
 
-    def _new_node(self, offset: int, index: int, path: str, depth: int) -> _Node:
-        node = _Node(offset, index, path, depth)
+    def _new_node(self, offset: int, index: int, path: str, depth: int) -> IfdNode:
+        node = IfdNode(offset, index, path, depth)
         self.visited.add(offset)
         self.pending.append(node)
         if offset % 2:
             self.odd.append(f"{path} at {offset:,}")
         return node
 
-    def _follow_chain(self, node: _Node) -> None:
+    def _follow_chain(self, node: IfdNode) -> None:
         nxt = node.next_offset
         if nxt == 0:
             return
@@ -648,7 +468,7 @@ class TiffPlanner:
         index = len(self.chain)
         self.chain.append(self._new_node(nxt, index, f"IFD {index}", 0))
 
-    def _pointer_ok(self, off: int, node: _Node, what: str, where: str) -> bool:
+    def _pointer_ok(self, off: int, node: IfdNode, what: str, where: str) -> bool:
         fmt = self.fmt
         if off < fmt.header_size or off + fmt.count_size > self.size:
             problem = (
@@ -677,7 +497,7 @@ class TiffPlanner:
             return False
         return True
 
-    def _loop(self, node: _Node, target: int, msg: str) -> None:
+    def _loop(self, node: IfdNode, target: int, msg: str) -> None:
         if self.opt.strict:
             raise IFDLoop(msg + ".", offset=target, hint="The file is damaged; convert it again.")
         self._finding(
@@ -687,7 +507,7 @@ class TiffPlanner:
             node.path,
         )
 
-    def _spawn_subifds(self, node: _Node, idx: int) -> None:
+    def _spawn_subifds(self, node: IfdNode, idx: int) -> None:
         e = node.entries[idx]
         value = node.values.get(idx)
         if e.type not in IFD_POINTER_TYPES or not isinstance(value, tuple):
@@ -726,7 +546,7 @@ class TiffPlanner:
 
     # --- results ------------------------------------------------------------------------------------------------
 
-    def _fail(self, node: _Node, code: str, msg: str, remedy: str, *, plural: str = "") -> None:
+    def _fail(self, node: IfdNode, code: str, msg: str, remedy: str, *, plural: str = "") -> None:
         """Skip ``node`` with a finding (raise for IFD 0, without which nothing can be read)."""
         if node is self.chain[0]:
             raise CorruptTiff(msg, offset=node.offset, hint=remedy)
@@ -746,58 +566,21 @@ class TiffPlanner:
         count: int = 1,
         plural: str = "",
     ) -> None:
-        """Record a finding; those of one code on one kind of directory (IFD, SubIFD) merge into one."""
-        scope = "SubIFD" if "SubIFD" in where else "IFD"
-        self.log.add(
-            code, sev, msg, remedy=remedy, where=where, key=scope, count=count, plural=plural, scope=scope
-        )
-
-    def _all_nodes(self) -> list[_Node]:
-        out: list[_Node] = []
-        stack = list(reversed(self.chain))
-        while stack:
-            n = stack.pop()
-            out.append(n)
-            stack.extend(reversed(n.children))
-        return out
-
-    def _check_sidecar(self) -> None:
-        if self.sidecar is None:
-            return
-        real = [n.offset for n in self.chain if n.parsed]
-        if list(self.sidecar) != real:
-            diff = next((i for i, (a, b) in enumerate(zip(self.sidecar, real, strict=False)) if a != b), None)
-            at = min(len(self.sidecar), len(real)) if diff is None else diff
-            self._finding(
-                "OFFSETS_MISMATCH",
-                f"the offsets file lists {len(self.sidecar):,} IFDs but the chain has {len(real):,}; they differ "
-                f"from IFD {at}. The chain read from the file is used.",
-                "Regenerate the offsets.json for this file.",
-                f"IFD {at}",
-            )
+        """Record a finding (see ``ifd_checks.add_finding``)."""
+        add_finding(self.log, code, msg, remedy, where, sev, count=count, plural=plural)
 
     def _build(self, first_ifd_offset: int) -> TiffStructure:
-        if self.odd:
-            self._finding(
-                "IFD_OFFSET_ODD",
-                f"{len(self.odd):,} IFD(s) start at an odd offset (TIFF requires word alignment): "
-                + ", ".join(self.odd[:5])
-                + (" ..." if len(self.odd) > 5 else "")
-                + ".",
-                "Most readers cope; rewrite the file with a current writer to be safe.",
-                self.odd[0].split(" at ")[0],
-                Severity.INFO,
-            )
-        desc = b"".join(self.desc_parts) if self.desc_parts else None
+        check_odd_offsets(self.log, self.odd)
+        desc = self.desc.value()
         root = self.chain[0]
-        if desc is not None and self.desc_index is not None and len(desc) <= self.opt.small_value_bytes:
-            e = root.entries[self.desc_index]
+        if desc is not None and self.desc.index is not None and len(desc) <= self.opt.small_value_bytes:
+            e = root.entries[self.desc.index]
             value = decode_value(self.fmt, e.type, e.count, desc)
             if value is not None:
-                root.values[self.desc_index] = value
+                root.values[self.desc.index] = value
         if self.consumer is not None:
             desc = None
-        ifds = tuple(self._freeze(n) for n in self.chain if n.parsed)
+        ifds = tuple(freeze(n, self.fmt) for n in self.chain if n.parsed)
         return TiffStructure(
             size=self.size,
             bigtiff=self.fmt.bigtiff,
@@ -807,40 +590,3 @@ class TiffPlanner:
             image_description=desc,
             findings=self.log.findings(),
         )
-
-    def _freeze(self, node: _Node) -> IFD:
-        tags = []
-        for idx, e in enumerate(node.entries):
-            n = e.nbytes()
-            inline = n is not None and n <= self.fmt.offset_size
-            tags.append(
-                Tag(
-                    code=e.code,
-                    type=e.type,
-                    count=e.count,
-                    value=node.values.get(idx),
-                    value_offset=None if inline or n is None else e.value_offset(self.fmt),
-                    nbytes=n or 0,
-                    entry_offset=e.entry_offset,
-                )
-            )
-        return IFD(
-            offset=node.offset,
-            index=node.index,
-            path=node.path,
-            tags=tuple(tags),
-            next_offset=node.next_offset,
-            subifds=tuple(self._freeze(c) for c in node.children if c.parsed),
-            depth=node.depth,
-            nbytes=self.fmt.ifd_size(node.count or 0),
-        )
-
-
-def _holds(sorted_offsets: list[int], start: int, end: int) -> bool:
-    """Whether one of ``sorted_offsets`` lies in ``[start, end)``."""
-    i = bisect.bisect_left(sorted_offsets, start)
-    return i < len(sorted_offsets) and sorted_offsets[i] < end
-
-
-def _total(ranges: list[Range]) -> int:
-    return sum(e - s for s, e in ranges)

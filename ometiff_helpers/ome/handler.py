@@ -1,0 +1,289 @@
+"""The expat handlers of the OME-XML parser: elements -> one top-level part at a time -> records -> ``OmeDocument``.
+
+Only one top-level part (an Image, a ROI, one annotation, ...) is held as elements at a time; it is turned into
+records (``ome.build``) when it closes and dropped, so 20 000 ROIs cost their records, not a tree. IDs and
+references are collected on the way for the document's consistency findings (``ome.consistency``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from xml.parsers import expat
+
+from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
+from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.ome.build import Converter
+from ometiff_helpers.ome.consistency import check_duplicate_ids, check_references, check_tiffdata
+from ometiff_helpers.ome.description import NOT_OME_HINT, preview
+from ometiff_helpers.ome.model import Annotation, BinaryOnly, Image, OmeDocument, Plate, Roi
+from ometiff_helpers.ome.xmlnode import Node, split_name
+
+#: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
+KNOWN_VERSIONS = (
+    "2003-FC",
+    "2007-06",
+    "2008-02",
+    "2008-09",
+    "2009-09",
+    "2010-04",
+    "2010-06",
+    "2011-06",
+    "2012-06",
+    "2013-06",
+    "2015-01",
+    "2016-06",
+)
+_NS_VERSION = re.compile(r"^https?://www\.openmicroscopy\.org/Schemas/OME/(\d{4}-\d{2}|\d{4}-FC)/?$")
+_NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
+
+_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
+_CONTAINERS = frozenset({"StructuredAnnotations"})
+_REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
+
+
+class OmeHandler:
+    """Receives expat's element events for one document (``start``, ``end``, ``chars``); ``finish`` builds it."""
+
+    def __init__(
+        self, log: FindingLog, parser: expat.XMLParserType, *, max_elements: int, max_depth: int
+    ) -> None:
+        self._log = log
+        self._parser = parser
+        self._conv = Converter(log)
+        self.head = b""  # the document's first bytes, for the message of a root that is not <OME>
+        self._stack: list[Node] = []
+        self._depth = 0
+        self._elements = 0
+        self.root_seen = False
+        self._foreign_depth = 0
+        self._max_elements = max_elements
+        self._max_depth = max_depth
+        self._namespace: str | None = None
+        self._version: str | None = None
+        self._creator: str | None = None
+        self._uuid: str | None = None
+        self._images: list[Image] = []
+        self._instruments: list = []
+        self._experimenters: list = []
+        self._groups: list = []
+        self._projects: list = []
+        self._datasets: list = []
+        self._annotations: list[Annotation] = []
+        self._rois: list[Roi] = []
+        self._plates: list[Plate] = []
+        self._binary_only: BinaryOnly | None = None
+        self._extra: Counter[str] = Counter()
+        self._ids: dict[str, str] = {}
+        self._dup_ids: Counter[str] = Counter()
+        self._refs: list[tuple[str, str, str]] = []  # (ref element, target ID, owner ID)
+        self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
+        self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
+
+    # --- expat handlers -------------------------------------------------------------------------------------------
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        self._elements += 1
+        self._depth += 1
+        if self._elements > self._max_elements or self._depth > self._max_depth:
+            self._over_limit()
+        ns, local, prefix = split_name(name)
+        stack = self._stack
+        if not stack:
+            self._root(ns, local, prefix, attrs)
+            return
+        parent = stack[-1]
+        node = Node(local, ns, prefix, attrs)
+        prole = parent.role
+        if prole == 0 or prole == _ROLE_SKIP:
+            parent.children.append(node)
+        elif prole == _ROLE_ROOT and local in _CONTAINERS:
+            node.role = _ROLE_CONTAINER
+        if local == "BinData":
+            node.role = _ROLE_SKIP
+        stack.append(node)
+        if self._foreign_depth:
+            return  # inside an XMLAnnotation's Value: not OME elements, their IDs are not OME IDs
+        ident = attrs.get("ID")
+        if ident is None:
+            if local == "Value" and parent.local == "XMLAnnotation":
+                self._foreign_depth = self._depth
+            return
+        if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
+            owner = parent.attrs.get("ID", parent.local)
+            self._refs.append((local, ident, owner))
+            if local == "AnnotationRef":
+                self._annotates.setdefault(ident, []).append(owner)
+            elif local == "ROIRef":
+                self._roi_images.setdefault(ident, []).append(owner)
+        elif ident in self._ids:
+            self._dup_ids[ident] += 1
+        else:
+            self._ids[ident] = local
+
+    def _over_limit(self) -> None:
+        if self._elements > self._max_elements:
+            raise LimitExceeded(
+                f"the OME-XML has more than {self._max_elements:,} elements; parsing stopped.",
+                name="max_elements",
+                value=self._elements,
+                limit=self._max_elements,
+                hint="Raise OmeXmlOptions.max_elements if you trust this file.",
+            )
+        raise OmeXmlError(
+            f"the OME-XML is nested more than {self._max_depth} levels deep "
+            f"(line {self._parser.CurrentLineNumber}); OME-XML needs fewer than 15. Parsing stopped.",
+            line=self._parser.CurrentLineNumber,
+            column=self._parser.CurrentColumnNumber + 1,
+            hint="The file is damaged or hostile.",
+        )
+
+    def _root(self, ns: str, local: str, prefix: str, attrs: dict[str, str]) -> None:
+        self.root_seen = True
+        if local != "OME":
+            raise NotOmeTiff(
+                f"IFD 0's ImageDescription is XML whose root element is <{local}>, not <OME>: "
+                f"{preview(self.head)!r}.",
+                kind=f"xml:{local}",
+                hint=NOT_OME_HINT,
+            )
+        self._namespace = ns or None
+        m = _NS_VERSION.match(ns)
+        if ns == _NS_2003FC:
+            self._version = "2003-FC"
+        elif m:
+            self._version = m.group(1)
+            if self._version not in KNOWN_VERSIONS:
+                self._log.add(
+                    "OME_SCHEMA_UNKNOWN",
+                    Severity.WARNING,
+                    f"OME schema version {self._version} is not one this tool knows (newest known: "
+                    f"{KNOWN_VERSIONS[-1]}); it was read best-effort by element names.",
+                    remedy="Check the values shown against the file's documentation.",
+                )
+        else:
+            self._log.add(
+                "OME_NAMESPACE_UNKNOWN",
+                Severity.WARNING,
+                f"The <OME> root is in namespace {ns!r}, not an OME schema namespace "
+                "(http://www.openmicroscopy.org/Schemas/OME/<version>); it was read best-effort by element names.",
+                remedy="Viewers that check the namespace (Viv) may refuse it: write the OME namespace.",
+            )
+        self._creator = attrs.get("Creator")
+        self._uuid = attrs.get("UUID")
+        self._stack.append(Node(local, ns, prefix, {}, role=_ROLE_ROOT))
+
+    def end(self, _name: str) -> None:
+        if self._depth == self._foreign_depth:
+            self._foreign_depth = 0
+        self._depth -= 1
+        stack = self._stack
+        node = stack.pop()
+        if not stack or node.role == _ROLE_CONTAINER:
+            return
+        prole = stack[-1].role
+        if prole in (_ROLE_ROOT, _ROLE_CONTAINER):
+            self._part(node, in_container=prole == _ROLE_CONTAINER)
+
+    def chars(self, data: str) -> None:
+        node = self._stack[-1] if self._stack else None
+        if node is None or node.role:
+            return
+        if node.children:
+            node.children[-1].tail += data
+        else:
+            node.text += data
+
+    # --- parts ------------------------------------------------------------------------------------------------------
+
+    def _part(self, n: Node, in_container: bool) -> None:
+        local, conv = n.local, self._conv
+        if in_container:
+            if local.endswith("Annotation"):
+                a = conv.annotation(n)
+                self._annotations.append(replace(a, annotates=tuple(self._annotates.get(a.id or "", ()))))
+            else:
+                self._extra[local] += 1
+        elif local == "Image":
+            self._images.append(conv.image(n, len(self._images), self._rois))
+        elif local == "ROI":
+            self._rois.append(conv.roi(n, image_refs=tuple(self._roi_images.get(n.get("ID") or "", ()))))
+        elif local == "Instrument":
+            self._instruments.append(conv.instrument(n))
+        elif local == "Experimenter":
+            self._experimenters.append(conv.experimenter(n))
+        elif local in ("ExperimenterGroup", "Group"):
+            self._groups.append(conv.group(n))
+        elif local == "Project":
+            self._projects.append(conv.project(n))
+        elif local == "Dataset":
+            self._datasets.append(conv.dataset(n))
+        elif local == "Plate":
+            self._plates.append(conv.plate(n))
+        elif local == "BinaryOnly":
+            self._binary_only = conv.binary_only(n)
+        elif local.endswith("Annotation"):
+            self._annotations.append(conv.annotation(n))
+        else:
+            self._extra[local] += 1  # Screen, Folder, Rights, CustomAttributes, ...
+
+    # --- the document ---------------------------------------------------------------------------------------------
+
+    def finish(self, *, trailing_data: bool, xml_bytes: int, sha256: str, encoding: str) -> OmeDocument:
+        """The document of everything parsed (``trailing_data`` etc.: what the byte intake learnt)."""
+        log = self._log
+        if trailing_data:
+            log.add(
+                "OME_TRAILING_DATA",
+                Severity.INFO,
+                "The ImageDescription holds more text after a NUL byte; only the first string was read.",
+            )
+        check_references(self._refs, self._ids, log)
+        check_duplicate_ids(self._dup_ids, log)
+        for image in self._images:
+            check_tiffdata(image, log)
+        annotates, roi_images = self._annotates, self._roi_images
+        annotations = tuple(  # references that came after the annotation / ROI
+            replace(a, annotates=tuple(annotates[a.id]))
+            if a.id in annotates and len(annotates[a.id]) != len(a.annotates)
+            else a
+            for a in self._annotations
+        )
+        rois = tuple(
+            replace(r, image_refs=tuple(roi_images[r.id]))
+            if r.id in roi_images and len(roi_images[r.id]) != len(r.image_refs)
+            else r
+            for r in self._rois
+        )
+        if self._binary_only is not None:
+            log.add(
+                "OME_BINARY_ONLY",
+                Severity.WARNING,
+                "The OME-XML is a BinaryOnly stub: the metadata lives in "
+                f"{self._binary_only.metadata_file or '(no MetadataFile given)'}, not in this file.",
+                remedy="Open the companion file named by MetadataFile (multi-file OME-TIFF); the portal's "
+                "viewer cannot follow it.",
+            )
+        return OmeDocument(
+            namespace=self._namespace,
+            schema_version=self._version,
+            creator=self._creator,
+            uuid=self._uuid,
+            images=tuple(self._images),
+            instruments=tuple(self._instruments),
+            experimenters=tuple(self._experimenters),
+            groups=tuple(self._groups),
+            projects=tuple(self._projects),
+            datasets=tuple(self._datasets),
+            annotations=annotations,
+            rois=rois,
+            plates=tuple(self._plates),
+            binary_only=self._binary_only,
+            findings=log.findings(),
+            xml_bytes=xml_bytes,
+            sha256=sha256,
+            element_count=self._elements,
+            encoding=encoding,
+            extra=dict(self._extra),
+        )
