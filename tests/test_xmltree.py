@@ -318,7 +318,7 @@ def test_bounds() -> None:
     with pytest.raises(LimitExceeded, match="more than 10 elements") as info:
         XmlTree.parse(b"<a>" + b"<b/>" * 20 + b"</a>", options=OmeXmlOptions(max_elements=10))
     assert info.value.name == "max_elements"  # the OmeXmlOptions field to raise, as the OME-XML parser says
-    with pytest.raises(LimitExceeded, match="100 this explorer reads") as info:
+    with pytest.raises(LimitExceeded, match="the limit of 100 bytes this tool reads") as info:
         XmlTree.parse(b"<a>" + b" " * 200 + b"</a>", options=OmeXmlOptions(max_bytes=100))
     assert info.value.name == "max_xml_bytes"
 

@@ -73,6 +73,7 @@ __all__ = [
     "Roi",
     "Shape",
     "TiffData",
+    "check_xml_size",
     "classify_description",
     "decode_description",
     "description_encoding",
@@ -204,21 +205,8 @@ class OmeXmlParser:
         return self._doc
 
     def _check_size(self, nbytes: int, *, known: bool) -> None:
-        """The one XML size limit: ``LimitExceeded`` when ``nbytes`` (the announced total, or the bytes received so
-        far) passes ``OmeXmlOptions.max_bytes``."""
-        limit = self.options.max_bytes
-        if nbytes <= limit:
-            return
-        what = f"is {nbytes:,} bytes, more than" if known else "is larger than"
-        then = "it was not downloaded" if known else "parsing stopped"
-        raise LimitExceeded(
-            f"the OME-XML {what} the limit of {limit:,} bytes; {then}.",
-            name="max_xml_bytes",
-            value=nbytes,
-            limit=limit,
-            hint="Raise the limit (OmeXmlOptions.max_bytes, or ReadOptions.max_description_bytes for an "
-            "ImageDescription) if you trust this file.",
-        )
+        """`check_xml_size` against this parser's options."""
+        check_xml_size(nbytes, self.options, known=known)
 
     def _progress(self) -> None:
         if self._on_progress is not None:
@@ -412,3 +400,23 @@ def require_images(doc: OmeDocument) -> OmeDocument:
     if not doc.images:
         raise UnsupportedOme("the OME-XML describes no Image.", kind="no-image")
     return doc
+
+
+def check_xml_size(
+    nbytes: int, options: OmeXmlOptions, *, where: str = "the OME-XML", known: bool = True
+) -> None:
+    """The one XML size limit: ``LimitExceeded`` when ``nbytes`` (the announced total, or with ``known=False`` the
+    bytes received so far) passes ``OmeXmlOptions.max_bytes``."""
+    limit = options.max_bytes
+    if nbytes <= limit:
+        return
+    what = f"is {nbytes:,} bytes, more than" if known else "is larger than"
+    then = "it was not read" if known else "parsing stopped"
+    raise LimitExceeded(
+        f"{where} {what} the limit of {limit:,} bytes this tool reads; {then}.",
+        name="max_xml_bytes",
+        value=nbytes,
+        limit=limit,
+        hint="Raise the limit (OmeXmlOptions.max_bytes, or ReadOptions.max_description_bytes for an "
+        "ImageDescription) if you trust this file.",
+    )

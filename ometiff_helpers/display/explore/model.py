@@ -36,10 +36,10 @@ from ometiff_helpers.display.explore.annotations import (
     map_pairs_table,
 )
 from ometiff_helpers.display.explore.xmltree import SearchField, SearchResult, XmlTree, XPathMatch
-from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
+from ometiff_helpers.errors import NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.io.open import open_source
 from ometiff_helpers.ome import parser as omexml
-from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions
+from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions, check_xml_size
 from ometiff_helpers.ome.tables import COLUMNS
 from ometiff_helpers.urls import SecretURL, redact_text
 
@@ -193,13 +193,8 @@ def _read_xml(location: SecretURL | Path, opts: OmeXmlOptions) -> bytes:
 
 
 def _check_size(size: int, opts: OmeXmlOptions, where: str) -> None:
-    if size > opts.max_bytes:
-        raise LimitExceeded(
-            f"{where} is {size:,} bytes, more than the {opts.max_bytes:,} bytes of OME-XML this tool reads.",
-            name="max_xml_bytes",
-            value=size,
-            limit=opts.max_bytes,
-        )
+    """The parser's one XML size limit, naming the file."""
+    check_xml_size(size, opts, where=where)
 
 
 # --- tree tables -----------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ometiff_helpers.display.explore.xpath import XPathError, XPathIndex, XPathMatch
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
-from ometiff_helpers.ome.parser import OmeXmlOptions
+from ometiff_helpers.ome.parser import OmeXmlOptions, check_xml_size
 from ometiff_helpers.ome.safety import DtdRefused, dtd_error, safe_expat_parser
 
 __all__ = [
@@ -229,14 +229,7 @@ class XmlTree:
         limits = options or OmeXmlOptions()
         data = _cut_at_nul(data)
         size = len(data)
-        if size > limits.max_bytes:
-            raise LimitExceeded(
-                f"The XML is {size:,} bytes, more than the {limits.max_bytes:,} this explorer reads.",
-                name="max_xml_bytes",
-                value=size,
-                limit=limits.max_bytes,
-                hint="Raise OmeXmlOptions.max_bytes if the machine has the memory.",
-            )
+        check_xml_size(size, limits, where="The XML")
         builder = _Builder(limits)
         parser = safe_expat_parser()  # no namespace processing: names as written, matched by local name
         parser.ordered_attributes = True
