@@ -5,6 +5,7 @@ must be fetched first), within a byte budget; compute Viv's channel statistics a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -302,37 +303,36 @@ def _store(lv: _Level, tile: TileRef, blob: bytes | None) -> None:
     lv.blobs[tile.index] = blob or b""
 
 
-def _assemble(source: ByteSource, lv: _Level, problems: list[TileProblem]) -> None:
-    """Decode the fetched tiles into the level's array (missing tiles stay 0)."""
-    blobs = lv.blobs
+def _decoded(lv: _Level, problems: list[TileProblem]) -> Iterator[tuple[TileRef, Any, slice]]:
+    """Each fetched tile of the level decoded and clipped to the image, with its sample slice; a tile that fails
+    to decode becomes a problem."""
     lay = lv.layout
-    native = lay.dtype.newbyteorder("=")
-    if lv.upper:
-        for tile in lv.tiles:
-            try:
-                arr = decode_tile(lay, blobs.get(tile.index, b""), tile.y)
-            except TileDecodeError as exc:
-                problems.append(TileProblem(lv.ifd.path, tile.index, "decode", str(exc)))
-                continue
-            rows = min(arr.shape[0], lay.height - tile.y)
-            cols = min(arr.shape[1], lay.width - tile.x)
-            if lv.pixels is None:
-                lv.pixels = np.zeros((rows, cols, lay.samples), native)
-                lv.origin = (tile.y, tile.x)
-            s = slice(None) if tile.sample is None else slice(tile.sample, tile.sample + 1)
-            lv.pixels[:, :, s] = arr[:rows, :cols]
-        return
-    buf = np.zeros((lay.height, lay.width, lay.samples), native)
     for tile in lv.tiles:
         try:
-            arr = decode_tile(lay, blobs.get(tile.index, b""), tile.y)
+            arr = decode_tile(lay, lv.blobs.get(tile.index, b""), tile.y)
         except TileDecodeError as exc:
             problems.append(TileProblem(lv.ifd.path, tile.index, "decode", str(exc)))
             continue
         rows = min(arr.shape[0], lay.height - tile.y)
         cols = min(arr.shape[1], lay.width - tile.x)
         s = slice(None) if tile.sample is None else slice(tile.sample, tile.sample + 1)
-        buf[tile.y : tile.y + rows, tile.x : tile.x + cols, s] = arr[:rows, :cols]
+        yield tile, arr[:rows, :cols], s
+
+
+def _assemble(source: ByteSource, lv: _Level, problems: list[TileProblem]) -> None:
+    """Decode the fetched tiles into the level's array (missing tiles stay 0)."""
+    lay = lv.layout
+    native = lay.dtype.newbyteorder("=")
+    if lv.upper:
+        for tile, arr, s in _decoded(lv, problems):
+            if lv.pixels is None:
+                lv.pixels = np.zeros((arr.shape[0], arr.shape[1], lay.samples), native)
+                lv.origin = (tile.y, tile.x)
+            lv.pixels[:, :, s] = arr
+        return
+    buf = np.zeros((lay.height, lay.width, lay.samples), native)
+    for tile, arr, s in _decoded(lv, problems):
+        buf[tile.y : tile.y + arr.shape[0], tile.x : tile.x + arr.shape[1], s] = arr
     lv.pixels = buf
     lv.blobs = {}
 
