@@ -412,6 +412,20 @@ def run_pixels(report: Report, source: ByteSource, options: Any = None) -> None:
     except OmeTiffError as exc:
         report.extra["pixels"] = {"error": str(exc)}
         return
+    except (
+        ValueError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+    ) as exc:  # a damaged layout the checks did not foresee
+        report.extra["pixels"] = {
+            "error": redact_text(
+                f"the preview could not decode this file's pixels ({type(exc).__name__}: {exc}); the metadata "
+                "report and its verdict still hold. The layout tags (SamplesPerPixel, BitsPerSample, tile or strip "
+                "offsets and sizes) are probably damaged: check them with tiffinfo."
+            )
+        }
+        return
     report.extra["pixels"] = report.pixels.to_dict()
     report.findings.extend(run_pixel_checks(report.pixels))
     report.findings.sort(key=lambda f: f.severity.rank)

@@ -110,3 +110,25 @@ def test_xml_mutations_cover_the_hostile_families(mutate) -> None:
 )
 def test_classification(fuzz, exit_code, sig, stderr, timed_out, expected) -> None:
     assert fuzz.classify(exit_code, sig, stderr, timed_out) == expected
+
+
+# Mutants of the seeded long run (seed 2029) that broke the pixel preview once it read pixels by default: NaN or
+# huge values in layout tags (IndexError, ValueError), tile sizes near 2^63 (MemoryError), a 2^32-row image (hang).
+PREVIEW_REGRESSIONS = (622, 943, 1275, 1791, 1917, 3947, 4231, 6671, 6754, 8781, 9597, 9863)
+
+
+@pytest.mark.parametrize("index", PREVIEW_REGRESSIONS)
+def test_seeded_mutants_that_broke_the_preview_now_end_cleanly(
+    index: int, tmp_path: Path, corpus_dir: Path
+) -> None:
+    out = tmp_path / "fuzz"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "fuzz.py"), "--seed", "2029", "--only", str(index),
+         "--out", str(out), "--corpus", str(corpus_dir), "--no-profile", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mutants"] == 1
+    counts = summary["counts"]
+    assert counts["crash"] == counts["hang"] == counts["memory"] == 0, summary["bad"]
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -46,6 +46,12 @@ _IMAGE_CODECS: dict[int, Any] = {
 _JPEG = {Compression.JPEG, Compression.JPEG_LOSSY, Compression.ALT_JPEG}
 
 
+#: bounds on a level's layout before anything is allocated: decoded bytes of one tile, tiles of a level, samples
+MAX_TILE_BYTES = 64 * 1024 * 1024
+MAX_TILES = 1_000_000
+MAX_SAMPLES = 16
+
+
 class UnsupportedLayout(OmeTiffError):
     """The level's pixel layout is one the preview does not decode (say why; the metadata report still holds)."""
 
@@ -123,6 +129,20 @@ def layout_of(ifd: IFD, byteorder: str, jpeg_tables: bytes | None = None) -> Lay
         th = min(max(th, 1), height)
     if tw <= 0 or th <= 0:
         raise UnsupportedLayout(f"{ifd.path}: tile size {tw} × {th} cannot be decoded.")
+    spp = ifd.samples_per_pixel
+    if not 1 <= spp <= MAX_SAMPLES:
+        raise UnsupportedLayout(
+            f"{ifd.path}: {spp} samples per pixel: not previewed (at most {MAX_SAMPLES})."
+        )
+    tile_bytes = tw * th * spp * max(1, ((ifd.bits_per_sample or 8) + 7) // 8)
+    if tile_bytes > MAX_TILE_BYTES:
+        raise UnsupportedLayout(
+            f"{ifd.path}: one {tw} × {th} tile of {spp} sample(s) decodes to {tile_bytes:,} bytes, over the "
+            f"preview's {MAX_TILE_BYTES:,}-byte limit: not previewed.",
+            hint="Tiles of 256 or 512 px are what the viewer reads well; re-write the file with such tiles.",
+        )
+    if -(-width // tw) * -(-height // th) > MAX_TILES:
+        raise UnsupportedLayout(f"{ifd.path}: more than {MAX_TILES:,} tiles or strips: not previewed.")
     comp = ifd.compression
     if (
         comp != Compression.NONE
