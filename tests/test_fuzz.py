@@ -113,8 +113,26 @@ def test_classification(fuzz, exit_code, sig, stderr, timed_out, expected) -> No
 
 
 # Mutants of the seeded long run (seed 2029) that broke the pixel preview once it read pixels by default: NaN or
-# huge values in layout tags (IndexError, ValueError), tile sizes near 2^63 (MemoryError), a 2^32-row image (hang).
-PREVIEW_REGRESSIONS = (622, 943, 1275, 1791, 1917, 3947, 4231, 6671, 6754, 8781, 9597, 9863)
+# huge values in layout tags (IndexError, ValueError), tile sizes near 2^63 (MemoryError), a 2^32-row image (hang);
+# and four whose --json listed every one of up to 30,465 missing tiles (537 KB to 3,985 KB).
+PREVIEW_REGRESSIONS = (
+    622,
+    943,
+    1275,
+    1791,
+    1917,
+    3947,
+    4231,
+    6671,
+    6754,
+    8781,
+    9597,
+    9863,
+    140,
+    1044,
+    4424,
+    7302,
+)
 
 
 @pytest.mark.parametrize("index", PREVIEW_REGRESSIONS)
@@ -131,4 +149,5 @@ def test_seeded_mutants_that_broke_the_preview_now_end_cleanly(
     assert summary["mutants"] == 1
     counts = summary["counts"]
     assert counts["crash"] == counts["hang"] == counts["memory"] == 0, summary["bad"]
+    assert summary["json_kb"]["max"] <= 300
     assert done.returncode == 0, done.stdout + done.stderr

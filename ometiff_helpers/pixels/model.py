@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: tile problems listed in the JSON (the rest are counted in ``tile_problems_omitted``; the finding counts them all)
+TILE_PROBLEMS_LISTED = 50
+
 #: default byte budget of the preview: compressed tile bytes fetched for the lowest level and one tile above
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
@@ -170,6 +173,7 @@ class PixelPreview:
             "tiles_read": self.tiles_read,
             "channels": [c.as_dict() for c in self.channels],
             "level_comparisons": [c.as_dict() for c in self.comparisons],
-            "tile_problems": [p.as_dict() for p in self.tile_problems],
+            "tile_problems": [p.as_dict() for p in self.tile_problems[:TILE_PROBLEMS_LISTED]],
+            "tile_problems_omitted": max(0, len(self.tile_problems) - TILE_PROBLEMS_LISTED),
             "notices": list(self.notices),
         }
