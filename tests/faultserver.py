@@ -310,14 +310,16 @@ class FaultServer(RangeServer):
 
     @property
     def log(self) -> list[ServedRequest]:
-        """A copy of the requests served so far, in completion order.
+        """A copy of the requests served so far, in the order they started.
 
         A handler logs its request just after writing the last byte, so a client can see a response before it is
-        logged: this waits (at most ``LOG_SETTLE`` seconds) until no request is being handled.
+        logged: this waits (at most ``LOG_SETTLE`` seconds) until no request is being handled. Completion order
+        depends on scheduling (a busy machine may log a request after the next one); start order does not, for
+        requests a client sent one after another.
         """
         with self._idle:
             self._idle.wait_for(lambda: self._inflight <= 0, timeout=self.LOG_SETTLE)
-            return list(self._log)
+            return sorted(self._log, key=lambda r: r.t_start)
 
     def reset_log(self) -> None:
         """Forget the requests logged so far."""
