@@ -311,6 +311,9 @@ def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -
                     time.sleep(0.2)
                 assert saved_path.stat().st_mtime_ns != before, "the notebook was not saved"
                 saved = saved_path.read_text(encoding="utf-8")
+                while not saved.rstrip().endswith("}") and time.monotonic() < deadline:  # still being written
+                    time.sleep(0.2)
+                    saved = saved_path.read_text(encoding="utf-8")
                 assert FAKE_TOKEN not in saved
                 assert "widget-state" not in saved
                 assert "Pan-cytokeratin" in saved  # the saved file holds this session's outputs
