@@ -160,9 +160,11 @@ def test_a_hanging_url_and_a_resetting_server_become_rows(portal, tmp_path) -> N
     assert set(rows) == set(urls)
     assert rows[urls[0]]["error"].startswith("DeadlineExceeded:"), rows[urls[0]]["error"]
     assert rows[urls[1]]["error"].startswith("DeadlineExceeded:"), rows[urls[1]]["error"]
-    assert rows[urls[2]]["error"].split(":")[0] in ("ConnectionFailed", "ProtocolError"), rows[urls[2]][
-        "error"
-    ]
+    # the resets end the retries, or (on a busy machine) use up the deadline first: then the error names them
+    reset_error = rows[urls[2]]["error"]
+    assert reset_error.split(":")[0] in ("ConnectionFailed", "ProtocolError") or (
+        reset_error.startswith("DeadlineExceeded:") and "earlier attempt" in reset_error
+    ), reset_error
     assert rows[urls[3]]["ok"] is True and rows[urls[3]]["verdict"] == "no problems found"
     assert elapsed < 60  # bounded by the per-file deadline, not by the 30 s hang
 

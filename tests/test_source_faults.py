@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from faultserver import (
@@ -350,6 +351,19 @@ def test_h21_persistent_reset_mid_body(fault, debug_log):
         _src, e = failing_open(fault.fault_url("reset", "f.tif"), ProtocolError, first_read=200_000)
     assert "after 4 attempts" in str(e) or "truncated" in str(e)
     assert 2 <= len(gets(fault)) <= 4
+    assert_no_secret(e, debug_log.text)
+
+
+def test_h21_resets_that_use_up_the_deadline_are_named_as_such(fault, debug_log):
+    """When the time runs out because connections keep breaking, the error says so (not "the server sends too
+    slowly", which sends support staff looking at bandwidth)."""
+    slow_retries = replace(FAST, request_deadline=1.0, backoff_base=5.0, backoff_max=5.0)
+    _src, e = failing_open(
+        fault.fault_url("reset", "f.tif"), DeadlineExceeded, slow_retries, first_read=200_000
+    )
+    assert "1 earlier attempt failed" in str(e) and "ConnectionResetError" in str(e), str(e)
+    assert "too slowly" not in str(e) and "keeps breaking" in (e.hint or ""), (str(e), e.hint)
+    assert len(gets(fault)) == 1
     assert_no_secret(e, debug_log.text)
 
 

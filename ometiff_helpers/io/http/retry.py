@@ -97,13 +97,26 @@ def retrying(
     *,
     options: HttpOptions,
     where: Callable[[], SecretURL],
-    deadline_error: Callable[[str], DeadlineExceeded],
+    deadline_error: Callable[[str, str | None], DeadlineExceeded],
 ) -> T:
     """Run ``attempt`` until it succeeds, a final error occurs, the retries are spent or the deadline is near.
     ``where`` gives the URL in use (it changes with redirects), ``deadline_error`` the error to raise at the
-    deadline."""
+    deadline (given why, and a hint when the cause was not slowness: the earlier attempts failed)."""
     resets = truncations = 0
     failure: OmeTiffError | None = None
+    last: Retryable | None = None
+
+    def out_of_time(why: str) -> DeadlineExceeded:
+        """The deadline error, naming the failures that used the time up when there were any."""
+        if last is None:
+            return deadline_error(why, None)
+        n = resets + truncations
+        return deadline_error(
+            f"{why}; {n} earlier attempt{'s' if n > 1 else ''} failed, the last with {last.message}",
+            "The connection keeps breaking (a proxy, load balancer or the server drops it); try again later, "
+            "or ask the server's administrators if it persists.",
+        )
+
     while failure is None:
         state.attempt += 1
         retry: Retryable | None = None
@@ -113,12 +126,13 @@ def retrying(
             retry = r
         except OmeTiffError:
             if state.expired:  # e.g. headers cut off by the watchdog, read as a bad answer
-                raise deadline_error("the server sends too slowly") from None
+                raise out_of_time("the server sends too slowly") from None
             raise
         if state.expired:  # what arrived may be cut short: neither retry nor trust it
-            raise deadline_error("the server sends too slowly")
+            raise out_of_time("the server sends too slowly")
         if retry is None:
             return done
+        last = retry
         url = where()
         if retry.kind == "truncated":
             truncations += 1
@@ -137,7 +151,7 @@ def retrying(
         wait = backoff(options, resets + truncations) if retry.wait is None else retry.wait
         remaining = state.deadline_at - time.monotonic()
         if wait >= remaining:
-            failure = deadline_error(f"the next retry (in {wait:.1f} s) would pass it")
+            failure = out_of_time(f"the next retry (in {wait:.1f} s) would pass it")
             if retry.kind == "status" and retry.wait is not None and retry.status in (429, 503):
                 failure = RateLimited(
                     f"{url.redacted} is rate-limiting us (HTTP {retry.status}) and asks to wait "

@@ -255,7 +255,7 @@ class HttpSource(ByteSource):
                 lambda: self._attempt(state),
                 options=self.options,
                 where=lambda: self._effective,
-                deadline_error=lambda why: self._deadline_error(state, why),
+                deadline_error=lambda why, hint: self._deadline_error(state, why, hint),
             )
         if consumer is not None and state.pending:
             consumer(bytes(state.pending))
@@ -267,15 +267,15 @@ class HttpSource(ByteSource):
         ``seconds`` have passed, headers included; the context's value tells whether it ``fired``."""
         return watching(Watch(), time.monotonic() + seconds)
 
-    def _deadline_error(self, state: _Attempt, why: str) -> DeadlineExceeded:
-        """The error for a request that ran out of time, saying how much arrived."""
+    def _deadline_error(self, state: _Attempt, why: str, hint: str | None = None) -> DeadlineExceeded:
+        """The error for a request that ran out of time, saying how much arrived (``hint`` when not slowness)."""
         s, e = state.span
         waited = time.monotonic() - state.started
         return DeadlineExceeded(
             f"reading bytes {s:,}-{e - 1:,} of {self.url.redacted} ran out of time after {waited:.1f} s ({why}); "
             f"{state.got:,} of {e - s:,} bytes arrived",
             url=self.url.redacted,
-            hint="The server is too slow; try again later or raise the deadline.",
+            hint=hint or "The server is too slow; try again later or raise the deadline.",
         )
 
     # --- one attempt (following redirects) -----------------------------------------------------------------------
