@@ -198,19 +198,50 @@ def codes_of(path: Path) -> set[str]:
     return {f.code for f in preview_of(path).findings}
 
 
-def test_blank_level_fires(tmp_path: Path) -> None:
+# uncompressed tiles above the lowest level are read as a band of rows (16 of 64 here), compressed ones whole
+LEVEL_CASES = pytest.mark.parametrize("compression", ["zlib", "none"])
+
+
+@LEVEL_CASES
+def test_blank_level_fires(tmp_path: Path, compression: str) -> None:
     path = tmp_path / "blank.ome.tif"
-    write_pyramid(path, [blobs((512, 512), s) for s in range(2)],
+    write_pyramid(path, [blobs((512, 512), s) for s in range(2)], compression=compression,
                   override=lambda c, level, a: np.zeros_like(a) if (c, level) == (0, 1) else a)  # fmt: skip
-    assert "PIXELS_LEVEL_MISMATCH" in codes_of(path)
+    rep = preview_of(path)
+    assert [f.where for f in rep.findings if f.code == "PIXELS_LEVEL_MISMATCH"] == ["IFD 0 / SubIFD 1"]
+    constant = [(c.upper_constant, c.lower_constant) for c in rep.pixels.comparisons]
+    assert constant == [(True, False), (False, False)]
 
 
-def test_swapped_level_fires(tmp_path: Path) -> None:
+@LEVEL_CASES
+def test_blank_lowest_level_fires(tmp_path: Path, compression: str) -> None:
+    path = tmp_path / "blank-lowest.ome.tif"
+    write_pyramid(path, [blobs((512, 512), s) for s in range(2)], compression=compression,
+                  override=lambda c, level, a: np.full_like(a, 7) if (c, level) == (1, 2) else a)  # fmt: skip
+    rep = preview_of(path)
+    assert [f.where for f in rep.findings if f.code == "PIXELS_LEVEL_MISMATCH"] == ["IFD 1 / SubIFD 1"]
+
+
+@LEVEL_CASES
+def test_swapped_level_fires(tmp_path: Path, compression: str) -> None:
     chans = [blobs((512, 512), s) for s in range(3)]
     path = tmp_path / "swap.ome.tif"
-    write_pyramid(path, chans, override=lambda c, level, a: chans[1][::4, ::4] if (c, level) == (0, 2) else a)
+    write_pyramid(path, chans, compression=compression,
+                  override=lambda c, level, a: chans[1][::4, ::4] if (c, level) == (0, 2) else a)  # fmt: skip
     findings = [f for f in preview_of(path).findings if f.code == "PIXELS_LEVEL_MISMATCH"]
-    assert findings and "channel 1" in findings[0].message
+    assert len(findings) == 1 and "Channel 0" in findings[0].message and "channel 1" in findings[0].message
+
+
+@LEVEL_CASES
+def test_corrupt_level_fires(tmp_path: Path, compression: str) -> None:
+    """A level of garbage (here: noise) does not correlate with the level above."""
+    chans = [blobs((512, 512), s) for s in range(2)]
+    other = np.random.default_rng(9).integers(0, 30000, (256, 256), dtype=np.uint16)
+    path = tmp_path / "noise.ome.tif"
+    write_pyramid(path, chans, compression=compression,
+                  override=lambda c, level, a: other if (c, level) == (1, 1) else a)  # fmt: skip
+    rep = preview_of(path)
+    assert [f.where for f in rep.findings if f.code == "PIXELS_LEVEL_MISMATCH"] == ["IFD 1 / SubIFD 1"]
 
 
 def test_empty_channel_fires(tmp_path: Path) -> None:
@@ -422,3 +453,26 @@ def test_uncompressed_tiles_are_read_down_to_the_last_row(
     # at most 4 rows of each lowest-level tile and 8 of each tile above (less when the IFD read already cached some),
     # where whole tiles would be 8 x 512 KiB
     assert 0 < p.bytes_read <= 4 * (4 + 8) * 512 * 2
+
+
+def test_request_plan_of_the_full_size_pyramid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's 36-IFD pyramid (49152 x 65536 px, 4 channels x 9 levels, 512 px uncompressed uint16 tiles): the
+    preview adds one round of 8 requests, per channel the lowest level (192 x 256 px: 256 rows of its 512 px wide
+    tile, 256 KiB) and a band of 16 rows of the level above (16 KiB, where the whole tile is 512 KiB), as the
+    reader's ledger counts them."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_files
+    import bench_reader
+
+    spec = next(s for s in bench_reader.file_specs("full", 20) if s.layout == "tail")
+    with FileSource(str(bench_files.write_file(spec, tmp_path / spec.name))) as src:
+        rep = inspect_source(src, probes=False, checks=False)
+        before = src.ledger.count
+        run_pixels(rep, src)
+        sizes = sorted(r.nbytes for r in src.ledger.records[before:])
+    p = rep.pixels
+    assert (p.level, p.width, p.height, p.tiles_read) == (8, 192, 256, 8)
+    assert (p.rounds, p.requests) == (1, 8)
+    assert sizes == [16 * 1024] * 4 + [256 * 1024] * 4
+    assert p.bytes_read == 4 * (256 + 16) * 1024  # 1.06 MiB; whole tiles above would add 2 MiB
+    assert len(p.comparisons) == 4 and not p.notices

@@ -190,6 +190,23 @@ def needed_bytes(layout: Layout, y: int, stored: int) -> int:
     return min(stored, rows * layout.tile_width * layout.plane_samples * layout.dtype.itemsize)
 
 
+def row_bytes(layout: Layout) -> int:
+    """Bytes of one row of an uncompressed tile (or strip): the tile's width, not the image's."""
+    return layout.tile_width * layout.plane_samples * layout.dtype.itemsize
+
+
+def band_start(layout: Layout, y: int, band: int, factor: int) -> int | None:
+    """The first row of a ``band``-row band at the middle of the uncompressed tile starting at level row ``y``, its
+    level row a multiple of ``factor`` (so that ``factor`` x ``factor`` blocks fall on lower-level pixels); None when
+    the whole tile is read instead (compressed, or not taller than the band)."""
+    rows = min(layout.tile_height, layout.height - y)
+    if layout.compression != Compression.NONE or band <= 0 or rows <= band:
+        return None
+    first = rows // 2 - band // 2
+    first -= (y + first) % max(factor, 1)
+    return max(0, min(first, rows - band))
+
+
 def tile_origin(layout: Layout, index: int) -> tuple[int, int, int | None]:
     """(top row, left column, sample plane or None) of tile/strip ``index``."""
     sample: int | None = None

@@ -21,6 +21,7 @@ class PixelOptions:
     max_channels: int = 6  # channels read, in order (Avivator shows at most 6 at first)
     max_pixels: int = 2048 * 2048  # decoded pixels per channel's lowest level (the statistics sort them)
     upper_tiles: bool = True  # also read one tile of the next level up (consistency check)
+    compare_rows: int = 8  # lowest-level rows compared with an uncompressed band above
     max_array_bytes: int = 1024 * 1024  # bytes of unloaded TileOffsets/TileByteCounts entries fetched
 
 

@@ -19,9 +19,11 @@ from ometiff_helpers.pixels.decode import (
     JPEG_TABLES,
     Layout,
     TileDecodeError,
+    band_start,
     decode_tile,
     layout_of,
     needed_bytes,
+    row_bytes,
     tile_origin,
 )
 from ometiff_helpers.pixels.model import (
@@ -49,6 +51,8 @@ class _Level:
     layout: Layout
     indices: list[int]
     upper: bool  # only one tile wanted (the level above the lowest)
+    factor: int = 1  # an upper level's size over the lowest level's (2 for a halving pyramid)
+    band: int = 0  # rows of an uncompressed upper tile read (a band of it; 0: the whole tile)
     offsets: tuple[int, ...] | None = None  # entries for ``indices``
     counts: tuple[int, ...] | None = None
     tiles: list[TileRef] = field(default_factory=list)
@@ -69,12 +73,12 @@ def preview(
     levels: dict[int, _Level] = {}
     usable: list[ChannelTarget] = []
     for t in targets:
-        low = _level_for(tiff, t.lower, False, t.sample, opts, levels, notices)
+        low = _level_for(tiff, t.lower, None, t.sample, opts, levels, notices)
         if low is None:
             continue
         usable.append(t)
         if opts.upper_tiles and t.upper is not None:
-            _level_for(tiff, t.upper, True, t.sample, opts, levels, notices)
+            _level_for(tiff, t.upper, low.layout, t.sample, opts, levels, notices)
     first = usable[0].lower if usable else (targets[0].lower if targets else None)
     chain_len = len(usable[0].chain) if usable else (len(targets[0].chain) if targets else 0)
     budget = [opts.max_bytes]
@@ -123,13 +127,15 @@ def _significant_bits(ome: OmeDocument | None) -> int | None:
 def _level_for(
     tiff: TiffStructure,
     ifd: IFD,
-    upper: bool,
+    lower: Layout | None,
     sample: int,
     opts: PixelOptions,
     levels: dict[int, _Level],
     notices: list[str],
 ) -> _Level | None:
-    """Register the tiles of ``ifd`` to read (all of a lowest level, the centre tile of an upper level)."""
+    """Register the tiles of ``ifd`` to read: all of a lowest level; of the level above (``lower`` is then the
+    lowest level's layout), the centre tile, of which only a band of rows when it is uncompressed."""
+    upper = lower is not None
     try:
         jt = ifd.tag(JPEG_TABLES)
         layout = layout_of(
@@ -150,6 +156,9 @@ def _level_for(
     lv = levels.get(ifd.offset)
     if lv is None:
         lv = _Level(ifd, layout, [], upper)
+        if lower is not None:
+            lv.factor = max(1, round(layout.width / lower.width))
+            lv.band = opts.compare_rows * lv.factor
         levels[ifd.offset] = lv
     if upper:
         centre = (layout.tiles_down // 2) * layout.tiles_across + layout.tiles_across // 2
@@ -284,7 +293,15 @@ def _choose(
                 )
                 continue
             origin = tile_origin(lv.layout, i)
-            wanted.append((lv, make_tile(lv.ifd, i, off, needed_bytes(lv.layout, origin[0], cnt), origin)))
+            first = band_start(lv.layout, origin[0], lv.band, lv.factor) if lv.upper else None
+            if first is None:
+                lv.band = 0
+                tile = make_tile(lv.ifd, i, off, needed_bytes(lv.layout, origin[0], cnt), origin)
+            else:  # rows [first, first + band) of an uncompressed tile: one contiguous span
+                skip = first * row_bytes(lv.layout)
+                nbytes = max(0, min(cnt - skip, lv.band * row_bytes(lv.layout)))
+                tile = make_tile(lv.ifd, i, off + skip, nbytes, (origin[0] + first, origin[1], origin[2]))
+            wanted.append((lv, tile))
         need = sum(t.nbytes for _, t in wanted)
         if need > budget[0]:
             what = "one tile of the level above" if lv.upper else "the lowest level"
@@ -306,7 +323,7 @@ def _store(lv: _Level, tile: TileRef, blob: bytes | None) -> None:
 def _decoded(lv: _Level, problems: list[TileProblem]) -> Iterator[tuple[TileRef, Any, slice]]:
     """Each fetched tile of the level decoded and clipped to the image, with its sample slice; a tile that fails
     to decode becomes a problem."""
-    lay = lv.layout
+    lay = replace(lv.layout, tile_height=lv.band) if lv.band else lv.layout
     for tile in lv.tiles:
         try:
             arr = decode_tile(lay, lv.blobs.get(tile.index, b""), tile.y)
