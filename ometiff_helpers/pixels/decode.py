@@ -14,6 +14,8 @@ import imagecodecs
 import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.pixels.headers import StreamHeaderError, StreamSize, j2k_size, webp_size
 from ometiff_helpers.tiff.codes import Compression, PlanarConfig, Predictor, SampleFormat
 from ometiff_helpers.tiff.model import IFD
 
@@ -44,6 +46,14 @@ _IMAGE_CODECS: dict[int, Any] = {
     Compression.PNG: imagecodecs.png_decode,
 }
 _JPEG = {Compression.JPEG, Compression.JPEG_LOSSY, Compression.ALT_JPEG}
+#: Compression code -> reader of the image size its stream declares (checked before the codec allocates anything)
+_HEADERS: dict[int, Any] = {
+    Compression.APERIO_JP2000_YCBC: j2k_size,
+    Compression.APERIO_JP2000_RGB: j2k_size,
+    Compression.JPEG2000: j2k_size,
+    Compression.WEBP: webp_size,
+    Compression.WEBP_DEPRECATED: webp_size,
+}
 
 
 #: bounds on a level's layout before anything is allocated: decoded bytes of one tile, tiles of a level, samples
@@ -58,6 +68,16 @@ class UnsupportedLayout(OmeTiffError):
 
 class TileDecodeError(OmeTiffError):
     """One tile's bytes did not decode (corrupt data, wrong codec, truncated)."""
+
+
+class StreamTooLarge(TileDecodeError):
+    """A tile's JPEG 2000 or WebP stream declares an image larger than the tile, or one whose decoding would take
+    more than ``limit`` bytes: refused from its header, before the codec allocates anything."""
+
+    def __init__(self, message: str, *, value: int, limit: int) -> None:
+        super().__init__(message)
+        self.value = value  # bytes the declared image would take to decode
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -241,6 +261,8 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     if comp in _JPEG:
         return _decode_jpeg(layout, data, rows, cols, spp)
     if comp in _IMAGE_CODECS:
+        if comp in _HEADERS:
+            check_stream_size(layout, data)
         out = np.asarray(_IMAGE_CODECS[comp](data))
         out = out.reshape(out.shape[0], out.shape[1], -1)
         if out.shape[0] < rows or out.shape[1] < cols or out.shape[2] != spp:
@@ -264,6 +286,34 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     if layout.predictor == Predictor.HORIZONTAL:
         arr = imagecodecs.delta_decode(arr, axis=-2, out=arr)
     return arr
+
+
+def check_stream_size(layout: Layout, data: bytes) -> StreamSize:
+    """The size the tile's stream declares, read from its header; ``StreamTooLarge`` when it is larger than the tile
+    (width, height, components) or takes more than ``MAX_TILE_BYTES`` to decode, ``TileDecodeError`` when the header
+    cannot be read (the codec would have to guess)."""
+    try:
+        size = _HEADERS[layout.compression](data)
+    except StreamHeaderError as exc:
+        raise TileDecodeError(f"the stream's header is not readable ({exc}): not decoded") from None
+    spp = layout.plane_samples
+    allowed = max(spp, 4) if size.codec == "WebP" else spp  # WebP decodes to RGB or RGBA
+    declared = f"the {size.codec} stream declares {size.width:,} × {size.height:,} pixels of {size.components} component(s)"
+    if size.width > layout.tile_width or size.height > layout.tile_height or size.components > allowed:
+        raise StreamTooLarge(
+            f"{declared}, larger than its {layout.tile_width:,} × {layout.tile_height:,} tile of {spp} sample(s): "
+            "not decoded (a damaged or hostile stream)",
+            value=size.decoded_bytes,
+            limit=layout.tile_width * layout.tile_height * allowed * max(size.sample_bytes, size.work_bytes),
+        )
+    if size.decoded_bytes > MAX_TILE_BYTES:
+        raise StreamTooLarge(
+            f"{declared}: decoding it takes {human_bytes(size.decoded_bytes)}, over the preview's "
+            f"{human_bytes(MAX_TILE_BYTES)} limit: not decoded",
+            value=size.decoded_bytes,
+            limit=MAX_TILE_BYTES,
+        )
+    return size
 
 
 def is_jfif(data: bytes) -> bool:

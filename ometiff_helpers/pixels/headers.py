@@ -1,0 +1,84 @@
+"""The image size a JPEG 2000 or WebP stream declares, read from its header before anything is decoded.
+
+These codecs allocate their output (and, for JPEG 2000, 32-bit working buffers per component) from the size the
+stream declares, whatever the tile's size in the TIFF: a few hundred bytes can declare a 40,000 x 40,000 image. The
+preview reads the header first and refuses a stream larger than its tile, or over the decode budget, before the codec
+sees it. Only headers are parsed here; the codecs are imagecodecs'.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+_J2K_SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, then the image and tile size marker
+_J2K_SIZ_FIXED = 38  # Lsiz .. Csiz
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+_VP8_START = b"\x9d\x01\x2a"
+
+
+class StreamHeaderError(ValueError):
+    """A header that cannot be read: too short, or not the codec's."""
+
+
+@dataclass(frozen=True)
+class StreamSize:
+    """What a stream declares: pixels across and down, components, bytes per decoded sample, bytes per sample the
+    decoder works with (JPEG 2000 decodes into 32-bit integers)."""
+
+    codec: str
+    width: int
+    height: int
+    components: int
+    sample_bytes: int
+    work_bytes: int
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Bytes the decoder allocates for the whole image (its output or its working buffers, the larger)."""
+        return self.width * self.height * self.components * max(self.sample_bytes, self.work_bytes)
+
+
+def j2k_size(data: bytes) -> StreamSize:
+    """Size and components from the SIZ marker of a JPEG 2000 codestream (raw, or inside a JP2 file)."""
+    at = 0
+    if not data.startswith(_J2K_SOC_SIZ):
+        if not data.startswith(_JP2_SIGNATURE):
+            raise StreamHeaderError("neither a JPEG 2000 codestream nor a JP2 file")
+        at = data.find(_J2K_SOC_SIZ)
+        if at < 0:
+            raise StreamHeaderError("a JP2 file without a codestream header")
+    fixed = data[at + 4 : at + 4 + _J2K_SIZ_FIXED]
+    if len(fixed) < _J2K_SIZ_FIXED:
+        raise StreamHeaderError("the JPEG 2000 header is cut short")
+    _lsiz, _rsiz, xsiz, ysiz, xo, yo, _xt, _yt, _xto, _yto, csiz = struct.unpack(">HHIIIIIIIIH", fixed)
+    comps = data[at + 4 + _J2K_SIZ_FIXED : at + 4 + _J2K_SIZ_FIXED + 3 * csiz]
+    if csiz == 0 or len(comps) < 3 * csiz or xsiz <= xo or ysiz <= yo:
+        raise StreamHeaderError("the JPEG 2000 header declares no image")
+    bits = max((comps[3 * i] & 0x7F) + 1 for i in range(csiz))
+    sample = 1 if bits <= 8 else 2 if bits <= 16 else 4
+    return StreamSize("JPEG 2000", xsiz - xo, ysiz - yo, csiz, sample, 4)
+
+
+def webp_size(data: bytes) -> StreamSize:
+    """Size and components (RGB, or RGBA with alpha) from a WebP file's first chunk (VP8, VP8L or VP8X)."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise StreamHeaderError("not a WebP (RIFF) stream, or cut short")
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        if data[23:26] != _VP8_START:
+            raise StreamHeaderError("a VP8 chunk without its start code")
+        width, height = struct.unpack("<HH", data[26:30])
+        return StreamSize("WebP", width & 0x3FFF, height & 0x3FFF, 3, 1, 1)
+    if chunk == b"VP8L":
+        if data[20] != 0x2F:
+            raise StreamHeaderError("a VP8L chunk without its signature")
+        bits = struct.unpack("<I", data[21:25])[0]
+        alpha = bool(bits >> 28 & 1)
+        return StreamSize("WebP", (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1, 4 if alpha else 3, 1, 1)
+    if chunk == b"VP8X":
+        flags = data[20]
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return StreamSize("WebP", width, height, 4 if flags & 0x10 else 3, 1, 1)
+    raise StreamHeaderError(f"an unknown first WebP chunk {chunk!r}")

@@ -1,0 +1,186 @@
+"""JPEG 2000 and WebP tiles whose stream declares a larger image than the tile: refused from the stream's header,
+before the codec allocates anything (a few hundred bytes can declare a 40,000 x 40,000 image)."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import pytest
+import tifffile
+
+from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.io.local import FileSource
+from ometiff_helpers.pixels.decode import (
+    MAX_TILE_BYTES,
+    StreamTooLarge,
+    check_stream_size,
+    decode_tile,
+    layout_of,
+)
+from ometiff_helpers.pixels.headers import j2k_size, webp_size
+from ometiff_helpers.report import inspect_source, run_pixels
+from ometiff_helpers.tiff.codes import Compression
+from ometiff_helpers.tiff.read import read_tiff
+
+GREY = (np.arange(128 * 128, dtype=np.uint32).reshape(128, 128) % 4000).astype(np.uint16)
+RGB = np.stack([GREY.astype(np.uint8), GREY.T.astype(np.uint8), (GREY // 16).astype(np.uint8)], axis=-1)
+
+
+def j2k_declaring(stream: bytes, width: int, height: int) -> bytes:
+    """``stream`` with its SIZ marker saying ``width`` x ``height`` (image and tile size)."""
+    out = bytearray(stream)
+    at = out.find(b"\xff\x4f\xff\x51")
+    struct.pack_into(">II", out, at + 8, width, height)  # Xsiz, Ysiz
+    struct.pack_into(">II", out, at + 24, width, height)  # XTsiz, YTsiz
+    return bytes(out)
+
+
+def webp_declaring(stream: bytes, width: int, height: int) -> bytes:
+    """``stream`` (VP8L or VP8) with its header saying ``width`` x ``height``."""
+    out = bytearray(stream)
+    if out[12:16] == b"VP8L":
+        bits = struct.unpack("<I", out[21:25])[0] & ~0x0FFFFFFF
+        struct.pack_into("<I", out, 21, bits | (width - 1) | (height - 1) << 14)
+    else:
+        struct.pack_into("<HH", out, 26, width, height)
+    return bytes(out)
+
+
+def tiff_with_tile(tmp_path: Path, codec: str, craft) -> tuple[Path, object]:
+    """A 128 x 128 tiled TIFF of ``codec`` whose tile 1 is replaced by ``craft(tile bytes)`` (appended)."""
+    path = tmp_path / f"{codec}.tif"
+    data = GREY if codec == "jpeg2000" else RGB
+    tifffile.imwrite(path, data, tile=(64, 64), compression=codec,
+                     photometric="rgb" if data.ndim == 3 else "minisblack")  # fmt: skip
+    with FileSource(str(path)) as src:
+        ifd = read_tiff(src).ifds[0]
+    offsets, counts = ifd.tag(324), ifd.tag(325)
+    raw = bytearray(path.read_bytes())
+    start, n = offsets.value[1], counts.value[1]
+    bad = craft(bytes(raw[start : start + n]))
+    fmt = "<I" if counts.type == 4 else "<H"
+    struct.pack_into("<I", raw, offsets.value_offset + 4, len(raw))
+    struct.pack_into(fmt, raw, counts.value_offset + struct.calcsize(fmt), len(bad))
+    path.write_bytes(bytes(raw) + bad)
+    return path, ifd
+
+
+CRAFTED = [
+    (
+        "jpeg2000",
+        lambda b: j2k_declaring(b, 40_000, 40_000),
+        "JPEG 2000 stream declares 40,000 × 40,000 pixels",
+    ),
+    ("webp", lambda b: webp_declaring(b, 16_000, 16_000), "WebP stream declares 16,000 × 16,000 pixels"),
+]
+
+
+@pytest.mark.parametrize(("codec", "craft", "said"), CRAFTED, ids=["jpeg2000", "webp"])
+def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: str, craft, said: str) -> None:
+    path, _ = tiff_with_tile(tmp_path, codec, craft)
+    with FileSource(str(path)) as src:
+        rep = inspect_source(src, probes=False, checks=False)
+        run_pixels(rep, src)
+    problems = rep.pixels.tile_problems
+    assert [(p.index, p.kind) for p in problems] == [(1, "decode")]
+    assert said in problems[0].detail and "larger than its 64 × 64 tile" in problems[0].detail
+    assert "PIXELS_TILE_DECODE" in {f.code for f in rep.findings}
+    assert rep.pixels.arrays  # the other three tiles are decoded
+
+
+def test_headers_read_what_the_codecs_decode() -> None:
+    """The header readers agree with imagecodecs on real streams: J2K 8/16-bit, grey/RGB, JP2; WebP lossy, lossless,
+    with alpha (VP8X)."""
+    cases = [
+        (
+            j2k_size(imagecodecs.jpeg2k_encode(GREY)),
+            imagecodecs.jpeg2k_decode(imagecodecs.jpeg2k_encode(GREY)),
+        ),
+        (j2k_size(j := imagecodecs.jpeg2k_encode(RGB, codecformat="jp2")), imagecodecs.jpeg2k_decode(j)),
+    ]
+    rgba = np.dstack([RGB, RGB[..., :1]])
+    for arr, kwargs in ((RGB, {"lossless": True}), (RGB, {"level": 80}), (rgba, {"level": 80})):
+        w = imagecodecs.webp_encode(arr, **kwargs)
+        cases.append((webp_size(w), imagecodecs.webp_decode(w)))
+    for size, decoded in cases:
+        shape = decoded.shape if decoded.ndim == 3 else (*decoded.shape, 1)
+        assert (size.height, size.width, size.components) == shape
+        assert size.sample_bytes == decoded.dtype.itemsize
+
+
+def test_over_the_budget_is_refused_even_within_the_tile(tmp_path: Path) -> None:
+    """An 8192 x 8192 8-bit tile is within the layout's bound, but JPEG 2000 decodes it through 32-bit buffers
+    (256 MiB): over the budget, refused from the header."""
+    _, ifd = tiff_with_tile(tmp_path, "jpeg2000", lambda b: b)
+    lay = layout_of(ifd, "<")
+    big = replace(lay, tile_width=8192, tile_height=8192, dtype=np.dtype("<u1"))
+    stream = j2k_declaring(imagecodecs.jpeg2k_encode(GREY.astype(np.uint8)), 8192, 8192)
+    with pytest.raises(StreamTooLarge) as exc:
+        check_stream_size(big, stream)
+    assert isinstance(exc.value, OmeTiffError) and exc.value.limit == MAX_TILE_BYTES
+    assert exc.value.value == 8192 * 8192 * 4 and "over the preview's 64.0 MiB limit" in str(exc.value)
+
+
+def test_unreadable_headers_are_not_decoded(tmp_path: Path) -> None:
+    _, ifd = tiff_with_tile(tmp_path, "jpeg2000", lambda b: b)
+    j2k = layout_of(ifd, "<")
+    webp = replace(j2k, compression=Compression.WEBP)
+    junk = [(j2k, b""), (j2k, b"\xff\x4f\xff\x51\x00"), (j2k, b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(40)),
+            (webp, b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20)), (webp, b"RIFF" + bytes(40))]  # fmt: skip
+    for lay, data in junk:
+        with pytest.raises(OmeTiffError, match="header is not readable"):
+            decode_tile(lay, data)
+
+
+_MEMORY = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np
+    from ometiff_helpers.pixels.decode import Layout, decode_tile
+    from ometiff_helpers.tiff.codes import Compression
+
+    def layout(comp, spp, dtype):
+        return Layout(64, 64, 64, 64, True, spp, 1, np.dtype(dtype), comp, 1, 2 if spp == 3 else 1, False, None)
+
+    j2k, webp = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        decode_tile(layout(Compression.JPEG2000, 1, "<u2"), j2k)
+    except Exception as exc:
+        print(type(exc).__name__)
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    print("j2k grew KiB", grew)
+    # address space capped at what the process has plus 256 MiB: a 16,000 x 16,000 RGB output does not fit
+    vm = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmSize"))) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (vm + 256 * 1024 * 1024, resource.RLIM_INFINITY))
+    try:
+        decode_tile(layout(Compression.WEBP, 3, "<u1"), webp)
+    except Exception as exc:
+        print(type(exc).__name__)
+    """
+)
+
+
+def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
+    """In a fresh process: the crafted J2K stream leaves the peak memory where it was (openjpeg, given it, grew the
+    process by about 90 MB before failing), and the crafted WebP is refused under an address-space cap it would
+    exceed (imagecodecs allocates its 16,000 x 16,000 x 3 output from the header: MemoryError)."""
+    j2k = tmp_path / "t.j2k"
+    j2k.write_bytes(
+        j2k_declaring(imagecodecs.jpeg2k_encode(GREY[:64, :64], codecformat="j2k"), 40_000, 40_000)
+    )
+    webp = tmp_path / "t.webp"
+    webp.write_bytes(webp_declaring(imagecodecs.webp_encode(RGB[:64, :64], lossless=True), 16_000, 16_000))
+    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp)], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (lines[0], lines[2]) == ("StreamTooLarge", "StreamTooLarge"), run.stdout
+    assert int(lines[1].split()[-1]) < 32 * 1024, run.stdout  # KiB
