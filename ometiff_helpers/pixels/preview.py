@@ -1,6 +1,7 @@
 """``preview(source, tiff, ome, options)``: read and decode the lowest pyramid level of the channels the viewer shows
-first (and one tile of the level above), in one extra round when the tile offsets are loaded (two when TileOffsets
-must be fetched first), within a byte budget; compute Viv's channel statistics and the checks' evidence."""
+first (and one tile of the level above, or a band of its rows), in one extra round when the tile offsets are loaded
+(two when TileOffsets must be fetched first), within a byte budget; compute Viv's channel statistics and the checks'
+evidence."""
 
 from __future__ import annotations
 
