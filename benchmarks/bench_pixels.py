@@ -29,7 +29,9 @@ from ometiff_helpers.report import inspect_source, run_pixels
 Counts = tuple[int, int, int]
 
 
-def measure(server: FaultServer, name: str, options: PixelOptions | None = None) -> tuple[Counts, Counts, Any]:
+def measure(
+    server: FaultServer, name: str, options: PixelOptions | None = None
+) -> tuple[Counts, Counts, Any]:
     """(requests, bytes, sequential rounds) of reading the metadata, then of the preview alone, as the server saw
     them, and the preview."""
     server.reset_log()
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="8192 px files")
     parser.add_argument("--tiny", action="store_true", help="1024 px files")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request (0.05)")
-    parser.add_argument("--rois", type=int, default=20_000, help="polygon ROIs of the GeoMx-like file (20000)")
+    parser.add_argument(
+        "--rois", type=int, default=20_000, help="polygon ROIs of the GeoMx-like file (20000)"
+    )
     args = parser.parse_args(argv)
     scale = "tiny" if args.tiny else "quick" if args.quick else "full"
     rows = []
