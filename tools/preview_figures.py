@@ -4,7 +4,7 @@ default contrast limits, additive composite, histograms) for the bundled demo an
 
     .venv/bin/python tools/preview_figures.py          (needs the test extra: tifffile writes the defect file)
 
-docs/preview-tab-demo.png is the browser test's screenshot of the tab (test-output/browser/inspect_preview.png).
+The screenshots of the Preview tab in the app (docs/preview-tab-*.png) come from tools/preview_shots.py.
 """
 
 from __future__ import annotations
@@ -38,19 +38,23 @@ def tab_png(rep: Report, out: Path) -> None:
     out.write_bytes(imagecodecs.png_encode(np.concatenate([pad(top), pad(bottom)])))
 
 
+def write_defect_file(path: Path) -> Path:
+    """A 4-channel pyramid (512 px, 3 levels) whose channel 1 is empty, channel 2 holds 12-bit data in uint16 and
+    channel 3's lowest level was built from channel 0."""
+    chans = [blobs((512, 512), 0), np.zeros((512, 512), np.uint16), blobs((512, 512), 2, peak=4000)]
+    chans.append(blobs((512, 512), 3))
+    write_pyramid(path, chans, override=lambda c, level, a: chans[0][::4, ::4] if (c, level) == (3, 2) else a)
+    return path
+
+
 def main() -> int:
     """Write both figures and print the pixel findings of the defect file."""
     with demo.serve_demo() as server:
         tab_png(
             inspect(server.url("demo.ome.tif"), probes=False, pixels=True), ROOT / "docs" / "preview-demo.png"
         )
-    chans = [blobs((512, 512), 0), np.zeros((512, 512), np.uint16), blobs((512, 512), 2, peak=4000)]
-    chans.append(blobs((512, 512), 3))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "defects.ome.tif"
-        write_pyramid(
-            path, chans, override=lambda c, level, a: chans[0][::4, ::4] if (c, level) == (3, 2) else a
-        )
+        path = write_defect_file(Path(tmp) / "defects.ome.tif")
         rep = inspect(str(path), probes=False, pixels=True)
     tab_png(rep, ROOT / "docs" / "preview-defects.png")
     for f in rep.findings:
