@@ -1,5 +1,5 @@
-"""JPEG 2000 and WebP tiles whose stream declares a larger image than the tile: refused from the stream's header,
-before the codec allocates anything (a few hundred bytes can declare a 40,000 x 40,000 image)."""
+"""JPEG, JPEG 2000 and WebP tiles whose stream declares a larger image than the tile: refused from the stream's
+header, before the codec allocates anything (a few hundred bytes can declare a 40,000 x 40,000 image)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ometiff_helpers.pixels.decode import (
     decode_tile,
     layout_of,
 )
-from ometiff_helpers.pixels.headers import j2k_size, webp_size
+from ometiff_helpers.pixels.headers import j2k_size, jpeg_size, webp_size
 from ometiff_helpers.report import inspect_source, run_pixels
 from ometiff_helpers.tiff.codes import Compression
 from ometiff_helpers.tiff.read import read_tiff
@@ -42,6 +42,14 @@ def j2k_declaring(stream: bytes, width: int, height: int) -> bytes:
     return bytes(out)
 
 
+def jpeg_declaring(stream: bytes, width: int, height: int) -> bytes:
+    """``stream`` with its frame header (SOF0) saying ``width`` x ``height``."""
+    out = bytearray(stream)
+    at = out.find(b"\xff\xc0")
+    struct.pack_into(">HH", out, at + 5, height, width)
+    return bytes(out)
+
+
 def webp_declaring(stream: bytes, width: int, height: int) -> bytes:
     """``stream`` (VP8L or VP8) with its header saying ``width`` x ``height``."""
     out = bytearray(stream)
@@ -56,7 +64,7 @@ def webp_declaring(stream: bytes, width: int, height: int) -> bytes:
 def tiff_with_tile(tmp_path: Path, codec: str, craft) -> tuple[Path, object]:
     """A 128 x 128 tiled TIFF of ``codec`` whose tile 1 is replaced by ``craft(tile bytes)`` (appended)."""
     path = tmp_path / f"{codec}.tif"
-    data = GREY if codec == "jpeg2000" else RGB
+    data = GREY if codec == "jpeg2000" else RGB if codec == "webp" else GREY.astype(np.uint8)
     tifffile.imwrite(path, data, tile=(64, 64), compression=codec,
                      photometric="rgb" if data.ndim == 3 else "minisblack")  # fmt: skip
     with FileSource(str(path)) as src:
@@ -79,10 +87,11 @@ CRAFTED = [
         "JPEG 2000 stream declares 40,000 × 40,000 pixels",
     ),
     ("webp", lambda b: webp_declaring(b, 16_000, 16_000), "WebP stream declares 16,000 × 16,000 pixels"),
+    ("jpeg", lambda b: jpeg_declaring(b, 60_000, 60_000), "JPEG stream declares 60,000 × 60,000 pixels"),
 ]
 
 
-@pytest.mark.parametrize(("codec", "craft", "said"), CRAFTED, ids=["jpeg2000", "webp"])
+@pytest.mark.parametrize(("codec", "craft", "said"), CRAFTED, ids=["jpeg2000", "webp", "jpeg"])
 def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: str, craft, said: str) -> None:
     path, _ = tiff_with_tile(tmp_path, codec, craft)
     with FileSource(str(path)) as src:
@@ -97,7 +106,7 @@ def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: s
 
 def test_headers_read_what_the_codecs_decode() -> None:
     """The header readers agree with imagecodecs on real streams: J2K 8/16-bit, grey/RGB, JP2; WebP lossy, lossless,
-    with alpha (VP8X)."""
+    with alpha (VP8X); JPEG grey, RGB, 12-bit and lossless 16-bit."""
     cases = [
         (
             j2k_size(imagecodecs.jpeg2k_encode(GREY)),
@@ -109,6 +118,18 @@ def test_headers_read_what_the_codecs_decode() -> None:
     for arr, kwargs in ((RGB, {"lossless": True}), (RGB, {"level": 80}), (rgba, {"level": 80})):
         w = imagecodecs.webp_encode(arr, **kwargs)
         cases.append((webp_size(w), imagecodecs.webp_decode(w)))
+    for arr, kwargs in (
+        (GREY.astype(np.uint8), {}),
+        (RGB, {}),
+        (GREY, {"bitspersample": 12}),
+        (GREY * 16, {"lossless": True, "bitspersample": 16}),
+    ):
+        try:
+            j = imagecodecs.jpeg_encode(arr, **kwargs)
+        except imagecodecs.JpegError:  # a libjpeg-turbo without 12-bit or lossless support
+            assert kwargs, "8-bit JPEG must encode"
+            continue
+        cases.append((jpeg_size(j), imagecodecs.jpeg_decode(j)))
     for size, decoded in cases:
         shape = decoded.shape if decoded.ndim == 3 else (*decoded.shape, 1)
         assert (size.height, size.width, size.components) == shape
@@ -132,8 +153,11 @@ def test_unreadable_headers_are_not_decoded(tmp_path: Path) -> None:
     _, ifd = tiff_with_tile(tmp_path, "jpeg2000", lambda b: b)
     j2k = layout_of(ifd, "<")
     webp = replace(j2k, compression=Compression.WEBP)
+    jpeg = replace(j2k, compression=Compression.JPEG)
     junk = [(j2k, b""), (j2k, b"\xff\x4f\xff\x51\x00"), (j2k, b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(40)),
-            (webp, b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20)), (webp, b"RIFF" + bytes(40))]  # fmt: skip
+            (webp, b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20)), (webp, b"RIFF" + bytes(40)),
+            (jpeg, b"\xff\xd8\xff\xda\x00\x08" + bytes(30)), (jpeg, b"\xff\xd8\xff\xc0\x00\x11\x08"),
+            (jpeg, b"\xff\xd8" + bytes(30))]  # fmt: skip
     for lay, data in junk:
         with pytest.raises(OmeTiffError, match="header is not readable"):
             decode_tile(lay, data)
@@ -149,7 +173,7 @@ _MEMORY = textwrap.dedent(
     def layout(comp, spp, dtype):
         return Layout(64, 64, 64, 64, True, spp, 1, np.dtype(dtype), comp, 1, 2 if spp == 3 else 1, False, None)
 
-    j2k, webp = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+    j2k, webp, jpeg = (open(name, "rb").read() for name in sys.argv[1:4])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         decode_tile(layout(Compression.JPEG2000, 1, "<u2"), j2k)
@@ -157,30 +181,34 @@ _MEMORY = textwrap.dedent(
         print(type(exc).__name__)
     grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
     print("j2k grew KiB", grew)
-    # address space capped at what the process has plus 256 MiB: a 16,000 x 16,000 RGB output does not fit
+    # address space capped at what the process has plus 256 MiB: a 16,000 x 16,000 RGB or a 60,000 x 60,000 grey
+    # output does not fit (uncapped, libjpeg fills the 3.4 GB the JPEG header asks for)
     vm = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmSize"))) * 1024
     resource.setrlimit(resource.RLIMIT_AS, (vm + 256 * 1024 * 1024, resource.RLIM_INFINITY))
-    try:
-        decode_tile(layout(Compression.WEBP, 3, "<u1"), webp)
-    except Exception as exc:
-        print(type(exc).__name__)
+    for comp, spp, data in ((Compression.WEBP, 3, webp), (Compression.JPEG, 1, jpeg)):
+        try:
+            decode_tile(layout(comp, spp, "<u1"), data)
+        except Exception as exc:
+            print(type(exc).__name__)
     """
 )
 
 
 def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
     """In a fresh process: the crafted J2K stream leaves the peak memory where it was (openjpeg, given it, grew the
-    process by about 90 MB before failing), and the crafted WebP is refused under an address-space cap it would
-    exceed (imagecodecs allocates its 16,000 x 16,000 x 3 output from the header: MemoryError)."""
+    process by about 90 MB before failing), and the crafted WebP and JPEG are refused under an address-space cap they
+    would exceed (imagecodecs allocates their output from the header: MemoryError)."""
     j2k = tmp_path / "t.j2k"
     j2k.write_bytes(
         j2k_declaring(imagecodecs.jpeg2k_encode(GREY[:64, :64], codecformat="j2k"), 40_000, 40_000)
     )
     webp = tmp_path / "t.webp"
     webp.write_bytes(webp_declaring(imagecodecs.webp_encode(RGB[:64, :64], lossless=True), 16_000, 16_000))
-    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp)], capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    jpeg = tmp_path / "t.jpg"
+    jpeg.write_bytes(jpeg_declaring(imagecodecs.jpeg_encode(RGB[:64, :64, 0].copy()), 60_000, 60_000))
+    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp), str(jpeg)], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stderr[-2000:]
-    assert (lines[0], lines[2]) == ("StreamTooLarge", "StreamTooLarge"), run.stdout
+    assert (lines[0], *lines[2:]) == ("StreamTooLarge",) * 3, run.stdout
     assert int(lines[1].split()[-1]) < 32 * 1024, run.stdout  # KiB

@@ -15,7 +15,7 @@ import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
-from ometiff_helpers.pixels.headers import StreamHeaderError, StreamSize, j2k_size, webp_size
+from ometiff_helpers.pixels.headers import StreamHeaderError, StreamSize, j2k_size, jpeg_size, webp_size
 from ometiff_helpers.tiff.codes import Compression, PlanarConfig, Predictor, SampleFormat
 from ometiff_helpers.tiff.model import IFD
 
@@ -48,6 +48,7 @@ _IMAGE_CODECS: dict[int, Any] = {
 _JPEG = {Compression.JPEG, Compression.JPEG_LOSSY, Compression.ALT_JPEG}
 #: Compression code -> reader of the image size its stream declares (checked before the codec allocates anything)
 _HEADERS: dict[int, Any] = {
+    **dict.fromkeys(_JPEG, jpeg_size),
     Compression.APERIO_JP2000_YCBC: j2k_size,
     Compression.APERIO_JP2000_RGB: j2k_size,
     Compression.JPEG2000: j2k_size,
@@ -258,11 +259,11 @@ def decode_tile(layout: Layout, data: bytes, y: int = 0) -> np.ndarray:
 def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.ndarray:
     """Codec, then byte order, then predictor; imagecodecs errors propagate to ``decode_tile``."""
     comp = layout.compression
+    if comp in _HEADERS:
+        check_stream_size(layout, data)
     if comp in _JPEG:
         return _decode_jpeg(layout, data, rows, cols, spp)
     if comp in _IMAGE_CODECS:
-        if comp in _HEADERS:
-            check_stream_size(layout, data)
         out = np.asarray(_IMAGE_CODECS[comp](data))
         out = out.reshape(out.shape[0], out.shape[1], -1)
         if out.shape[0] < rows or out.shape[1] < cols or out.shape[2] != spp:
@@ -289,17 +290,23 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
 
 
 def check_stream_size(layout: Layout, data: bytes) -> StreamSize:
-    """The size the tile's stream declares, read from its header; ``StreamTooLarge`` when it is larger than the tile
-    (width, height, components) or takes more than ``MAX_TILE_BYTES`` to decode, ``TileDecodeError`` when the header
-    cannot be read (the codec would have to guess)."""
+    """The size the tile's JPEG, JPEG 2000 or WebP stream declares, read from its header; ``StreamTooLarge`` when it is
+    larger than the tile (width, height, components) or takes more than ``MAX_TILE_BYTES`` to decode,
+    ``TileDecodeError`` when the header cannot be read (the codec would have to guess)."""
     try:
         size = _HEADERS[layout.compression](data)
     except StreamHeaderError as exc:
         raise TileDecodeError(f"the stream's header is not readable ({exc}): not decoded") from None
     spp = layout.plane_samples
     allowed = max(spp, 4) if size.codec == "WebP" else spp  # WebP decodes to RGB or RGBA
+    # a JPEG frame may be padded to whole 8 x 8 to 16 x 16 blocks (MCUs) past the tile's edge
+    slack = 16 if size.codec == "JPEG" else 0
     declared = f"the {size.codec} stream declares {size.width:,} × {size.height:,} pixels of {size.components} component(s)"
-    if size.width > layout.tile_width or size.height > layout.tile_height or size.components > allowed:
+    if (
+        size.width > layout.tile_width + slack
+        or size.height > layout.tile_height + slack
+        or size.components > allowed
+    ):
         raise StreamTooLarge(
             f"{declared}, larger than its {layout.tile_width:,} × {layout.tile_height:,} tile of {spp} sample(s): "
             "not decoded (a damaged or hostile stream)",

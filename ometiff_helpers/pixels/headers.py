@@ -1,7 +1,8 @@
-"""The image size a JPEG 2000 or WebP stream declares, read from its header before anything is decoded.
+"""The image size a JPEG, JPEG 2000 or WebP stream declares, read from its header before anything is decoded.
 
 These codecs allocate their output (and, for JPEG 2000, 32-bit working buffers per component) from the size the
-stream declares, whatever the tile's size in the TIFF: a few hundred bytes can declare a 40,000 x 40,000 image. The
+stream declares, whatever the tile's size in the TIFF: a few hundred bytes can declare a 40,000 x 40,000 image (a
+600-byte JPEG declaring 60,000 x 60,000 pixels made libjpeg fill 3.4 GB and the process grow to 6.9 GB). The
 preview reads the header first and refuses a stream larger than its tile, or over the decode budget, before the codec
 sees it. Only headers are parsed here; the codecs are imagecodecs'.
 """
@@ -58,6 +59,46 @@ def j2k_size(data: bytes) -> StreamSize:
     bits = max((comps[3 * i] & 0x7F) + 1 for i in range(csiz))
     sample = 1 if bits <= 8 else 2 if bits <= 16 else 4
     return StreamSize("JPEG 2000", xsiz - xo, ysiz - yo, csiz, sample, 4)
+
+
+#: JPEG start-of-frame markers (every process but DHT C4, JPG C8 and DAC CC)
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])
+
+
+def jpeg_size(data: bytes) -> StreamSize:
+    """Size and components from the frame header (SOF) of a JPEG stream, walking its segments from SOI."""
+    if not data.startswith(b"\xff\xd8"):
+        raise StreamHeaderError("not a JPEG stream (no SOI marker)")
+    at, end = 2, len(data)
+    while at + 4 <= end:
+        if data[at] != 0xFF:
+            raise StreamHeaderError(f"no JPEG marker at byte {at}")
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _STANDALONE:
+            at += 2
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in _SOF:
+            frame = data[at + 4 : at + 10]
+            if length < 8 or len(frame) < 6:
+                raise StreamHeaderError("the JPEG frame header is cut short")
+            bits, height, width, comps = (
+                frame[0],
+                int.from_bytes(frame[1:3], "big"),
+                int.from_bytes(frame[3:5], "big"),
+                frame[5],
+            )
+            if not (height and width and comps):
+                raise StreamHeaderError("the JPEG frame header declares no image")
+            return StreamSize("JPEG", width, height, comps, 1 if bits <= 8 else 2, 1)
+        if marker in (0xD9, 0xDA) or length < 2:  # end of image or scan data before any frame header
+            break
+        at += 2 + length
+    raise StreamHeaderError("no JPEG frame header before the scan data")
 
 
 def webp_size(data: bytes) -> StreamSize:
