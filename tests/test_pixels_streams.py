@@ -1,4 +1,4 @@
-"""JPEG, JPEG 2000 and WebP tiles whose stream declares a larger image than the tile: refused from the stream's
+"""JPEG, JPEG 2000, WebP and LERC tiles whose stream declares a larger image than the tile: refused from the stream's
 header, before the codec allocates anything (a few hundred bytes can declare a 40,000 x 40,000 image)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ometiff_helpers.pixels.decode import (
     decode_tile,
     layout_of,
 )
-from ometiff_helpers.pixels.headers import j2k_size, jpeg_size, webp_size
+from ometiff_helpers.pixels.headers import j2k_size, jpeg_size, lerc_size, webp_size
 from ometiff_helpers.report import inspect_source, run_pixels
 from ometiff_helpers.tiff.codes import Compression
 from ometiff_helpers.tiff.read import read_tiff
@@ -50,6 +50,35 @@ def jpeg_declaring(stream: bytes, width: int, height: int) -> bytes:
     return bytes(out)
 
 
+def fletcher32(data: bytes) -> int:
+    """LERC 2's checksum (Lerc2::ComputeChecksumFletcher32): big-endian byte pairs, sums folded every 359 words."""
+    s1 = s2 = 0xFFFF
+    words, i = len(data) // 2, 0
+    while words:
+        n = min(words, 359)
+        words -= n
+        for _ in range(n):
+            s1 += (data[i] << 8) + data[i + 1]
+            s2 += s1
+            i += 2
+        s1, s2 = (s1 & 0xFFFF) + (s1 >> 16), (s2 & 0xFFFF) + (s2 >> 16)
+    if len(data) & 1:
+        s1 += data[i] << 8
+        s2 += s1
+    s1, s2 = (s1 & 0xFFFF) + (s1 >> 16), (s2 & 0xFFFF) + (s2 >> 16)
+    return (s2 << 16 | s1) & 0xFFFFFFFF
+
+
+def lerc_declaring(stream: bytes, width: int, height: int) -> bytes:
+    """A LERC 2 (version 3+) blob with its header saying ``width`` x ``height`` (all valid), its checksum redone."""
+    out = bytearray(stream)
+    struct.pack_into("<ii", out, 14, height, width)
+    struct.pack_into("<i", out, 26, width * height)  # valid pixels (version 4: after the depth)
+    blob = struct.unpack("<i", out[34:38])[0]
+    struct.pack_into("<I", out, 10, fletcher32(bytes(out[14:blob])))
+    return bytes(out)
+
+
 def webp_declaring(stream: bytes, width: int, height: int) -> bytes:
     """``stream`` (VP8L or VP8) with its header saying ``width`` x ``height``."""
     out = bytearray(stream)
@@ -64,7 +93,9 @@ def webp_declaring(stream: bytes, width: int, height: int) -> bytes:
 def tiff_with_tile(tmp_path: Path, codec: str, craft) -> tuple[Path, object]:
     """A 128 x 128 tiled TIFF of ``codec`` whose tile 1 is replaced by ``craft(tile bytes)`` (appended)."""
     path = tmp_path / f"{codec}.tif"
-    data = GREY if codec == "jpeg2000" else RGB if codec == "webp" else GREY.astype(np.uint8)
+    data = {"jpeg2000": GREY, "webp": RGB, "jpeg": GREY.astype(np.uint8), "lerc": GREY.astype(np.float32)}[
+        codec
+    ]
     tifffile.imwrite(path, data, tile=(64, 64), compression=codec,
                      photometric="rgb" if data.ndim == 3 else "minisblack")  # fmt: skip
     with FileSource(str(path)) as src:
@@ -88,10 +119,11 @@ CRAFTED = [
     ),
     ("webp", lambda b: webp_declaring(b, 16_000, 16_000), "WebP stream declares 16,000 × 16,000 pixels"),
     ("jpeg", lambda b: jpeg_declaring(b, 60_000, 60_000), "JPEG stream declares 60,000 × 60,000 pixels"),
+    ("lerc", lambda b: lerc_declaring(b, 30_000, 30_000), "LERC stream declares 30,000 × 30,000 pixels"),
 ]
 
 
-@pytest.mark.parametrize(("codec", "craft", "said"), CRAFTED, ids=["jpeg2000", "webp", "jpeg"])
+@pytest.mark.parametrize(("codec", "craft", "said"), CRAFTED, ids=["jpeg2000", "webp", "jpeg", "lerc"])
 def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: str, craft, said: str) -> None:
     path, _ = tiff_with_tile(tmp_path, codec, craft)
     with FileSource(str(path)) as src:
@@ -106,7 +138,8 @@ def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: s
 
 def test_headers_read_what_the_codecs_decode() -> None:
     """The header readers agree with imagecodecs on real streams: J2K 8/16-bit, grey/RGB, JP2; WebP lossy, lossless,
-    with alpha (VP8X); JPEG grey, RGB, 12-bit and lossless 16-bit."""
+    with alpha (VP8X); JPEG grey, RGB, 12-bit and lossless 16-bit; LERC versions 2 to 6, 1 to 8 bytes per value,
+    one or three values per pixel."""
     cases = [
         (
             j2k_size(imagecodecs.jpeg2k_encode(GREY)),
@@ -130,6 +163,12 @@ def test_headers_read_what_the_codecs_decode() -> None:
             assert kwargs, "8-bit JPEG must encode"
             continue
         cases.append((jpeg_size(j), imagecodecs.jpeg_decode(j)))
+    for version in (2, 3, 4, 5, 6):
+        for arr in (GREY, GREY.astype(np.uint8), GREY.astype(np.float64), np.dstack([GREY] * 3)):
+            if arr.ndim == 3 and version < 4:
+                continue  # several values per pixel came with version 4
+            lerc = imagecodecs.lerc_encode(arr, version=version)
+            cases.append((lerc_size(lerc), imagecodecs.lerc_decode(lerc)))
     for size, decoded in cases:
         shape = decoded.shape if decoded.ndim == 3 else (*decoded.shape, 1)
         assert (size.height, size.width, size.components) == shape
@@ -157,7 +196,8 @@ def test_unreadable_headers_are_not_decoded(tmp_path: Path) -> None:
     junk = [(j2k, b""), (j2k, b"\xff\x4f\xff\x51\x00"), (j2k, b"\x00\x00\x00\x0cjP  \r\n\x87\n" + bytes(40)),
             (webp, b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20)), (webp, b"RIFF" + bytes(40)),
             (jpeg, b"\xff\xd8\xff\xda\x00\x08" + bytes(30)), (jpeg, b"\xff\xd8\xff\xc0\x00\x11\x08"),
-            (jpeg, b"\xff\xd8" + bytes(30))]  # fmt: skip
+            (jpeg, b"\xff\xd8" + bytes(30)), (replace(j2k, compression=Compression.LERC), b"Lerc2 \x04" + bytes(9)),
+            (replace(j2k, compression=Compression.LERC), b"CntZImage " + bytes(60))]  # fmt: skip
     for lay, data in junk:
         with pytest.raises(OmeTiffError, match="header is not readable"):
             decode_tile(lay, data)
@@ -173,7 +213,7 @@ _MEMORY = textwrap.dedent(
     def layout(comp, spp, dtype):
         return Layout(64, 64, 64, 64, True, spp, 1, np.dtype(dtype), comp, 1, 2 if spp == 3 else 1, False, None)
 
-    j2k, webp, jpeg = (open(name, "rb").read() for name in sys.argv[1:4])
+    j2k, webp, jpeg, lerc = (open(name, "rb").read() for name in sys.argv[1:5])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         decode_tile(layout(Compression.JPEG2000, 1, "<u2"), j2k)
@@ -184,10 +224,13 @@ _MEMORY = textwrap.dedent(
     # address space capped at what the process has plus 256 MiB: a 16,000 x 16,000 RGB or a 60,000 x 60,000 grey
     # output does not fit (uncapped, libjpeg fills the 3.4 GB the JPEG header asks for)
     vm = int(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmSize"))) * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (vm + 256 * 1024 * 1024, resource.RLIM_INFINITY))
-    for comp, spp, data in ((Compression.WEBP, 3, webp), (Compression.JPEG, 1, jpeg)):
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    cap = vm + 256 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    for comp, spp, dtype, data in ((Compression.WEBP, 3, "<u1", webp), (Compression.JPEG, 1, "<u1", jpeg),
+                                    (Compression.LERC, 1, "<f4", lerc)):
         try:
-            decode_tile(layout(comp, spp, "<u1"), data)
+            decode_tile(layout(comp, spp, dtype), data)
         except Exception as exc:
             print(type(exc).__name__)
     """
@@ -196,7 +239,7 @@ _MEMORY = textwrap.dedent(
 
 def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
     """In a fresh process: the crafted J2K stream leaves the peak memory where it was (openjpeg, given it, grew the
-    process by about 90 MB before failing), and the crafted WebP and JPEG are refused under an address-space cap they
+    process by about 90 MB before failing), and the crafted WebP, JPEG and LERC are refused under an address-space cap they
     would exceed (imagecodecs allocates their output from the header: MemoryError)."""
     j2k = tmp_path / "t.j2k"
     j2k.write_bytes(
@@ -206,9 +249,13 @@ def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
     webp.write_bytes(webp_declaring(imagecodecs.webp_encode(RGB[:64, :64], lossless=True), 16_000, 16_000))
     jpeg = tmp_path / "t.jpg"
     jpeg.write_bytes(jpeg_declaring(imagecodecs.jpeg_encode(RGB[:64, :64, 0].copy()), 60_000, 60_000))
-    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp), str(jpeg)], capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    lerc = tmp_path / "t.lerc"
+    lerc.write_bytes(
+        lerc_declaring(imagecodecs.lerc_encode(GREY[:64, :64].astype(np.float32)), 30_000, 30_000)
+    )
+    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp), str(jpeg), str(lerc)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stderr[-2000:]
-    assert (lines[0], *lines[2:]) == ("StreamTooLarge",) * 3, run.stdout
+    assert (lines[0], *lines[2:]) == ("StreamTooLarge",) * 4, run.stdout
     assert int(lines[1].split()[-1]) < 32 * 1024, run.stdout  # KiB

@@ -15,7 +15,14 @@ import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
-from ometiff_helpers.pixels.headers import StreamHeaderError, StreamSize, j2k_size, jpeg_size, webp_size
+from ometiff_helpers.pixels.headers import (
+    StreamHeaderError,
+    StreamSize,
+    j2k_size,
+    jpeg_size,
+    lerc_size,
+    webp_size,
+)
 from ometiff_helpers.tiff.codes import Compression, PlanarConfig, Predictor, SampleFormat
 from ometiff_helpers.tiff.model import IFD
 
@@ -54,6 +61,7 @@ _HEADERS: dict[int, Any] = {
     Compression.JPEG2000: j2k_size,
     Compression.WEBP: webp_size,
     Compression.WEBP_DEPRECATED: webp_size,
+    Compression.LERC: lerc_size,
 }
 
 
@@ -290,7 +298,7 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
 
 
 def check_stream_size(layout: Layout, data: bytes) -> StreamSize:
-    """The size the tile's JPEG, JPEG 2000 or WebP stream declares, read from its header; ``StreamTooLarge`` when it is
+    """The size the tile's JPEG, JPEG 2000, WebP or LERC stream declares, read from its header; ``StreamTooLarge`` when it is
     larger than the tile (width, height, components) or takes more than ``MAX_TILE_BYTES`` to decode,
     ``TileDecodeError`` when the header cannot be read (the codec would have to guess)."""
     try:

@@ -1,4 +1,4 @@
-"""The image size a JPEG, JPEG 2000 or WebP stream declares, read from its header before anything is decoded.
+"""The image size a JPEG, JPEG 2000, WebP or LERC stream declares, read from its header before anything is decoded.
 
 These codecs allocate their output (and, for JPEG 2000, 32-bit working buffers per component) from the size the
 stream declares, whatever the tile's size in the TIFF: a few hundred bytes can declare a 40,000 x 40,000 image (a
@@ -99,6 +99,29 @@ def jpeg_size(data: bytes) -> StreamSize:
             break
         at += 2 + length
     raise StreamHeaderError("no JPEG frame header before the scan data")
+
+
+#: LERC data types: char, uchar, short, ushort, int, uint, float, double -> bytes per value
+_LERC_TYPE_BYTES = (1, 1, 2, 2, 4, 4, 4, 8)
+
+
+def lerc_size(data: bytes) -> StreamSize:
+    """Size and values per pixel from the header of a LERC 2 blob (the first blob, when bands follow)."""
+    if not data.startswith(b"Lerc2 ") or len(data) < 10:
+        raise StreamHeaderError("not a LERC 2 blob")
+    version = struct.unpack("<i", data[6:10])[0]
+    at = 14 if version >= 3 else 10  # a checksum follows the version from version 3
+    count = 6 if version >= 4 else 5  # rows, columns, [depth,] valid pixels, micro block size, blob size
+    fields = data[at : at + 4 * count]
+    if version < 2 or len(fields) < 4 * count:
+        raise StreamHeaderError("the LERC header is cut short or of an unknown version")
+    values = struct.unpack(f"<{count}i", fields)
+    rows, cols, depth = values[0], values[1], (values[2] if version >= 4 else 1)
+    at += 4 * count  # the data type follows (version 6 adds its fields after it)
+    dtype = struct.unpack("<i", data[at : at + 4])[0] if len(data) >= at + 4 else -1
+    if rows <= 0 or cols <= 0 or depth <= 0 or not 0 <= dtype < len(_LERC_TYPE_BYTES):
+        raise StreamHeaderError("the LERC header declares no image")
+    return StreamSize("LERC", cols, rows, depth, _LERC_TYPE_BYTES[dtype], 1)
 
 
 def webp_size(data: bytes) -> StreamSize:
