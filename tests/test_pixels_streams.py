@@ -1,4 +1,4 @@
-"""JPEG, JPEG 2000, WebP and LERC tiles whose stream declares a larger image than the tile: refused from the stream's
+"""JPEG, JPEG 2000, WebP, LERC and PNG tiles whose stream declares a larger image than the tile: refused from the stream's
 header, before the codec allocates anything (a few hundred bytes can declare a 40,000 x 40,000 image)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ometiff_helpers.pixels.decode import (
     decode_tile,
     layout_of,
 )
-from ometiff_helpers.pixels.headers import j2k_size, jpeg_size, lerc_size, webp_size
+from ometiff_helpers.pixels.headers import j2k_size, jpeg_size, lerc_size, png_size, webp_size
 from ometiff_helpers.report import inspect_source, run_pixels
 from ometiff_helpers.tiff.codes import Compression
 from ometiff_helpers.tiff.read import read_tiff
@@ -76,6 +77,14 @@ def lerc_declaring(stream: bytes, width: int, height: int) -> bytes:
     struct.pack_into("<i", out, 26, width * height)  # valid pixels (version 4: after the depth)
     blob = struct.unpack("<i", out[34:38])[0]
     struct.pack_into("<I", out, 10, fletcher32(bytes(out[14:blob])))
+    return bytes(out)
+
+
+def png_declaring(stream: bytes, width: int, height: int) -> bytes:
+    """A PNG with its IHDR saying ``width`` x ``height`` (its CRC redone)."""
+    out = bytearray(stream)
+    struct.pack_into(">II", out, 16, width, height)
+    struct.pack_into(">I", out, 29, zlib.crc32(bytes(out[12:29])))
     return bytes(out)
 
 
@@ -139,7 +148,7 @@ def test_a_stream_larger_than_its_tile_is_refused_alone(tmp_path: Path, codec: s
 def test_headers_read_what_the_codecs_decode() -> None:
     """The header readers agree with imagecodecs on real streams: J2K 8/16-bit, grey/RGB, JP2; WebP lossy, lossless,
     with alpha (VP8X); JPEG grey, RGB, 12-bit and lossless 16-bit; LERC versions 2 to 6, 1 to 8 bytes per value,
-    one or three values per pixel."""
+    one or three values per pixel; PNG grey, grey + alpha, RGB, RGBA, 8 and 16 bits."""
     cases = [
         (
             j2k_size(imagecodecs.jpeg2k_encode(GREY)),
@@ -169,6 +178,9 @@ def test_headers_read_what_the_codecs_decode() -> None:
                 continue  # several values per pixel came with version 4
             lerc = imagecodecs.lerc_encode(arr, version=version)
             cases.append((lerc_size(lerc), imagecodecs.lerc_decode(lerc)))
+    for arr in (GREY, GREY.astype(np.uint8), RGB, np.dstack([RGB, RGB[..., :1]]), np.dstack([GREY, GREY])):
+        png = imagecodecs.png_encode(arr)
+        cases.append((png_size(png), imagecodecs.png_decode(png)))
     for size, decoded in cases:
         shape = decoded.shape if decoded.ndim == 3 else (*decoded.shape, 1)
         assert (size.height, size.width, size.components) == shape
@@ -197,7 +209,8 @@ def test_unreadable_headers_are_not_decoded(tmp_path: Path) -> None:
             (webp, b"RIFF\x00\x00\x00\x00WEBPVP8 " + bytes(20)), (webp, b"RIFF" + bytes(40)),
             (jpeg, b"\xff\xd8\xff\xda\x00\x08" + bytes(30)), (jpeg, b"\xff\xd8\xff\xc0\x00\x11\x08"),
             (jpeg, b"\xff\xd8" + bytes(30)), (replace(j2k, compression=Compression.LERC), b"Lerc2 \x04" + bytes(9)),
-            (replace(j2k, compression=Compression.LERC), b"CntZImage " + bytes(60))]  # fmt: skip
+            (replace(j2k, compression=Compression.LERC), b"CntZImage " + bytes(60)),
+            (replace(j2k, compression=Compression.PNG), b"\x89PNG\r\n\x1a\n" + bytes(30))]  # fmt: skip
     for lay, data in junk:
         with pytest.raises(OmeTiffError, match="header is not readable"):
             decode_tile(lay, data)
@@ -213,7 +226,7 @@ _MEMORY = textwrap.dedent(
     def layout(comp, spp, dtype):
         return Layout(64, 64, 64, 64, True, spp, 1, np.dtype(dtype), comp, 1, 2 if spp == 3 else 1, False, None)
 
-    j2k, webp, jpeg, lerc = (open(name, "rb").read() for name in sys.argv[1:5])
+    j2k, webp, jpeg, lerc, png = (open(name, "rb").read() for name in sys.argv[1:6])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         decode_tile(layout(Compression.JPEG2000, 1, "<u2"), j2k)
@@ -228,7 +241,7 @@ _MEMORY = textwrap.dedent(
     cap = vm + 256 * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
     for comp, spp, dtype, data in ((Compression.WEBP, 3, "<u1", webp), (Compression.JPEG, 1, "<u1", jpeg),
-                                    (Compression.LERC, 1, "<f4", lerc)):
+                                    (Compression.LERC, 1, "<f4", lerc), (Compression.PNG, 1, "<u1", png)):
         try:
             decode_tile(layout(comp, spp, dtype), data)
         except Exception as exc:
@@ -239,7 +252,7 @@ _MEMORY = textwrap.dedent(
 
 def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
     """In a fresh process: the crafted J2K stream leaves the peak memory where it was (openjpeg, given it, grew the
-    process by about 90 MB before failing), and the crafted WebP, JPEG and LERC are refused under an address-space cap they
+    process by about 90 MB before failing), and the crafted WebP, JPEG, LERC and PNG are refused under an address-space cap they
     would exceed (imagecodecs allocates their output from the header: MemoryError)."""
     j2k = tmp_path / "t.j2k"
     j2k.write_bytes(
@@ -253,9 +266,11 @@ def test_refusal_comes_before_the_codec_allocates(tmp_path: Path) -> None:
     lerc.write_bytes(
         lerc_declaring(imagecodecs.lerc_encode(GREY[:64, :64].astype(np.float32)), 30_000, 30_000)
     )
-    run = subprocess.run([sys.executable, "-c", _MEMORY, str(j2k), str(webp), str(jpeg), str(lerc)],
+    png = tmp_path / "t.png"
+    png.write_bytes(png_declaring(imagecodecs.png_encode(RGB[:64, :64, 0].copy()), 40_000, 40_000))
+    run = subprocess.run([sys.executable, "-c", _MEMORY, *(str(p) for p in (j2k, webp, jpeg, lerc, png))],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stderr[-2000:]
-    assert (lines[0], *lines[2:]) == ("StreamTooLarge",) * 4, run.stdout
+    assert (lines[0], *lines[2:]) == ("StreamTooLarge",) * 5, run.stdout
     assert int(lines[1].split()[-1]) < 32 * 1024, run.stdout  # KiB

@@ -21,6 +21,7 @@ from ometiff_helpers.pixels.headers import (
     j2k_size,
     jpeg_size,
     lerc_size,
+    png_size,
     webp_size,
 )
 from ometiff_helpers.tiff.codes import Compression, PlanarConfig, Predictor, SampleFormat
@@ -62,6 +63,7 @@ _HEADERS: dict[int, Any] = {
     Compression.WEBP: webp_size,
     Compression.WEBP_DEPRECATED: webp_size,
     Compression.LERC: lerc_size,
+    Compression.PNG: png_size,
 }
 
 
@@ -298,15 +300,16 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
 
 
 def check_stream_size(layout: Layout, data: bytes) -> StreamSize:
-    """The size the tile's JPEG, JPEG 2000, WebP or LERC stream declares, read from its header; ``StreamTooLarge`` when it is
-    larger than the tile (width, height, components) or takes more than ``MAX_TILE_BYTES`` to decode,
-    ``TileDecodeError`` when the header cannot be read (the codec would have to guess)."""
+    """The size the tile's JPEG, JPEG 2000, WebP, LERC or PNG stream declares, read from its header;
+    ``StreamTooLarge`` when it is larger than the tile (width, height, components) or takes more than
+    ``MAX_TILE_BYTES`` to decode, ``TileDecodeError`` when the header cannot be read (the codec would have to
+    guess)."""
     try:
         size = _HEADERS[layout.compression](data)
     except StreamHeaderError as exc:
         raise TileDecodeError(f"the stream's header is not readable ({exc}): not decoded") from None
     spp = layout.plane_samples
-    allowed = max(spp, 4) if size.codec == "WebP" else spp  # WebP decodes to RGB or RGBA
+    allowed = max(spp, 4) if size.codec in ("WebP", "PNG") else spp  # RGB or RGBA whatever the tile's samples
     # a JPEG frame may be padded to whole 8 x 8 to 16 x 16 blocks (MCUs) past the tile's edge
     slack = 16 if size.codec == "JPEG" else 0
     declared = f"the {size.codec} stream declares {size.width:,} × {size.height:,} pixels of {size.components} component(s)"

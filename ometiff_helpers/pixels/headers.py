@@ -1,4 +1,4 @@
-"""The image size a JPEG, JPEG 2000, WebP or LERC stream declares, read from its header before anything is decoded.
+"""The image size a JPEG, JPEG 2000, WebP, LERC or PNG stream declares, read from its header before anything is decoded.
 
 These codecs allocate their output (and, for JPEG 2000, 32-bit working buffers per component) from the size the
 stream declares, whatever the tile's size in the TIFF: a few hundred bytes can declare a 40,000 x 40,000 image (a
@@ -146,3 +146,17 @@ def webp_size(data: bytes) -> StreamSize:
         height = int.from_bytes(data[27:30], "little") + 1
         return StreamSize("WebP", width, height, 4 if flags & 0x10 else 3, 1, 1)
     raise StreamHeaderError(f"an unknown first WebP chunk {chunk!r}")
+
+
+#: PNG colour type -> samples per pixel (a palette is expanded to RGB)
+_PNG_COMPONENTS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+
+
+def png_size(data: bytes) -> StreamSize:
+    """Size and samples per pixel from a PNG's IHDR chunk."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR" or len(data) < 26:
+        raise StreamHeaderError("not a PNG stream, or cut short")
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    if not width or not height or colour not in _PNG_COMPONENTS:
+        raise StreamHeaderError("the PNG header declares no image")
+    return StreamSize("PNG", width, height, _PNG_COMPONENTS[colour], 2 if depth == 16 else 1, 1)
