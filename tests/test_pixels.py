@@ -211,6 +211,12 @@ def test_blank_level_fires(tmp_path: Path, compression: str) -> None:
     assert [f.where for f in rep.findings if f.code == "PIXELS_LEVEL_MISMATCH"] == ["IFD 0 / SubIFD 1"]
     constant = [(c.upper_constant, c.lower_constant) for c in rep.pixels.comparisons]
     assert constant == [(True, False), (False, False)]
+    # level 1 (256 px, 64 px tiles): its centre tile starts at row 128; uncompressed, only its rows 24 to 39 are read
+    band = (152, 168) if compression == "none" else None
+    assert [c.upper_rows for c in rep.pixels.comparisons] == [band, band]
+    message = next(f.message for f in rep.findings if f.code == "PIXELS_LEVEL_MISMATCH")
+    assert ("tile 10 of IFD 0 / SubIFD 0 (rows 152 to 167)" in message) == (compression == "none")
+    assert rep.to_dict()["pixels"]["level_comparisons"][0]["upper_rows"] == (list(band) if band else None)
 
 
 @LEVEL_CASES

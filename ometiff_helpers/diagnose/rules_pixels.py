@@ -157,7 +157,7 @@ def check_level_mismatch(p: PixelPreview) -> list[Finding]:
             finding(
                 "PIXELS_LEVEL_MISMATCH",
                 W,
-                f"Channel {cmp.channel}: tile {cmp.upper_tile} of {cmp.upper_path}, averaged down, disagrees with "
+                f"Channel {cmp.channel}: {cmp.upper_where}, averaged down, disagrees with "
                 f"the same region of {cmp.lower_path}: {why}. Zooming in or out will change the picture.",
                 "Rebuild the pyramid from the full-resolution data (bioformats2raw + raw2ometiff, or tifffile with "
                 "subifds), one channel at a time.",

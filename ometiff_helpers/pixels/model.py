@@ -118,6 +118,15 @@ class LevelComparison:
     upper_constant: bool
     best_channel: int | None = None
     best_correlation: float | None = None
+    upper_rows: tuple[int, int] | None = None  # the level rows compared when only a band of the tile was read
+
+    @property
+    def upper_where(self) -> str:
+        """The part of the level above compared, in words: "tile 3 of IFD 0 / SubIFD 1 (rows 248 to 263)"."""
+        rows = (
+            "" if self.upper_rows is None else f" (rows {self.upper_rows[0]:,} to {self.upper_rows[1] - 1:,})"
+        )
+        return f"tile {self.upper_tile} of {self.upper_path}{rows}"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -126,6 +135,7 @@ class LevelComparison:
             "lower": self.lower_path,
             "upper": self.upper_path,
             "upper_tile": self.upper_tile,
+            "upper_rows": None if self.upper_rows is None else list(self.upper_rows),
             "correlation": self.correlation,
             "lower_constant": self.lower_constant,
             "upper_constant": self.upper_constant,

@@ -471,6 +471,7 @@ def _compare(
                 upper_constant=_constant(ub),
                 best_channel=best,
                 best_correlation=best_r,
+                upper_rows=(up.origin[0], up.origin[0] + h * f) if up.band else None,
             )
         )
     return out
