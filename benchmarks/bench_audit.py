@@ -174,6 +174,7 @@ def _dask_run(items: list, settings: AuditSettings, tmpdir: Path) -> None:
         f"{_peak_mib():.0f} (client) + {peak} (workers) |"
     )
     print(f"Dask rows equal the local rows (all columns but seconds): {same}; lost files: {runner.lost}")
+    print(f"worker profilers stopped by the audit (CPython before 3.12 only): {runner.profilers_stopped}")
 
 
 if __name__ == "__main__":
