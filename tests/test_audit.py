@@ -418,6 +418,37 @@ def test_a_batch_stops_the_profiler_of_a_worker_that_joined_later(tmp_path) -> N
         assert set(client.run(profiler_running).values()) == {not PROFILER_DEADLOCKS}
 
 
+def test_the_command_on_a_dask_cluster_says_it_turned_the_profilers_off(portal, tmp_path) -> None:
+    """``audit --dask ADDRESS``: every row written, exit 0, and (Python 3.11) a note on stderr about the profiler."""
+    distributed = pytest.importorskip("distributed")
+    from ometiff_helpers.audit.dask import PROFILER_DEADLOCKS, profiler_running
+
+    (tmp_path / "list.txt").write_text("\n".join(portal_urls(portal)) + "\n", encoding="utf-8")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        done = run_cli(
+            str(tmp_path / "list.txt"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--dask",
+            cluster.scheduler_address,
+            "--batch-size",
+            "3",
+            "--timeout",
+            "10",
+            "--no-progress",
+        )
+        profiling = set(client.run(profiler_running).values())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(read_table(tmp_path / "out.csv")) == len(portal_urls(portal))
+    assert profiling == {not PROFILER_DEADLOCKS}
+    assert ("Turned off the statistical profiler of 1 Dask worker" in done.stderr) == PROFILER_DEADLOCKS
+
+
 # --- summary ---------------------------------------------------------------------------------------------------
 
 

@@ -146,7 +146,7 @@ class DaskRunner:
         distributed = _distributed()
         try:
             client = distributed.Client(self.address, set_as_default=False, timeout=self.timeout)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address Dask cannot use
             raise OmeTiffError(
                 f"cannot reach the Dask scheduler at {self.address}: {type(exc).__name__}",
                 hint="Start the cluster first and give its scheduler address (tcp://host:8786).",
