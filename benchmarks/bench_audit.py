@@ -6,7 +6,8 @@ The servers run in a separate process (so that they do not share this interprete
 ``--latency`` seconds, on three origins: the portal (good pyramids: the bundled demo and a tifffile-written SubIFD
 pyramid; defect files: no physical sizes, no pyramid; 404s), a misbehaving server (HTML login pages) and a server
 that ignores Range (whole small files answered with 200). Each URL is distinct (``?n=<i>``). The same list then runs
-through a ``distributed.LocalCluster`` with two worker processes, and the rows are compared (all but ``seconds``).
+through a ``distributed.LocalCluster`` with two worker processes, and the tables are compared (every column but
+``seconds``, and the findings tables); the result is printed.
 Peak memory is the maximum resident set size of the auditing process (and of each Dask worker).
 """
 

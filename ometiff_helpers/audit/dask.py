@@ -153,7 +153,9 @@ class DaskRunner:
             ) from None
         run = uuid.uuid4().hex[:8]
         try:
-            self.profilers_stopped = sum(client.run(stop_worker_profiler).values())
+            # a worker that cannot answer now stops its profiler with its first batch
+            stopped = client.run(stop_worker_profiler, on_error="return")
+            self.profilers_stopped = sum(value is True for value in stopped.values())
             window = 2 * max(1, sum(client.nthreads().values()))
             batches = enumerate(batched(items, self.batch_size))
             pending: dict[str, list[AuditItem]] = {}
