@@ -6,7 +6,8 @@ The servers run in a separate process (so that they do not share this interprete
 ``--latency`` seconds, on three origins: the portal (good pyramids: the bundled demo and a tifffile-written SubIFD
 pyramid; defect files: no physical sizes, no pyramid; 404s), a misbehaving server (HTML login pages) and a server
 that ignores Range (whole small files answered with 200). Each URL is distinct (``?n=<i>``). The same list then runs
-through a ``distributed.LocalCluster`` with two worker processes, and the rows are compared (all but ``seconds``).
+through a ``distributed.LocalCluster`` with two worker processes, and the tables are compared (every column but
+``seconds``, and the findings tables); the result is printed.
 Peak memory is the maximum resident set size of the auditing process (and of each Dask worker).
 """
 
@@ -167,13 +168,21 @@ def _dask_run(items: list, settings: AuditSettings, tmpdir: Path) -> None:
         wall = time.monotonic() - t0
         workers = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     local = tmpdir / "local.csv"
-    same = _comparable(tmpdir / "dask.csv") == _comparable(local) if local.exists() else "not compared"
+    same: object = "not compared"
+    if local.exists():
+        same = _comparable(tmpdir / "dask.csv") == _comparable(local) and sorted(
+            map(str, read_table(tmpdir / "df.csv"))
+        ) == sorted(map(str, read_table(tmpdir / "lf.csv")))
     peak = " + ".join(f"{v:.0f}" for v in workers.values())
     print(
         f"| LocalCluster, 2 worker processes | {stats.done} | {wall:.1f} | {stats.done / wall:.1f} | "
         f"{_peak_mib():.0f} (client) + {peak} (workers) |"
     )
-    print(f"Dask rows equal the local rows (all columns but seconds): {same}; lost files: {runner.lost}")
+    print(
+        f"Dask rows and findings equal the threaded run's (all columns but seconds): {same}; "
+        f"lost files: {runner.lost}"
+    )
+    print(f"worker profilers stopped by the audit (CPython before 3.12 only): {runner.profilers_stopped}")
 
 
 if __name__ == "__main__":

@@ -350,35 +350,102 @@ def test_one_file_never_raises(tmp_path) -> None:
 # --- Dask ------------------------------------------------------------------------------------------------------
 
 
-def test_the_same_rows_through_a_local_dask_cluster(portal, tmp_path, caplog, canary) -> None:
-    distributed = pytest.importorskip("distributed")
-    from ometiff_helpers.audit.dask import DaskRunner
+def _comparable(path: Path) -> list[dict]:
+    """The rows of a table without the wall-clock column, in a stable order."""
+    return sorted(({k: v for k, v in r.items() if k != "seconds"} for r in read_table(path)), key=str)
 
-    urls = [*portal_urls(portal), f"{portal.url('demo.ome.tif')}?token={canary}"]
+
+def test_the_same_rows_through_a_local_dask_cluster_of_processes(
+    portal, tmp_path, caplog, capfd, canary
+) -> None:
+    """Two worker processes, batches of 5: the rows and findings equal the threaded run's; no token anywhere; on
+    CPython 3.11 each worker's statistical profiler is off (it deadlocked workers in long runs)."""
+    distributed = pytest.importorskip("distributed")
+    from ometiff_helpers.audit.dask import PROFILER_DEADLOCKS, DaskRunner, profiler_running
+
+    urls = [f"{url}{'&' if '?' in url else '?'}n={i}" for i in range(4) for url in portal_urls(portal)]
+    urls.append(f"{portal.url('demo.ome.tif')}?token={canary}")
     items = items_from_lines(urls)
+    assert len(items) == 29
     run_audit(items, tmp_path / "local.csv", findings=tmp_path / "lf.csv", settings=FAST)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    ) as cluster:
-        runner = DaskRunner(cluster.scheduler_address, batch_size=3)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", death_timeout=120
+        ) as cluster,
+        distributed.Client(cluster, timeout=120) as client,
+    ):
+        client.wait_for_workers(2, timeout=120)
+        assert all(client.run(profiler_running).values())  # the cluster's default: on
+        runner = DaskRunner(cluster.scheduler_address, batch_size=5, timeout=120)
         stats = run_audit(
             items, tmp_path / "dask.csv", findings=tmp_path / "df.csv", settings=FAST, runner=runner
         )
+        profiling = client.run(profiler_running)
     assert stats.done == len(urls) and runner.lost == 0
-    drop = ("seconds",)
-    local = sorted(
-        ({k: v for k, v in r.items() if k not in drop} for r in read_table(tmp_path / "local.csv")), key=str
-    )
-    remote = sorted(
-        ({k: v for k, v in r.items() if k not in drop} for r in read_table(tmp_path / "dask.csv")), key=str
-    )
-    assert remote == local
+    assert len(profiling) == 2 and set(profiling.values()) == {not PROFILER_DEADLOCKS}
+    assert runner.profilers_stopped == (2 if PROFILER_DEADLOCKS else 0)
+    assert _comparable(tmp_path / "dask.csv") == _comparable(tmp_path / "local.csv")
     assert sorted(map(str, read_table(tmp_path / "df.csv"))) == sorted(
         map(str, read_table(tmp_path / "lf.csv"))
     )
-    assert canary not in caplog.text
+    out, err = capfd.readouterr()
+    assert canary not in caplog.text + out + err
     assert canary not in (tmp_path / "dask.csv").read_text(encoding="utf-8")
     assert "token=***" in (tmp_path / "dask.csv").read_text(encoding="utf-8")
+
+
+def test_a_batch_stops_the_profiler_of_a_worker_that_joined_later(tmp_path) -> None:
+    """A worker the run did not see at its start (a restarted one) stops its profiler with its first batch."""
+    distributed = pytest.importorskip("distributed")
+    from ometiff_helpers.audit.dask import PROFILER_DEADLOCKS, SealedBatch, audit_batch, profiler_running
+
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert all(client.run(profiler_running).values())
+        results = client.submit(audit_batch, SealedBatch([(str(tmp_path / "none.tif"), None)]), FAST).result()
+        assert [row.row["ok"] for _, row in results] == [False]
+        # the stop runs on the worker's event loop, soon after the task starts
+        deadline = time.monotonic() + 60
+        while any(client.run(profiler_running).values()) and time.monotonic() < deadline:
+            if not PROFILER_DEADLOCKS:
+                break
+            time.sleep(0.1)
+        assert set(client.run(profiler_running).values()) == {not PROFILER_DEADLOCKS}
+
+
+def test_the_command_on_a_dask_cluster_says_it_turned_the_profilers_off(portal, tmp_path) -> None:
+    """``audit --dask ADDRESS``: every row written, exit 0, and (Python 3.11) a note on stderr about the profiler."""
+    distributed = pytest.importorskip("distributed")
+    from ometiff_helpers.audit.dask import PROFILER_DEADLOCKS, profiler_running
+
+    (tmp_path / "list.txt").write_text("\n".join(portal_urls(portal)) + "\n", encoding="utf-8")
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        done = run_cli(
+            str(tmp_path / "list.txt"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--dask",
+            cluster.scheduler_address,
+            "--batch-size",
+            "3",
+            "--timeout",
+            "10",
+            "--no-progress",
+        )
+        profiling = set(client.run(profiler_running).values())
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(read_table(tmp_path / "out.csv")) == len(portal_urls(portal))
+    assert profiling == {not PROFILER_DEADLOCKS}
+    assert ("Turned off the statistical profiler of 1 Dask worker" in done.stderr) == PROFILER_DEADLOCKS
 
 
 # --- summary ---------------------------------------------------------------------------------------------------

@@ -122,6 +122,13 @@ def main(argv: Sequence[str]) -> int:
         f"{stats.total} files in the list: {stats.skipped} already in {args.out}, {stats.done} audited now "
         f"({stats.unreadable} unreadable, {stats.will_not_render} will not render)."
     )
+    if runner is not None and runner.profilers_stopped:
+        print(
+            f"Turned off the statistical profiler of {runner.profilers_stopped} Dask worker(s): with Python 3.11 "
+            "it can deadlock a worker during an audit (DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False keeps it "
+            "off from the start).",
+            file=sys.stderr,
+        )
     if runner is not None and runner.lost:
         print(
             f"{runner.lost} files were not audited (Dask task failures: {'; '.join(runner.failures[:3])}); "

@@ -5,10 +5,23 @@ results come back to this process as tasks finish and go to the one writer. Only
 flight, so a list of millions never sits in the scheduler at once. Tokens travel inside `SealedBatch`, whose
 ``repr``/``str`` (what Dask shows in its logs and dashboard) name only the number of files; task keys hold none.
 Dask is an optional extra (``pip install 'ometiff-inspect[dask]'``); the workers need this package installed.
+
+On a worker running CPython before 3.12, the audit turns off distributed's statistical profiler (the periodic
+callbacks ``profile`` and ``profile-cycle``). Every 10 ms while a task runs, the profiler calls
+``sys._current_frames()`` on the worker's event loop. In CPython 3.11 that call holds the interpreter's thread-list
+lock while it allocates, so a garbage collection can run in it. That collection runs finalisers (urllib3's pool
+finaliser closes sockets and so releases the GIL); if another thread then takes the GIL and starts or ends a thread
+(the reader starts one per request for its deadline), the two wait for each other forever. An audit starts and ends
+threads all the time, and at 10,000 URLs worker processes hung until Dask restarted them (python/cpython#106883,
+dask/distributed#8616; distributed turns off its event-loop profiler on 3.11 for the same reason, but not the
+workers' task profiler). The runner stops the profilers of the workers it finds at its start, and a batch stops
+that of a worker that joined later; ``distributed.worker.profile.enabled: false`` in the cluster's configuration
+also covers a restarted worker's first moments.
 """
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -18,7 +31,20 @@ from ometiff_helpers.audit.rows import AuditSettings, FileResult, display_url
 from ometiff_helpers.audit.run import batched, run_local
 from ometiff_helpers.errors import OmeTiffError
 
-__all__ = ["DaskRunner", "SealedBatch", "audit_batch"]
+__all__ = [
+    "PROFILER_DEADLOCKS",
+    "DaskRunner",
+    "SealedBatch",
+    "audit_batch",
+    "profiler_running",
+    "stop_worker_profiler",
+]
+
+#: this interpreter can deadlock in ``sys._current_frames()`` (CPython before 3.12): see the module docstring
+PROFILER_DEADLOCKS = sys.version_info < (3, 12)
+
+#: the worker's periodic callbacks that call ``sys._current_frames()``
+_PROFILER_CALLBACKS = ("profile", "profile-cycle")
 
 
 class SealedBatch:
@@ -48,8 +74,40 @@ class SealedBatch:
     __str__ = __repr__
 
 
+def profiler_running(dask_worker: Any) -> bool:
+    """Whether a worker's statistical profiler is on (``client.run(profiler_running)`` asks every worker)."""
+    callbacks = getattr(dask_worker, "periodic_callbacks", {})
+    return any(callbacks[name].is_running() for name in _PROFILER_CALLBACKS if name in callbacks)
+
+
+def stop_worker_profiler(dask_worker: Any) -> bool:
+    """On a worker's event loop, when its interpreter can deadlock there: stop its profiler; True if it ran."""
+    if not PROFILER_DEADLOCKS or not profiler_running(dask_worker):
+        return False
+    for name in _PROFILER_CALLBACKS:
+        callback = dask_worker.periodic_callbacks.get(name)
+        if callback is not None:
+            callback.stop()
+    return True
+
+
+def _quiet_this_worker() -> None:
+    """In a task: have the worker running it stop its profiler (a worker that joined after the run started)."""
+    if not PROFILER_DEADLOCKS:
+        return
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask task
+        return
+    if profiler_running(worker):
+        worker.loop.add_callback(stop_worker_profiler, worker)  # periodic callbacks belong to the event loop
+
+
 def audit_batch(batch: SealedBatch, settings: AuditSettings) -> list[tuple[int, FileResult]]:
     """On a worker: audit a batch with the threaded runner; (position in the batch, result) per file."""
+    _quiet_this_worker()
     items = batch.items()
     position = {id(item): i for i, item in enumerate(items)}
     out: list[tuple[int, FileResult]] = []
@@ -76,6 +134,7 @@ class DaskRunner:
         self.timeout = timeout
         self.lost = 0  # files of tasks that failed on the cluster (not written: a rerun audits them)
         self.failures: list[str] = []
+        self.profilers_stopped = 0  # workers whose profiler this run stopped (see the module docstring)
 
     def __call__(
         self,
@@ -87,13 +146,16 @@ class DaskRunner:
         distributed = _distributed()
         try:
             client = distributed.Client(self.address, set_as_default=False, timeout=self.timeout)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: an address Dask cannot use
             raise OmeTiffError(
                 f"cannot reach the Dask scheduler at {self.address}: {type(exc).__name__}",
                 hint="Start the cluster first and give its scheduler address (tcp://host:8786).",
             ) from None
         run = uuid.uuid4().hex[:8]
         try:
+            # a worker that cannot answer now stops its profiler with its first batch
+            stopped = client.run(stop_worker_profiler, on_error="return")
+            self.profilers_stopped = sum(value is True for value in stopped.values())
             window = 2 * max(1, sum(client.nthreads().values()))
             batches = enumerate(batched(items, self.batch_size))
             pending: dict[str, list[AuditItem]] = {}
