@@ -195,6 +195,7 @@ class ExploreApp:
         self.validate_button.on_click(lambda _: self.run_validation())
         self.validation_view = w.HTML("")
         self.export_folder = w.Text(value="exports", description="Folder")
+        self.export_folder.add_class("ometiff-explore-folder")
         self.export_button = w.Button(description="Export CSV + XML", icon="download")
         self.export_button.add_class("ometiff-explore-export")
         self.export_button.on_click(lambda _: self.run_export())
