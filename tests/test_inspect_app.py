@@ -203,6 +203,11 @@ def test_preview_tab_comes_first_among_the_details(token_server, canary: str) ->
     lo, hi = rep.pixels.channels[0].contrast_limits
     assert f"[{lo:g}, {hi:g}]" in text and "Lowest pyramid level 3 of 4" in text
     assert canary not in text + _all_widget_state()
+    # the notebook's sections show the same drawings, not drawn a second time
+    from ometiff_helpers.display import plots
+
+    assert plots.preview_section(rep).png is plots.preview_png(rep.pixels) == bytes(images[0].value)
+    assert plots.histograms_section(rep).png is plots.histograms_png(rep.pixels) == bytes(images[1].value)
 
 
 def test_raw_xml_search_moves_to_the_matching_page(token_server, canary: str) -> None:

@@ -501,10 +501,10 @@ class InspectApp:
             f"{tables.format_bytes(preview.bytes_read)} in {preview.rounds} extra round(s).</p>"
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in preview.notices)
-        thumbs = w.Image(value=plots.figure_png(plots.preview_figure(preview)), format="png",
+        thumbs = w.Image(value=plots.preview_png(preview), format="png",
                          layout=w.Layout(max_width="1100px"))  # fmt: skip
         thumbs.add_class("ometiff-preview")
-        hist = w.Image(value=plots.figure_png(plots.channel_histograms_figure(preview)), format="png",
+        hist = w.Image(value=plots.histograms_png(preview), format="png",
                        layout=w.Layout(max_width="1100px"))  # fmt: skip
         hist.add_class("ometiff-histograms")
         stats = _frame_html(pixel_channels_frame(preview), index=False)
