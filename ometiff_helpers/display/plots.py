@@ -19,6 +19,7 @@ from matplotlib.collections import LineCollection, PatchCollection, PolyCollecti
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, Rectangle
+from matplotlib.ticker import FuncFormatter, NullLocator
 from matplotlib.transforms import Affine2D
 
 __all__ = [
@@ -317,6 +318,14 @@ def preview_figure(preview: Any, *, title: str = "") -> Figure:
     return fig
 
 
+def _count_label(value: float, _position: Any = None) -> str:
+    """A histogram count on a log axis: ``1000000`` -> ``"1M"``, ``100000`` -> ``"100k"``, ``10`` -> ``"10"``."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
 def channel_histograms_figure(preview: Any) -> Figure:
     """One histogram per channel (log counts) with the domain (grey, dotted) and Viv's contrast limits (black)."""
     chans = list(zip(preview.channels, preview.arrays, strict=True))
@@ -338,6 +347,9 @@ def channel_histograms_figure(preview: Any) -> Figure:
                 log=True,
                 histtype="stepfilled",
             )
+            # plain count labels, no minor ticks: matplotlib's 10^n math text took half of this figure's drawing
+            ax.yaxis.set_minor_locator(NullLocator())
+            ax.yaxis.set_major_formatter(FuncFormatter(_count_label))
         for x in c.domain:
             if np.isfinite(x):
                 ax.axvline(x, color="#888888", linestyle=":", linewidth=1.2)
