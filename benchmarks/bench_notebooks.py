@@ -198,7 +198,9 @@ def _explore(page: Page, url: str, name: str, shots: Path | None) -> dict[str, f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--frontend", choices=["lab", "voila", "both"], default="both")
+    ap.add_argument(
+        "--frontend", choices=["lab", "voila", "both", "none"], default="both", help="none: only the explorer"
+    )
     ap.add_argument(
         "--latency", type=float, default=0.05, help="seconds added to every response (default 0.05)"
     )
@@ -219,7 +221,7 @@ def main() -> None:
     explored = []
     try:
         with sync_playwright() as pw:
-            for frontend in ["lab", "voila"] if args.frontend == "both" else [args.frontend]:
+            for frontend in {"both": ["lab", "voila"], "none": []}.get(args.frontend, [args.frontend]):
                 proc, url = _start(frontend, work)
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
                 try:
@@ -261,9 +263,12 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("| frontend | file | click -> verdict (s) | click -> every tab filled (s) | DOM (MB) | elements |")
-    print("|---|---|---:|---:|---:|---:|")
+    if rows:
+        print()
+        print(
+            "| frontend | file | click -> verdict (s) | click -> every tab filled (s) | DOM (MB) | elements |"
+        )
+        print("|---|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['frontend']} | {r['file']} | {r['verdict_s']:.2f} | {r['filled_s']:.2f} | {r['dom_mb']:.2f} | "
               f"{r['elements']:,} |")  # fmt: skip

@@ -26,6 +26,11 @@ ROW_BUTTON_HEIGHT = "26px"
 STYLE = """<style>
 .ometiff-tree-label button, .ometiff-tree-label { text-align: left; justify-content: flex-start; }
 .ometiff-tree-row, .ometiff-tree-pager { flex-shrink: 0 !important; align-items: center; }
+.ometiff-table { border-collapse: collapse; font-size: 12px; margin: 4px 0 10px; }
+.ometiff-table th, .ometiff-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+  vertical-align: top; }
+.ometiff-table thead th { background: #f3f3f3; text-align: left !important; }
+.ometiff-table tbody tr:nth-child(even) { background: #fafafa; }
 </style>"""
 
 
