@@ -30,7 +30,9 @@
 # this machine like a portal link. Paste a URL (`?token=…` included), a local path or an `.ome.xml` path into
 # **Source** and click **Load**; the token stays in this kernel and the field shows it as `token=***`. While the XML
 # arrives, the bar under the form shows the bytes received of the total, the rate and the time left.
-# The cells below the form show the same tables and figures as its tabs, for the loaded file.
+# The cells below the form show the same tables and figures as its tabs, for the file the notebook opened when it ran
+# (named in the first of them); **Load** changes the form's tabs only. To see another file in these cells, set
+# `SOURCE` below and run all cells again.
 
 # %% tags=["parameters"]
 SOURCE = ""  # URL (token included), local OME-TIFF or .ome.xml path; empty: $OMETIFF_URL, else the demo
