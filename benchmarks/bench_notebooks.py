@@ -10,6 +10,11 @@ Files: the bundled demo, the 36-IFD pyramid (49152 x 65536 px, 4 channels x 9 le
 file, and a GeoMx-like file (20,000 polygon ROIs, a 23 MB OME-XML). Screenshots of each page after the GeoMx-like file
 go to ``--shots`` (``docs/`` for the README's pictures).
 
+Then the curator explorer (``explore_ome_xml``, served by Voilà) on the same files: click **Load** -> the tree shown
+(the status names the file), a search and an XPath on it, the page's DOM size, and the tree rows (how many are in the
+DOM and in view, the smallest row's height); with ``--shots``, ``explore-geomx-like-tree.png`` and
+``explore-geomx-like-search.png``.
+
     .venv/bin/python benchmarks/bench_notebooks.py                     # both frontends, every file (a few minutes)
     .venv/bin/python benchmarks/bench_notebooks.py --frontend voila --shots docs
 """
@@ -43,6 +48,7 @@ from ometiff_helpers import demo  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 NOTEBOOK = "inspect_remote_ometiff.ipynb"
+EXPLORER = "explore_ome_xml.ipynb"
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
@@ -89,7 +95,7 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise SystemExit(f"server not ready: {url}")
 
 
-def _start(frontend: str, work: Path) -> tuple[subprocess.Popen, str]:
+def _start(frontend: str, work: Path, notebook: str = NOTEBOOK) -> tuple[subprocess.Popen, str]:
     port, token = _free_port(), "bench-token"
     env = {k: v for k, v in os.environ.items() if k not in ("OMETIFF_URL", "OMETIFF_TOKEN")}
     settings = work / "lab-settings"
@@ -101,14 +107,14 @@ def _start(frontend: str, work: Path) -> tuple[subprocess.Popen, str]:
     root = work / "workspace"
     if frontend == "voila":
         cmd = [sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-               str(root / NOTEBOOK)]  # fmt: skip
+               str(root / notebook)]  # fmt: skip
         ready, url = f"http://127.0.0.1:{port}/voila/static/voila.js", f"http://127.0.0.1:{port}/"
     else:
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
                *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])]  # fmt: skip
         ready = f"http://127.0.0.1:{port}/api/status?token={token}"
-        url = f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}"
+        url = f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}"
     log = (work / f"{frontend}.log").open("wb")
     proc = subprocess.Popen(
         cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -141,13 +147,67 @@ def _measure(page: Page, url: str, name: str) -> dict[str, float]:
             "elements": dom[1]}  # fmt: skip
 
 
+_TREE = """() => {
+  const box = document.querySelector('.ometiff-tree').getBoundingClientRect();
+  const rows = Array.from(document.querySelectorAll('.ometiff-tree .ometiff-tree-row'));
+  const heights = rows.map(r => r.getBoundingClientRect().height);
+  return {rows: rows.length, min_height: Math.min(...heights),
+          visible: rows.filter(r => { const b = r.getBoundingClientRect(); return b.bottom > box.top && b.top < box.bottom; }).length};
+}"""
+
+
+def _explore(page: Page, url: str, name: str, shots: Path | None) -> dict[str, float]:
+    """The explorer (Voila): paste ``url``, click Load, wait for the tree; then a search and an XPath on it."""
+    page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Tree").first.click()
+    page.locator(".ometiff-explore-source input").fill(url)
+    page.evaluate(
+        """name => { const b = window.__bench = {t0: performance.now(), loaded: null};
+          new MutationObserver(() => { const s = document.querySelector('.ometiff-explore-status');
+            if (b.loaded === null && s && s.textContent.includes(name + ':') && s.textContent.includes('elements'))
+              b.loaded = performance.now() - b.t0; }).observe(document.body, {subtree: true, childList: true,
+              characterData: true}); }""",
+        url.rsplit("/", 1)[-1],
+    )
+    page.locator("button.ometiff-explore-load").click()
+    page.wait_for_function("() => window.__bench.loaded !== null", timeout=300_000, polling=100)
+    loaded = page.evaluate("() => window.__bench.loaded") / 1000
+    tree = page.evaluate(_TREE)
+    dom = page.evaluate(
+        "() => [document.documentElement.outerHTML.length, document.getElementsByTagName('*').length]"
+    )
+    if shots is not None:
+        page.locator(".ometiff-explore-source").evaluate("el => el.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(shots / f"explore-{name}-tree.png"))
+    page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Search").first.click()
+    page.get_by_placeholder("text to find").fill("ROI:12")
+    t0 = time.perf_counter()
+    page.locator("button.ometiff-explore-search").click()
+    page.locator(".ometiff-search-info", has_text="match(es)").wait_for(timeout=120_000)
+    search = time.perf_counter() - t0
+    page.get_by_placeholder("//ROI[@ID='ROI:1']/Union/*").fill("//ROI/Union/Polygon")
+    t0 = time.perf_counter()
+    page.locator("button.ometiff-explore-xpath").click()
+    page.locator(".ometiff-xpath-info", has_text="result(s)").wait_for(timeout=120_000)
+    xpath = time.perf_counter() - t0
+    if shots is not None:
+        page.locator(".ometiff-explore-source").evaluate("el => el.scrollIntoView({block: 'start'})")
+        page.screenshot(path=str(shots / f"explore-{name}-search.png"))
+    return {"load_s": loaded, "search_s": search, "xpath_s": xpath, "dom_mb": dom[0] / 1e6, "elements": dom[1],
+            "tree_rows": tree["rows"], "visible_rows": tree["visible"], "min_row_px": tree["min_height"]}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--frontend", choices=["lab", "voila", "both"], default="both")
+    ap.add_argument(
+        "--frontend", choices=["lab", "voila", "both", "none"], default="both", help="none: only the explorer"
+    )
     ap.add_argument(
         "--latency", type=float, default=0.05, help="seconds added to every response (default 0.05)"
     )
     ap.add_argument("--shots", type=Path, help="folder for screenshots (e.g. docs)")
+    ap.add_argument(
+        "--no-explorer", action="store_true", help="skip the explorer notebook (Voila) on the files"
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-notebooks-"))
     subprocess.run([sys.executable, str(ROOT / "tools" / "make_workspace.py"), str(work / "workspace")], check=True,
@@ -158,9 +218,10 @@ def main() -> None:
     served = {f"bench-{name}": path for name, path in files.items()}  # names the demo's own URL does not have
     server = FaultServer(served, latency=args.latency).start()
     rows = []
+    explored = []
     try:
         with sync_playwright() as pw:
-            for frontend in ["lab", "voila"] if args.frontend == "both" else [args.frontend]:
+            for frontend in {"both": ["lab", "voila"], "none": []}.get(args.frontend, [args.frontend]):
                 proc, url = _start(frontend, work)
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
                 try:
@@ -182,15 +243,43 @@ def main() -> None:
                     browser.close()
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=30)
+            if not args.no_explorer:
+                proc, url = _start("voila", work, EXPLORER)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.goto(url, timeout=180_000)
+                    page.locator(".ometiff-explore-status", has_text="elements").wait_for(timeout=180_000)
+                    for name in served:
+                        short = name.removeprefix("bench-").removesuffix(".ome.tif")
+                        shots = args.shots if args.shots and short == "geomx-like" else None
+                        result = _explore(page, server.url(name), short, shots)
+                        explored.append({"file": short, **result})
+                        print(json.dumps(explored[-1]), flush=True)
+                finally:
+                    browser.close()
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=30)
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print()
-    print("| frontend | file | click -> verdict (s) | click -> every tab filled (s) | DOM (MB) | elements |")
-    print("|---|---|---:|---:|---:|---:|")
+    if rows:
+        print()
+        print(
+            "| frontend | file | click -> verdict (s) | click -> every tab filled (s) | DOM (MB) | elements |"
+        )
+        print("|---|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['frontend']} | {r['file']} | {r['verdict_s']:.2f} | {r['filled_s']:.2f} | {r['dom_mb']:.2f} | "
               f"{r['elements']:,} |")  # fmt: skip
+    if explored:
+        print()
+        print("| explorer (Voila) | click Load -> tree (s) | search (s) | XPath (s) | DOM (MB) | elements | tree rows "
+              "in the DOM | rows in view | smallest row (px) |")  # fmt: skip
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in explored:
+            print(f"| {r['file']} | {r['load_s']:.2f} | {r['search_s']:.2f} | {r['xpath_s']:.2f} | {r['dom_mb']:.2f} | "
+                  f"{r['elements']:,} | {r['tree_rows']} | {r['visible_rows']} | {r['min_row_px']:.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
 # of an `.ome.xml` / companion `.ome` file, even a 25 MB one with 20 000 ROIs.
 #
 # - **Tree**: expand and collapse elements (child counts shown); long lists of siblings come 100 at a time
-#   (◀ ▶); click an element for its path, attributes and text. *Go to* takes any path or XPath.
+#   (◀ ▶), in rows of fixed height; click an element for its path, attributes and text. *Go to* takes any path or
+#   XPath.
 # - **Search & XPath**: find text in tags, attribute names, attribute values and text; XPath 2.0 without
 #   namespace prefixes (`//ROI[@ID='ROI:1']/Union/*`, `/OME/Image/Pixels/@SizeX`, `count(//Polygon)`). Every match
 #   is counted; 200 rows are shown at a time (◀ ▶) and the export writes them all.
@@ -27,8 +28,11 @@
 #
 # **How to use it**: run all cells. With no source given it opens the bundled demo OME-TIFF, served over HTTP from
 # this machine like a portal link. Paste a URL (`?token=…` included), a local path or an `.ome.xml` path into
-# **Source** and click **Load**; the token stays in this kernel and the field shows it as `token=***`.
-# The cells below the form show the same tables and figures as its tabs, for the loaded file.
+# **Source** and click **Load**; the token stays in this kernel and the field shows it as `token=***`. While the XML
+# arrives, the bar under the form shows the bytes received of the total, the rate and the time left.
+# The cells below the form show the same tables and figures as its tabs, for the file the notebook opened when it ran
+# (named in the first of them); **Load** changes the form's tabs only. To see another file in these cells, set
+# `SOURCE` below and run all cells again.
 
 # %% tags=["parameters"]
 SOURCE = ""  # URL (token included), local OME-TIFF or .ome.xml path; empty: $OMETIFF_URL, else the demo

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
-    """``stage`` is "ifds" (IFDs read so far) or "xml" (OME-XML bytes received); ``total`` is None when unknown."""
+    """``stage`` is "ifds" (IFDs read so far), "xml" (OME-XML bytes received) or "description" (sent once by the
+    TIFF reader when IFD 0's out-of-line ImageDescription is found: ``done`` 0, ``total`` its bytes; `report.inspect`
+    uses it as the total of its "xml" events); ``total`` is None when unknown."""
 
     stage: str
     done: int

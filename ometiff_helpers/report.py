@@ -240,6 +240,7 @@ class _DescriptionSink:
         self._parser: OmeXmlParser | None = None
         self.error: OmeTiffError | None = None
         self.received = 0
+        self.total: int | None = None  # the description's bytes, once the TIFF reader has found it
 
     def __call__(self, chunk: bytes) -> None:
         with self._lock:
@@ -253,7 +254,15 @@ class _DescriptionSink:
                 except OmeTiffError as exc:
                     self.error = exc
             if self._on_progress is not None:
-                self._on_progress(Progress("xml", self.received, None))
+                self._on_progress(Progress("xml", self.received, self.total))
+
+    def relay(self, event: Progress) -> None:
+        """The TIFF reader's progress: the description's size becomes the total of the "xml" events."""
+        if event.stage == "description":
+            self.total = event.total
+            return
+        if self._on_progress is not None:
+            self._on_progress(event)
 
     @property
     def data(self) -> bytes:
@@ -326,7 +335,7 @@ def inspect_source(
     xml_options = OmeXmlOptions(max_bytes=read_options.max_description_bytes)  # one XML size limit
     sink = _DescriptionSink(on_progress, xml_options)
     tiff = read_tiff(
-        source, options=read_options, offsets=offsets, description_consumer=sink, on_progress=on_progress
+        source, options=read_options, offsets=offsets, description_consumer=sink, on_progress=sink.relay
     )
     raw = (
         tiff.image_description

@@ -4,11 +4,14 @@ Both work on working copies made by ``./dev.sh workspace`` (as ``./dev.sh demo``
 repository's ``git status`` is the same afterwards. Open the inspect notebook (or the app), which inspects the demo;
 paste another URL with a fake token, click Inspect: the verdict banner is in view with the form, no tab title is cut,
 the tabs show the file, every section below the form describes the second file and none the first, and the fake
-token is neither in the page nor in the notebook saved to disk. Screenshots go to test-output/browser/.
+token is neither in the page nor in the notebook saved to disk. The curator explorer (Voila) on the GeoMx-like file
+(20,000 ROIs): readable tree rows, a small page, load progress, search and XPath totals equal to ElementTree's and
+exports holding every match. Screenshots go to test-output/browser/.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -380,3 +384,202 @@ def test_inspect_app_in_voila(voila: str, tmp_path: Path) -> None:
                 browser.close()
     finally:
         server.stop()
+
+
+# --- the curator explorer at scale ------------------------------------------------------------------------------------
+
+EXPLORER = REPO / "notebooks" / "explore_ome_xml.ipynb"
+GEOMX = "geomx-like.ome.tif"
+OME_NS = "{http://www.openmicroscopy.org/Schemas/OME/2016-06}"
+
+
+def _geomx_file(folder: Path) -> Path:
+    """The benchmarks' GeoMx-like OME-TIFF: 20,000 polygon ROIs of 100 points, a 23 MB OME-XML (a sparse file)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_files import FileSpec, write_file
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    spec = FileSpec(GEOMX, "tail", 16384, 16384, channels=4, levels=5, rois=20_000, points=100)
+    return write_file(spec, folder / GEOMX)
+
+
+def _throttled(server: FaultServer, chunk: int = 256 * 1024, pause: float = 0.02) -> None:
+    """Long range reads (the OME-XML) arrive at about 12 MB/s, as from a portal: the progress line has time to show."""
+    from faultmodes import PathFaults
+
+    def slow(handler: PathFaults) -> bool:
+        name = handler.url_path.lstrip("/")
+        entry = handler.owner._entry(name)
+        if entry is None or handler.command != "GET" or "Range" not in handler.headers:
+            return False
+        start, end = handler.requested_span(entry.size)
+        if end - start < 2 * chunk:
+            return False
+        handler.send_status(
+            206,
+            {"Content-Range": f"bytes {start}-{end - 1}/{entry.size}", "Content-Length": str(end - start)},
+        )
+        handler.end_headers()
+        for at in range(start, end, chunk):
+            if server.stopping.wait(pause):
+                return True
+            handler.write_body(entry.read(at, min(end, at + chunk)))
+        return True
+
+    server.behaviour = slow
+
+
+def _search_count(root: ET.Element, query: str) -> int:
+    """ElementTree's count of what the explorer's search counts: per element, a tag that contains ``query``, each
+    attribute whose name (else value) contains it, and text that contains it (case-insensitive)."""
+    needle = query.casefold()
+    total = 0
+    for el in root.iter():
+        total += needle in el.tag.rsplit("}", 1)[-1].casefold()
+        for name, value in el.attrib.items():
+            total += needle in name.casefold() or needle in value.casefold()
+        total += bool(el.text and el.text.strip() and needle in el.text.strip().casefold())
+    return total
+
+
+@pytest.fixture
+def voila_explorer(workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The explorer notebook served by Voila from its working copy: yields the page's URL."""
+    port = _free_port()
+    proc = _start(
+        [
+            sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+            str(workspace / EXPLORER.name),
+        ],
+        workspace, tmp_path, f"http://127.0.0.1:{port}/voila/static/voila.js", tmp_path / "voila.log",
+    )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        _stop(proc)
+
+
+def _tree_rows(page: Page) -> list[dict[str, object]]:
+    """Each tree row in the DOM: its height, label, and whether it is in the tree's visible box and not covered."""
+    return page.evaluate(
+        """() => {
+          const box = document.querySelector('.ometiff-tree').getBoundingClientRect();
+          return Array.from(document.querySelectorAll('.ometiff-tree .ometiff-tree-row')).map(row => {
+            const r = row.getBoundingClientRect();
+            const label = row.querySelector('.ometiff-tree-label');
+            const l = label.getBoundingClientRect();
+            const visible = r.bottom > box.top && r.top < box.bottom;
+            const inside = l.top >= box.top && l.bottom <= box.bottom;
+            const hit = inside ? document.elementFromPoint(l.left + 8, l.top + l.height / 2) : null;
+            return {height: r.height, labelHeight: l.height, text: label.textContent.trim(), visible,
+                    inside, shown: hit !== null && label.contains(hit)};
+          });
+        }"""
+    )
+
+
+def test_explorer_at_scale_in_voila(voila_explorer: str, tmp_path: Path) -> None:
+    """The GeoMx-like file: readable fixed-height tree rows, a small page, progress while loading, search and XPath
+    totals equal to ElementTree's, and exports that hold every match."""
+    from ometiff_helpers.display.explore.xmltree import XmlTree
+    from ometiff_helpers.io.local import FileSource
+    from ometiff_helpers.tiff.read import read_tiff
+
+    path = _geomx_file(tmp_path)
+    with FileSource(path) as src:
+        xml = read_tiff(src).image_description
+    assert xml is not None and len(xml) > 20_000_000
+    xml = xml.rstrip(b"\0")
+    root = ET.fromstring(xml)
+    tree = XmlTree.parse(xml)
+    first_page = [tree.label(i) for i in tree.children(tree.root, 0, 100)]
+    polygons = len(list(root.iter(f"{OME_NS}Polygon")))
+    query = "ROI:12"
+    searched = _search_count(root, query)
+    assert polygons == 20_000 and searched > 1_000
+
+    server = FaultServer({GEOMX: path}, latency=0.05).start()
+    _throttled(server)
+    OUT.mkdir(parents=True, exist_ok=True)
+    exports = tmp_path / "exports"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1400, "height": 1000},
+            )
+            try:
+                page = browser.pages[0] if browser.pages else browser.new_page()
+                page.set_default_timeout(120_000)
+                page.goto(voila_explorer, timeout=180_000)
+                status = page.locator(".ometiff-explore-status")
+                expect(status).to_contain_text("elements", timeout=180_000)  # the demo, loaded on start
+
+                # every text the progress line shows while the GeoMx-like file loads
+                page.evaluate(
+                    """() => {
+                      const seen = window.__progress = [];
+                      const label = document.querySelector('.ometiff-progress-label');
+                      new MutationObserver(() => seen.push(label.textContent)).observe(
+                        label, {subtree: true, childList: true, characterData: true});
+                    }"""
+                )
+                page.locator(".ometiff-explore-source input").fill(server.url(GEOMX))
+                load = page.locator("button.ometiff-explore-load")
+                load.click()
+                expect(load).to_be_disabled()
+                expect(status).to_contain_text(f"{len(tree):,} elements", timeout=180_000)
+                expect(load).to_be_enabled()
+                seen = page.evaluate("() => window.__progress")
+                assert any("MiB of" in t and "MiB/s" in t and "left" in t for t in seen), seen
+                assert "of XML loaded and indexed" in seen[-1]
+
+                # the tree: fixed-height rows, each showing its label; only a page of them in the DOM
+                page.locator(".ometiff-tree").scroll_into_view_if_needed()
+                page.screenshot(path=str(OUT / "explorer_tree.png"))
+                rows = _tree_rows(page)
+                assert len(rows) == 1 + 100 and [r["text"] for r in rows[1:]] == first_page
+                assert rows[0]["text"] == tree.label(tree.root)
+                assert all(r["height"] >= 16 and r["labelHeight"] >= 16 for r in rows), rows[:5]
+                visible = [r for r in rows if r["visible"]]
+                assert len(visible) >= 10 and all(r["shown"] for r in visible if r["inside"]), visible
+                page.locator(".ometiff-tree").evaluate("el => el.scrollTop = el.scrollHeight")
+                rows = _tree_rows(page)
+                assert [r["text"] for r in rows if r["inside"]][-1] == first_page[-1]
+                assert all(r["shown"] for r in rows if r["inside"])
+                dom = page.evaluate("() => document.documentElement.outerHTML.length")
+                assert dom < 5_000_000
+
+                # search and XPath: the totals shown are ElementTree's
+                page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Search").first.click()
+                page.get_by_placeholder("text to find").fill(query)
+                page.locator("button.ometiff-explore-search").click()
+                expect(page.locator(".ometiff-search-info")).to_contain_text(f"{searched:,} match(es)")
+                page.get_by_placeholder("//ROI[@ID='ROI:1']/Union/*").fill("//ROI/Union/Polygon")
+                page.locator("button.ometiff-explore-xpath").click()
+                expect(page.locator(".ometiff-xpath-info")).to_contain_text(f"{polygons:,} result(s)")
+                page.screenshot(path=str(OUT / "explorer_search.png"))
+
+                # the export holds every match, not just the page shown
+                page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Export").first.click()
+                folder = page.locator(".ometiff-explore-folder input")
+                folder.fill(str(exports))
+                page.locator("button.ometiff-explore-export").click()
+                expect(page.locator(".ometiff-export-info")).to_contain_text("Wrote")
+            except Exception:
+                page.screenshot(path=str(OUT / "failure_explorer.png"))
+                print(f"\nscreenshot of the failure: {OUT / 'failure_explorer.png'}")
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    stem = GEOMX.removesuffix(".ome.tif")
+    with (exports / f"{stem}_search.csv").open(encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == searched
+    with (exports / f"{stem}_xpath.csv").open(encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == polygons

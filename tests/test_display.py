@@ -342,3 +342,26 @@ def test_tags_table_never_reworks_a_whole_description(monkeypatch: pytest.Monkey
     app.run("demo")
     assert seen and max(seen) <= 8 * 160
     assert "(OME-XML: see Raw XML)" in app.tags_view.value or "characters)" in app.tags_view.value
+
+
+def test_frame_keeps_plain_values_and_makes_the_others_friendly() -> None:
+    """Column order as given, None not NaN, integers as integers, tuples joined and objects by ``str``, per column."""
+    from enum import IntEnum
+
+    from ometiff_helpers.display.tables import frame
+
+    class Kind(IntEnum):
+        A = 1
+
+    rows = [
+        {"n": 1, "name": "a", "ids": ("x", "y"), "kind": Kind.A, "x": None},
+        {"n": None, "name": None, "ids": None, "kind": 2, "x": 1.5, "extra": True},
+    ]
+    df = frame(rows)
+    assert list(df.columns) == ["n", "name", "ids", "kind", "x", "extra"]
+    assert df.to_dict("records") == [
+        {"n": 1, "name": "a", "ids": "x, y", "kind": Kind.A, "x": None, "extra": None},
+        {"n": None, "name": None, "ids": None, "kind": 2, "x": 1.5, "extra": True},
+    ]
+    assert type(df.loc[0, "n"]) is int and df.loc[1, "n"] is None
+    assert list(frame([], ["a", "b"]).columns) == ["a", "b"]

@@ -203,6 +203,11 @@ def test_preview_tab_comes_first_among_the_details(token_server, canary: str) ->
     lo, hi = rep.pixels.channels[0].contrast_limits
     assert f"[{lo:g}, {hi:g}]" in text and "Lowest pyramid level 3 of 4" in text
     assert canary not in text + _all_widget_state()
+    # the notebook's sections show the same drawings, not drawn a second time
+    from ometiff_helpers.display import plots
+
+    assert plots.preview_section(rep).png is plots.preview_png(rep.pixels) == bytes(images[0].value)
+    assert plots.histograms_section(rep).png is plots.histograms_png(rep.pixels) == bytes(images[1].value)
 
 
 def test_raw_xml_search_moves_to_the_matching_page(token_server, canary: str) -> None:
@@ -534,3 +539,23 @@ def test_a_big_xml_is_laid_out_when_its_tab_opens(
     app.run(token_server.url(demo.DEMO_NAME, token=canary))
     app.xml_search.value = "Pan-cytokeratin"  # a search lays it out too
     assert "<mark>Pan-cytokeratin</mark>" in app.xml_view.value
+
+
+def test_the_app_reads_a_long_ifd_chain_with_more_requests_at_a_time(tmp_path: Path, range_server) -> None:  # type: ignore[no-untyped-def]
+    """A classic file's 150 IFDs lie between their planes (one request each): the app asks for 32 at a time, so it
+    needs fewer rounds than the library's default of 16; the report is the same."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_files import FileSpec, write_file
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from ometiff_helpers.report import inspect
+
+    spec = FileSpec("planes.ome.tif", "classic", 256, 256, 3, planes=50, byteorder="<")
+    server = range_server({spec.name: write_file(spec, tmp_path / spec.name)})
+    plain = inspect(server.url(spec.name), probes=False)
+    app = InspectApp()
+    rep = app.run(server.url(spec.name))
+    assert rep is not None and len(rep.tiff.ifds) == len(plain.tiff.ifds) == 150
+    assert rep.ledger.count >= 150 and plain.ledger.count >= 150
+    assert rep.ledger.rounds < plain.ledger.rounds - 3, (rep.ledger.rounds, plain.ledger.rounds)

@@ -290,3 +290,30 @@ def test_validation_is_2016_only_and_safe() -> None:
     assert info.value.kind == "schema-version" and "2015-01" in str(info.value)
     with pytest.raises(OmeXmlError):
         validate_ome_xml(b'<!DOCTYPE x [<!ENTITY a "b">]><OME>&a;</OME>')
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        "1,2 3,4 5,6",  # the usual spelling: counted by its separators
+        " 1,2 3,4 ",
+        "1,2,3,4",  # every other spelling is scanned for numbers, as point_list reads it
+        "1 2 3 4",
+        "1, 2, 3, 4",
+        "1,2  3,4",
+        "1,2,,3,4",
+        ",1 2,3",
+        "1,2 3,",
+        "1,2\n3,4",
+        "1,2\t3,4 5,6",
+        "-1.5e2,.5 +3,4",
+        "",
+        "   ",
+        "1,2 3",
+    ],
+)
+def test_point_count_agrees_with_the_points_read(points: str) -> None:
+    from ometiff_helpers.ome.model import Shape
+
+    shape = Shape(id="Shape:0", kind="Polygon", roi_id="ROI:0", points=points)
+    assert shape.point_count == len(shape.point_list())

@@ -20,16 +20,21 @@ from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.display.live import LiveSection
 from ometiff_helpers.display.pager import Pager, page_frame
+from ometiff_helpers.display.progressbar import ByteProgress
 from ometiff_helpers.display.pyramid import pyramid_svg
 from ometiff_helpers.display.verdict import failure_html, verdict_html
 from ometiff_helpers.errors import OmeTiffError
-from ometiff_helpers.progress import Progress
+from ometiff_helpers.io.base import HttpOptions
 from ometiff_helpers.target import Target, location, resolve_target
 from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = ["InspectApp", "Target", "pixel_channels_frame", "resolve_target"]
 
 XML_LINES_PER_PAGE = 200
+# Requests in flight at once (the library's default is 16). A classic OME-TIFF's IFDs lie between their planes, one
+# request each: 540 IFDs took 42 rounds at 16 at a time, 25 at 32 (at 50 ms per request: 3.1 s -> 2.0 s to the
+# verdict); a support person waits for it.
+READ_CONCURRENCY = 32
 XML_EAGER_CHARS = 1_000_000  # a bigger OME-XML is laid out in lines when its tab is first opened
 
 TAB_TITLES = (
@@ -132,7 +137,11 @@ class InspectApp:
     """
 
     def __init__(
-        self, inspect: Callable[..., Any] | None = None, save_record: Callable[..., Any] | None = None
+        self,
+        inspect: Callable[..., Any] | None = None,
+        save_record: Callable[..., Any] | None = None,
+        *,
+        http_options: HttpOptions | None = None,
     ) -> None:
         if inspect is None:
             from ometiff_helpers import report
@@ -143,6 +152,8 @@ class InspectApp:
 
             save_record = make_record
         self._inspect = inspect
+        # someone waits for the verdict: up to READ_CONCURRENCY requests at a time (see its comment)
+        self.http_options = http_options or HttpOptions(max_concurrency=READ_CONCURRENCY)
         self._save_record = save_record
         self.saved_record: Path | None = None  # the last record saved with the "Save record" button
         self.records_dir: Path | None = None  # where records go (None: records.RECORDS_DIR)
@@ -175,8 +186,8 @@ class InspectApp:
         self.origin.add_class("ometiff-origin")
         self.button = w.Button(description="Inspect", button_style="primary", icon="search")
         self.button.add_class("ometiff-inspect")
-        self.progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="300px"))
-        self.progress_label = w.Label("")
+        self.loader = ByteProgress()  # bytes of OME-XML received (rate, time left) and IFDs read
+        self.progress, self.progress_label = self.loader.bar, self.loader.label
         self.status = w.HTML("")
         self.status.add_class("ometiff-status")
         self.verdict = w.HTML("")
@@ -221,7 +232,7 @@ class InspectApp:
                 self.url,
                 w.HBox([self.token, self.button, self.save_button]),
                 self.origin,
-                w.HBox([self.progress, self.progress_label]),
+                self.loader.widget,
                 self.status,
                 self.verdict,
                 self.tabs,
@@ -271,16 +282,22 @@ class InspectApp:
         self.button.disabled = True
         try:
             rep = self._inspect(
-                location, on_progress=self._on_progress, origin=self.origin.value.strip() or None, pixels=True
+                location,
+                on_progress=self.loader,
+                origin=self.origin.value.strip() or None,
+                pixels=True,
+                http_options=self.http_options,
             )
         except OmeTiffError as exc:
             self.error = redact_text(str(exc))
+            self.loader.finish("failed", error=True)
             self._failed(location)
             return None
         except (
             Exception
         ) as exc:  # a bug, not a file problem: say so, without a traceback that could hold secrets
             self.error = f"Unexpected error ({type(exc).__name__}): {redact_text(str(exc))}"
+            self.loader.finish("failed", error=True)
             self._failed(location)
             return None
         finally:
@@ -293,8 +310,9 @@ class InspectApp:
         for section in self._sections:
             section.update(rep)
         totals = rep.ledger.as_dict()
-        self.progress.value = self.progress.max
-        self.progress_label.value = f"done: {totals['count']:,} requests, {tables.format_bytes(totals['bytes'])}, {totals['rounds']} rounds"
+        self.loader.finish(
+            f"done: {totals['count']:,} requests, {tables.format_bytes(totals['bytes'])}, {totals['rounds']} rounds"
+        )
         self._status(f"Inspected {html.escape(str(location))}")
         return rep
 
@@ -333,17 +351,6 @@ class InspectApp:
             thread.join()
         return thread
 
-    def _on_progress(self, event: Progress) -> None:
-        stage = {"ifds": "IFDs read", "xml": "OME-XML bytes"}.get(event.stage, event.stage)
-        if event.total:
-            self.progress.max = max(1, event.total)
-            self.progress.value = min(event.done, event.total)
-            self.progress_label.value = f"{stage}: {event.done:,} of {event.total:,}"
-        else:
-            self.progress.max = max(self.progress.max, event.done + 1)
-            self.progress.value = event.done
-            self.progress_label.value = f"{stage}: {event.done:,}"
-
     def _status(self, text: str, *, error: bool = False) -> None:
         colour = "#c62828" if error else "#2e7d32"
         self.status.value = f'<span style="color:{colour}">{redact_text(text)}</span>'
@@ -371,8 +378,7 @@ class InspectApp:
         for pane in self._panes.values():
             pane.children = []
         self.verdict.value = ""
-        self.progress.value = 0
-        self.progress_label.value = ""
+        self.loader.start("connecting …")
 
     # --- tabs ---------------------------------------------------------------------------------------------------------
 
@@ -495,10 +501,10 @@ class InspectApp:
             f"{tables.format_bytes(preview.bytes_read)} in {preview.rounds} extra round(s).</p>"
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in preview.notices)
-        thumbs = w.Image(value=plots.figure_png(plots.preview_figure(preview)), format="png",
+        thumbs = w.Image(value=plots.preview_png(preview), format="png",
                          layout=w.Layout(max_width="1100px"))  # fmt: skip
         thumbs.add_class("ometiff-preview")
-        hist = w.Image(value=plots.figure_png(plots.channel_histograms_figure(preview)), format="png",
+        hist = w.Image(value=plots.histograms_png(preview), format="png",
                        layout=w.Layout(max_width="1100px"))  # fmt: skip
         hist.add_class("ometiff-histograms")
         stats = _frame_html(pixel_channels_frame(preview), index=False)

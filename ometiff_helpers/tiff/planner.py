@@ -335,6 +335,10 @@ class TiffPlanner:
                     limit=self.opt.max_description_bytes,
                     hint="Raise ReadOptions.max_description_bytes if the OME-XML really is that large.",
                 )
+            if self.on_progress is not None:
+                self.on_progress(
+                    Progress("description", 0, nbytes)
+                )  # its size, before the first byte arrives
             self.desc.locate(idx, voff, nbytes, self.buf)
             return True
         if not self._wants_value(e, nbytes):

@@ -15,7 +15,7 @@ import pandas as pd
 from ometiff_helpers.display.explore.xmltree import XmlTree
 
 if TYPE_CHECKING:
-    from ometiff_helpers.display.explore.model import Explored
+    from ometiff_helpers.display.explore.loading import Explored
 
 __all__ = [
     "NO_NAMESPACE",

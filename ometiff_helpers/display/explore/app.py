@@ -3,14 +3,17 @@ Export) wired to an `ExploreModel`.
 
 Widgets only. What the explorer knows and computes lives in ``model.py`` (and ``annotations.py``, ``xmltree.py``);
 here the form's fields are linked to the model's traits (``traitlets.link``), buttons call the model's actions, and
-observers draw what changed, as in the ipywidgets tutorial's password generator. The tree builds widgets for one
-page of siblings at a time (100 by default) and for a node's children only when it is expanded, so 20 000 ROIs
-under ``OME`` cost 100 rows; search and XPath results show a page of 200 rows with the total and ◀ ▶ buttons.
+observers draw what changed, as in the ipywidgets tutorial's password generator. The tree (``views.NodeView``)
+builds widgets for one page of siblings at a time (100 by default) and for a node's children only when it is
+expanded, so 20 000 ROIs under ``OME`` cost 100 rows of fixed height; search and XPath results
+(``views.ResultPager``) show a page of 200 rows with the total and ◀ ▶ buttons. Load shows the XML arriving (bytes,
+rate, time left: ``progressbar.ByteProgress``) with its button disabled.
 """
 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -29,12 +32,14 @@ from ometiff_helpers.display.explore.model import (
     annotation_sections,
     annotations_table,
     node_table,
-    page_bounds,
     roi_figure,
     shape_planes,
 )
+from ometiff_helpers.display.explore.views import STYLE, NodeView, ResultPager
 from ometiff_helpers.display.explore.xmltree import SearchResult, XPathMatch
+from ometiff_helpers.display.progressbar import ByteProgress
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.target import resolve_target
 from ometiff_helpers.urls import SecretURL, redact_text
 
@@ -59,118 +64,6 @@ def _error_html(text: str) -> str:
     return f'<span style="color:{_RED}">{html.escape(redact_text(text))}</span>'
 
 
-class _ResultPager:
-    """A page of a long result table: ◀ "201-400 of 18,372" ▶ above the rows; the model keeps every row."""
-
-    def __init__(self, on_turn: Callable[[int], None]) -> None:
-        self.prev = w.Button(description="◀", layout=w.Layout(width="36px"), disabled=True)
-        self.next = w.Button(description="▶", layout=w.Layout(width="36px"), disabled=True)
-        self.label = w.Label("")
-        self.table = w.HTML("")
-        self.page = 0
-        self.prev.on_click(lambda _: on_turn(self.page - 1))
-        self.next.on_click(lambda _: on_turn(self.page + 1))
-        self.widget = w.VBox([w.HBox([self.prev, self.label, self.next]), self.table])
-
-    def show(self, df: pd.DataFrame, page: int) -> int:
-        """Draw page ``page`` (clamped) of ``df``; returns the page drawn."""
-        total = len(df)
-        self.page, start, stop = page_bounds(total, page)
-        self.label.value = f"rows {start + 1:,}-{stop:,} of {total:,}" if total else ""
-        self.prev.disabled = self.page == 0
-        self.next.disabled = stop >= total
-        rows = df.iloc[start:stop]
-        body = rows.to_html(index=False, border=0, classes="ometiff-table") if total else ""
-        self.table.value = _scroll(body, "360px") if total else ""
-        return self.page
-
-
-class _NodeView:
-    """One tree row (toggle + label) and, once expanded, its children's rows, a page at a time."""
-
-    def __init__(self, app: ExploreApp, node: int) -> None:
-        self.app = app
-        self.node = node
-        self.page = 0
-        tree = app.model.tree
-        has_children = tree.child_count(node) > 0
-        self.toggle = w.Button(
-            description="▸" if has_children else "·", disabled=not has_children, layout=w.Layout(width="32px")
-        )
-        self.button = w.Button(
-            description=tree.label(node),
-            tooltip=tree.path(node),
-            layout=w.Layout(width="auto", max_width="760px"),
-        )
-        self.button.style.button_color = "transparent"
-        self.toggle.on_click(lambda _: self.set_expanded(not self.expanded))
-        self.button.on_click(lambda _: app.select(node))
-        self._children_box: w.VBox | None = None  # built on first expansion: collapsed rows stay 4 widgets
-        self._pager: tuple[w.Button, w.Label, w.Button, w.HBox] | None = None
-        self.row = w.HBox([self.toggle, self.button])
-        self.widget = w.VBox([self.row])
-        self.expanded = False
-        self.child_views: list[_NodeView] = []
-
-    @property
-    def children_box(self) -> w.VBox:
-        if self._children_box is None:
-            self._children_box = w.VBox(layout=w.Layout(margin="0 0 0 22px"))
-        return self._children_box
-
-    @property
-    def pager_prev(self) -> w.Button:
-        return self._pager_widgets()[0]
-
-    @property
-    def pager_label(self) -> w.Label:
-        return self._pager_widgets()[1]
-
-    @property
-    def pager_next(self) -> w.Button:
-        return self._pager_widgets()[2]
-
-    def _pager_widgets(self) -> tuple[w.Button, w.Label, w.Button, w.HBox]:
-        if self._pager is None:
-            prev = w.Button(description="◀", layout=w.Layout(width="36px"))
-            label = w.Label("")
-            nxt = w.Button(description="▶", layout=w.Layout(width="36px"))
-            prev.on_click(lambda _: self.show_page(self.page - 1))
-            nxt.on_click(lambda _: self.show_page(self.page + 1))
-            self._pager = (prev, label, nxt, w.HBox([prev, label, nxt]))
-        return self._pager
-
-    def set_expanded(self, expanded: bool) -> None:
-        self.expanded = expanded
-        if self.toggle.disabled:
-            return
-        self.toggle.description = "▾" if expanded else "▸"
-        if expanded:
-            self.show_page(self.page)
-            self.widget.children = [self.row, self.children_box]
-        else:
-            self.widget.children = [self.row]
-            self.children_box.children = []
-            self.child_views = []
-
-    def show_page(self, number: int) -> None:
-        tree = self.app.model.tree
-        pg = tree.page(self.node, number, self.app.per_page)
-        self.page = pg.number
-        self.child_views = [_NodeView(self.app, c) for c in pg.items]
-        self.app.views.update({v.node: v for v in self.child_views})
-        rows: list[w.Widget] = [v.widget for v in self.child_views]
-        if pg.total > pg.per_page:
-            self.pager_label.value = f"{tree.tag(self.node)} children {pg.describe()}"
-            self.pager_prev.disabled = pg.number == 0
-            self.pager_next.disabled = pg.number >= pg.page_count - 1
-            rows = [self._pager_widgets()[3], *rows]
-        self.children_box.children = rows
-
-    def labels(self) -> list[str]:
-        return [v.button.description for v in self.child_views]
-
-
 class ExploreApp:
     """Load form, then tabs: Tree, Search & XPath, Annotations, ROIs, Validation, Export, over an `ExploreModel`.
 
@@ -189,8 +82,8 @@ class ExploreApp:
     ) -> None:
         self.per_page = per_page
         self.model = model or ExploreModel(inspect=inspect)
-        self.views: dict[int, _NodeView] = {}
-        self.root_view: _NodeView | None = None
+        self.views: dict[int, NodeView] = {}
+        self.root_view: NodeView | None = None
         self._built: set[str] = set()
         self._build_form()
         self._build_tree()
@@ -210,12 +103,17 @@ class ExploreApp:
         self.token = w.Password(
             placeholder="optional token", description="Token", layout=w.Layout(width="400px")
         )
+        self.url.add_class("ometiff-explore-source")
         self.load_button = w.Button(description="Load", button_style="primary", icon="folder-open")
+        self.load_button.add_class("ometiff-explore-load")
         self.load_button.on_click(lambda _: self.load_form())
+        self.progress = ByteProgress()
         self.status = w.HTML("")
+        self.status.add_class("ometiff-explore-status")
 
     def _build_tree(self) -> None:
         self.tree_box = w.VBox(layout=w.Layout(width="55%", max_height="600px", overflow="auto"))
+        self.tree_box.add_class("ometiff-tree")
         self.detail = w.HTML("")
         self.goto = w.Text(placeholder="/OME/ROI[17] (any XPath: the first match)", description="Go to")
         self.goto_button = w.Button(description="Show", layout=w.Layout(width="70px"))
@@ -236,9 +134,11 @@ class ExploreApp:
         self.in_values, self.in_text = box("values", "80px"), box("text", "70px")
         self.case = box("match case", "110px")
         self.search_button = w.Button(description="Search", icon="search")
+        self.search_button.add_class("ometiff-explore-search")
         self.search_button.on_click(lambda _: self.run_search())
         self.search_info = w.HTML("")
-        self.search_pager = _ResultPager(lambda page: setattr(self.model, "search_page", page))
+        self.search_info.add_class("ometiff-search-info")
+        self.search_pager = ResultPager(lambda page: setattr(self.model, "search_page", page))
         self.search_results = self.search_pager.table
         self.xpath = w.Text(
             placeholder="//ROI[@ID='ROI:1']/Union/*  (no namespace prefixes needed)",
@@ -246,9 +146,11 @@ class ExploreApp:
             layout=w.Layout(width="600px"),
         )
         self.xpath_button = w.Button(description="Run", icon="play")
+        self.xpath_button.add_class("ometiff-explore-xpath")
         self.xpath_button.on_click(lambda _: self.run_xpath())
         self.xpath_info = w.HTML("")
-        self.xpath_pager = _ResultPager(lambda page: setattr(self.model, "xpath_page", page))
+        self.xpath_info.add_class("ometiff-xpath-info")
+        self.xpath_pager = ResultPager(lambda page: setattr(self.model, "xpath_page", page))
         self.xpath_results = self.xpath_pager.table
         self.search_pane = w.VBox(
             [
@@ -293,9 +195,12 @@ class ExploreApp:
         self.validate_button.on_click(lambda _: self.run_validation())
         self.validation_view = w.HTML("")
         self.export_folder = w.Text(value="exports", description="Folder")
+        self.export_folder.add_class("ometiff-explore-folder")
         self.export_button = w.Button(description="Export CSV + XML", icon="download")
+        self.export_button.add_class("ometiff-explore-export")
         self.export_button.on_click(lambda _: self.run_export())
         self.export_view = w.HTML("")
+        self.export_view.add_class("ometiff-export-info")
         panes = [
             self.tree_pane,
             self.search_pane,
@@ -305,12 +210,16 @@ class ExploreApp:
             w.VBox([w.HBox([self.export_folder, self.export_button]), self.export_view]),
         ]
         self.tabs = w.Tab(children=panes, titles=list(self.TABS))
+        self.tabs.add_class("ometiff-explore-tabs")
         self.tabs.observe(lambda change: self._on_tab(change["new"]), names="selected_index")
         self.widget = w.VBox(
             [
-                w.HTML("<b>Explore an OME-XML</b> (from an OME-TIFF URL or path, or an .ome.xml file)"),
+                w.HTML(
+                    STYLE + "<b>Explore an OME-XML</b> (from an OME-TIFF URL or path, or an .ome.xml file)"
+                ),
                 self.url,
                 w.HBox([self.token, self.load_button]),
+                self.progress.widget,
                 self.status,
                 self.tabs,
             ]
@@ -379,13 +288,19 @@ class ExploreApp:
         """Load and show ``location``; on failure the status line (and ``error``) say why, redacted."""
         self.url.value = redact_text(str(location if not token else SecretURL(str(location), token=token)))
         self.load_button.disabled = True
-        self._status("Loading… (a 25 MB OME-XML takes a few seconds)")
+        self._status("Loading… (once the XML has arrived, indexing 25 MB of it takes a few seconds)")
+        self.progress.start("connecting …")
+        began = time.monotonic()
         try:
-            explored = self.model.load(location, token)
+            explored = self.model.load(location, token, on_progress=self.progress)
         finally:
             self.load_button.disabled = False
         if explored is None:
+            self.progress.finish("failed", error=True)
             self._status(self.model.error or "", error=True)
+        else:
+            size = human_bytes(explored.tree.size)
+            self.progress.finish(f"{size} of XML loaded and indexed in {time.monotonic() - began:.1f} s")
         return explored
 
     def show(self, explored: Explored) -> None:
@@ -401,7 +316,7 @@ class ExploreApp:
         self.url.value = explored.display_name
         self._built = set()
         self.views = {}
-        self.root_view = _NodeView(self, explored.tree.root)
+        self.root_view = NodeView(self, explored.tree.root)
         self.views[explored.tree.root] = self.root_view
         self.root_view.set_expanded(True)
         self.tree_box.children = [self.root_view.widget]

@@ -1,6 +1,6 @@
 """The curator explorer's model: everything it knows and computes, without a widget.
 
-Data functions (`load`, `level_table`, `node_table`, `search_table`, `xpath_table`, `annotation_sections` (from
+Data functions (`load` (from ``loading.py``), `level_table`, `node_table`, `search_table`, `xpath_table`, `annotation_sections` (from
 ``annotations.py``), `shapes_table`, `roi_selection`, `roi_figure`, `validation_table`, `export_all`) return DataFrames, figures and plain
 records, so the notebook's plain cells, the widgets and the tests show the same things. `ExploreModel` holds the
 state one explorer session works on (the loaded document, the search and XPath queries and every one of their
@@ -16,10 +16,8 @@ redacted form.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +33,12 @@ from ometiff_helpers.display.explore.annotations import (
     annotations_table,
     map_pairs_table,
 )
+from ometiff_helpers.display.explore.loading import Explored, load
 from ometiff_helpers.display.explore.xmltree import SearchField, SearchResult, XmlTree, XPathMatch
-from ometiff_helpers.errors import NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
-from ometiff_helpers.io.open import open_source
-from ometiff_helpers.ome import parser as omexml
-from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions, check_xml_size
+from ometiff_helpers.errors import OmeTiffError, UnsupportedOme
+from ometiff_helpers.ome.parser import OmeDocument
 from ometiff_helpers.ome.tables import COLUMNS
+from ometiff_helpers.progress import ProgressCallback
 from ometiff_helpers.urls import SecretURL, redact_text
 
 __all__ = [
@@ -72,129 +70,6 @@ __all__ = [
 
 PER_PAGE = 100  # tree rows per page of siblings
 PAGE_ROWS = 200  # rows of a long table or result list shown at once (the export has them all)
-XML_SUFFIXES = (".xml", ".ome", ".companion.ome")
-
-
-# --- loading ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Explored:
-    """One loaded OME-XML: its bytes, the tree index, and the OME records (parsed on first use)."""
-
-    display_name: str  # redacted URL or file name
-    kind: str  # "OME-TIFF" or "OME-XML file"
-    xml: bytes
-    tree: XmlTree
-    _doc: OmeDocument | None = field(default=None, repr=False)
-    _doc_error: str | None = field(default=None, repr=False)
-    _doc_done: bool = field(default=False, repr=False)
-
-    @property
-    def doc(self) -> OmeDocument | None:
-        """The OME records, or None when the XML is not OME (``doc_error`` says why)."""
-        if not self._doc_done:
-            self._doc_done = True
-            try:
-                self._doc = omexml.parse_ome_xml(self.xml)
-            except OmeTiffError as exc:
-                self._doc_error = redact_text(str(exc))
-        return self._doc
-
-    @property
-    def doc_error(self) -> str | None:
-        _ = self.doc
-        return self._doc_error
-
-    @cached_property
-    def rows(self) -> dict[str, list[dict[str, Any]]]:
-        """`omexml.tables` of the document (empty tables when it is not OME)."""
-        doc = self.doc
-        return omexml.tables(doc) if doc is not None else {}
-
-    @property
-    def stem(self) -> str:
-        """The file name without ``.ome.tif`` / ``.ome.xml``: the prefix of exported files."""
-        name = plots.short_name(self.display_name)
-        stem = re.sub(r"(\.ome)?\.(tiff?|xml|btf|tf8|companion\.ome)$", "", name, flags=re.IGNORECASE)
-        return re.sub(r"[^\w.\-]+", "_", stem) or "ome"
-
-
-def _is_xml_name(name: str) -> bool:
-    return name.lower().endswith(XML_SUFFIXES)
-
-
-def load(
-    location: SecretURL | str | Path,
-    token: str | None = None,
-    *,
-    inspect: Callable[..., Any] | None = None,
-    options: OmeXmlOptions | None = None,
-) -> Explored:
-    """Load the OME-XML of an OME-TIFF (URL or path, read through `report.inspect` without checks) or of a
-    ``.ome.xml`` / companion ``.ome`` file (URL or path), and index it.
-
-    Raises `NotOmeTiff` when a TIFF carries no XML, and the reader's errors (redacted) otherwise.
-    """
-    opts = options or OmeXmlOptions()
-    if isinstance(location, str):
-        secret = SecretURL(location, token=token or None)
-        location = secret if secret.is_http else Path(location)  # a token means nothing to a local path
-    if isinstance(location, SecretURL):
-        name, display = location.path_name, location.redacted
-    else:
-        location = Path(location)
-        name, display = location.name, location.name
-    if _is_xml_name(name):
-        data = _read_xml(location, opts)
-        return Explored(display, "OME-XML file", data, XmlTree.parse(data, options=opts))
-    if inspect is None:
-        from ometiff_helpers.report import inspect as inspect_report
-
-        inspect = inspect_report
-    rep = inspect(location if isinstance(location, SecretURL) else str(location), checks=False, probes=False)
-    if rep.xml_bytes is None:
-        raise NotOmeTiff(
-            f"{display}: IFD 0 has no ImageDescription, so there is no OME-XML to explore.",
-            kind="no-description",
-            hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
-        )
-    data = rep.xml_bytes  # as stored (Latin-1, UTF-16, ...): what an export writes
-    kind = omexml.classify_description(data[:4096])
-    if rep.ome is None and kind != "xml":  # ImageJ, JSON, plain text: nothing to explore as XML
-        raise NotOmeTiff(
-            f"{display}: {rep.ome_error or 'IFD 0 carries no OME-XML'}",
-            kind=rep.ome_error_kind or kind,
-            hint="Open the OME-TIFF (or its companion .ome.xml) that carries the metadata.",
-        )
-    utf16 = omexml.description_encoding(data[:4096]) == "UTF-16"  # expat reads other encodings from the bytes
-    tree = XmlTree.parse((rep.xml_text or "") if utf16 else data, options=opts)
-    explored = Explored(display, "OME-TIFF", data, tree)
-    explored._doc, explored._doc_done = rep.ome, True
-    explored._doc_error = None if rep.ome is not None else rep.ome_error
-    return explored
-
-
-def _read_xml(location: SecretURL | Path, opts: OmeXmlOptions) -> bytes:
-    if isinstance(location, SecretURL):
-        with open_source(location) as src:
-            first = src.open(1 << 20)
-            _check_size(src.size, opts, location.redacted)
-            return first if src.size <= len(first) else first + src.read(len(first), src.size)
-    try:
-        size = location.stat().st_size
-        _check_size(size, opts, location.name)
-        return location.read_bytes()
-    except OSError as exc:
-        raise OmeXmlError(
-            f"Cannot read the OME-XML file {location.name!r}: {exc.strerror or type(exc).__name__}.",
-            hint="Check the path (relative paths start in the notebook's folder).",
-        ) from None
-
-
-def _check_size(size: int, opts: OmeXmlOptions, where: str) -> None:
-    """The parser's one XML size limit, naming the file."""
-    check_xml_size(size, opts, where=where)
 
 
 # --- tree tables -----------------------------------------------------------------------------------------------------
@@ -471,11 +346,17 @@ class ExploreModel(tr.HasTraits):
 
     # --- loading ---------------------------------------------------------------------------------------------------
 
-    def load(self, location: SecretURL | str | Path, token: str | None = None) -> Explored | None:
+    def load(
+        self,
+        location: SecretURL | str | Path,
+        token: str | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> Explored | None:
         """Load ``location`` and reset the session; on failure ``error`` says why (redacted) and None returns."""
         self.error = None
         try:
-            explored = load(location, token, inspect=self._inspect)
+            explored = load(location, token, inspect=self._inspect, on_progress=on_progress)
         except OmeTiffError as exc:
             self.error = redact_text(str(exc))
             return None
