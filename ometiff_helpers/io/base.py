@@ -68,8 +68,10 @@ class HttpOptions:
     backoff_max: float = 5.0
     retry_after_cap: float = 10.0
     max_redirects: int = 5
-    max_concurrency: int = 16
-    coalesce_gap: int = 32 * _KIB
+    max_concurrency: int = 32
+    coalesce_gap: int = 4 * _KIB  # ranges this close are read as one request (the bytes between cost little)
+    # more than max_concurrency requests in a round: the gap is doubled up to this while that saves a batch
+    coalesce_gap_max: int = 256 * _KIB
     max_request_bytes: int = 16 * _MIB  # a merged request is never larger (single ranges are split)
     small_file_limit: int = 1 * _MIB  # a whole-file 200 answer is accepted up to this size
     max_requests: int = 5000
@@ -212,9 +214,7 @@ class ByteSource(ABC):
                     jobs.append(((s, e), consumers[i]))
                 continue
             plain_missing.extend(gaps)
-        jobs.extend(
-            (span, None) for span in coalesce(plain_missing, self.options.coalesce_gap, self._max_request())
-        )
+        jobs.extend((span, None) for span in self._coalesce(plain_missing, len(jobs)))
 
         if jobs:
             self._check_budget(len(jobs), sum(b - a for (a, b), _ in jobs))
@@ -267,6 +267,21 @@ class ByteSource(ABC):
         return f"{type(self).__name__}({self.display_name!r}, {size})"
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _coalesce(self, spans: list[Range], streamed: int) -> list[Range]:
+        """``spans`` merged across gaps of ``coalesce_gap`` bytes; when that leaves more requests (with the
+        ``streamed`` ones) than one batch of ``max_concurrency``, across doubled gaps (at most ``coalesce_gap_max``)
+        as long as that saves a batch: bytes between ranges are read only where they save a round trip."""
+        opts = self.options
+        conc = max(1, opts.max_concurrency)
+        gap = opts.coalesce_gap
+        merged = coalesce(spans, gap, self._max_request())
+        while gap < opts.coalesce_gap_max and -(-(len(merged) + streamed) // conc) > 1:
+            gap = min(opts.coalesce_gap_max, max(1, 2 * gap))
+            wider = coalesce(spans, gap, self._max_request())
+            if -(-(len(wider) + streamed) // conc) < -(-(len(merged) + streamed) // conc):
+                merged = wider
+        return merged
 
     def _max_request(self) -> int:
         """The largest request a coalesced span may become."""

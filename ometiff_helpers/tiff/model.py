@@ -55,11 +55,17 @@ class ReadOptions:
     array_load_items: int = (
         64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
     )
-    ifd_read_margin: int = 512  # extra bytes read after an IFD's estimated span
+    ifd_read_margin: int = 256  # extra bytes read after an IFD's estimated span (12 BigTIFF entries)
+    read_through_max: int = (
+        4
+        * 1024  # unneeded value bytes (offset arrays) read through to reach a needed value in the same request
+    )
     template_span_max: int = (
         4 * 1024 * 1024
     )  # cap on an IFD's read span learnt from a sibling (values included)
-    tail_read_max: int = 1024 * 1024  # IFD 0 within this many bytes of EOF: read to EOF in one request
+    # IFD 0 within this many bytes of EOF: read to EOF in one request. About what one round trip is worth in bytes
+    # (50 ms at 40 Mbit/s): a larger tail is mostly offset arrays, and reading it costs more than the round it saves
+    tail_read_max: int = 256 * 1024
     stride_lookahead: int = 8  # predicted chain IFDs fetched speculatively per round (doubles while right)
     max_stride_lookahead: int = 256
     predict_window_bytes: int = 256 * 1024  # strides this small: read one window of the next strides instead
