@@ -306,3 +306,23 @@ def test_reading_through_the_offset_arrays_is_an_option(full_size: dict[str, Pat
     assert ledger["rounds"] <= 3, ledger
     assert ledger["count"] <= 36 + 1, ledger
     assert ledger["bytes"] > 2 * _needed(full_size["scattered"]) + 64 * KIB, ledger
+
+
+def test_many_planes_in_at_most_20_rounds(tmp_path: Path) -> None:
+    """3 channels x 180 z-planes = 540 chain IFDs 2 MiB apart (classic TIFF, strips): the stride repeats, so each
+    round looks twice as far ahead as the last (8, 16, ... 256 IFDs), 64 requests in flight at once."""
+    bench_files = _bench_files()
+    spec = bench_files.FileSpec("planes.ome.tif", "classic", 1024, 1024, 3, planes=180, byteorder="<")
+    path = bench_files.write_file(spec, tmp_path / spec.name)
+    with FileSource(path) as source:
+        structure = read_tiff(source)
+        ledger = source.ledger.as_dict()
+    assert len(structure.ifds) == 540 and [i.offset for i in structure.ifds] == _tifffile_offsets(path)
+    assert ledger["rounds"] <= 20, ledger
+    assert ledger["count"] <= 540 + 2, ledger
+
+
+def _tifffile_offsets(path: Path) -> list[int]:
+    """The chain IFD offsets, by tifffile."""
+    with tifffile.TiffFile(path) as tf:
+        return [p.offset for p in tf.pages]

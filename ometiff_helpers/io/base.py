@@ -68,7 +68,7 @@ class HttpOptions:
     backoff_max: float = 5.0
     retry_after_cap: float = 10.0
     max_redirects: int = 5
-    max_concurrency: int = 32
+    max_concurrency: int = 64  # requests of one round in flight at once (object stores take many)
     coalesce_gap: int = 4 * _KIB  # ranges this close are read as one request (the bytes between cost little)
     # more than max_concurrency requests in a round: the gap is doubled up to this while that saves a batch
     coalesce_gap_max: int = 256 * _KIB
