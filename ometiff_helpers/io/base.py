@@ -17,6 +17,7 @@ from types import MappingProxyType
 from ometiff_helpers.errors import LimitExceeded
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.io.ordered import OrderedStream, split_range
 from ometiff_helpers.io.segments import Segments
 
 __all__ = ["ByteSource", "Consumer", "HttpOptions", "Range", "SourceInfo", "coalesce"]
@@ -77,6 +78,10 @@ class HttpOptions:
     max_requests: int = 5000
     max_bytes: int = 1024 * _MIB
     consumer_chunk: int = 1 * _MIB
+    # a streamed range (the OME-XML) of at least 2 pieces of stream_piece_min bytes is read as up to
+    # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
+    stream_pieces: int = 8
+    stream_piece_min: int = 2 * _MIB
     follow_cross_host_redirects: bool = True
     user_agent: str = "ometiff-inspect"
     #: extra request headers (e.g. Authorization); sent to the original origin only, never after a cross-host redirect
@@ -211,7 +216,7 @@ class ByteSource(ABC):
             if i in consumers:
                 if gaps:
                     streamed.add(i)
-                    jobs.append(((s, e), consumers[i]))
+                    jobs.extend(self._stream_jobs(s, e, consumers[i]))
                 continue
             plain_missing.extend(gaps)
         jobs.extend((span, None) for span in self._coalesce(plain_missing, len(jobs)))
@@ -267,6 +272,20 @@ class ByteSource(ABC):
         return f"{type(self).__name__}({self.display_name!r}, {size})"
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _stream_jobs(self, start: int, end: int, consumer: Consumer) -> list[tuple[Range, Consumer | None]]:
+        """The requests of one streamed range: one, or (see ``_stream_pieces``) several concurrent pieces whose
+        bytes reach ``consumer`` in order."""
+        n = self._stream_pieces(end - start)
+        if n <= 1:
+            return [((start, end), consumer)]
+        pieces = split_range(start, end, n)
+        ordered = OrderedStream(consumer, pieces)
+        return [(piece, ordered.part(k)) for k, piece in enumerate(pieces)]
+
+    def _stream_pieces(self, nbytes: int) -> int:
+        """How many concurrent requests read a streamed range of ``nbytes``: one for a local source."""
+        return 1
 
     def _coalesce(self, spans: list[Range], streamed: int) -> list[Range]:
         """``spans`` merged across gaps of ``coalesce_gap`` bytes; when that leaves more requests (with the

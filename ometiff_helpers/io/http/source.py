@@ -230,6 +230,14 @@ class HttpSource(ByteSource):
         """One range of a round."""
         return self._request(span, consumer, first=False)
 
+    def _stream_pieces(self, nbytes: int) -> int:
+        """A streamed range of at least two ``stream_piece_min`` pieces is read as up to ``stream_pieces``
+        concurrent ranges (never more than ``max_concurrency``)."""
+        opts = self.options
+        if opts.stream_piece_min <= 0:
+            return 1
+        return max(1, min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min))
+
     def _forget(self) -> None:
         """Back to unopened after a failed first read; redirects are followed afresh."""
         super()._forget()

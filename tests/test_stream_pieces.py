@@ -1,0 +1,95 @@
+"""A large streamed range (the OME-XML) read as several concurrent ranges, passed on to its consumer in order."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+
+import pytest
+from faultserver import FaultServer, sequential_rounds
+
+from ometiff_helpers.io.base import HttpOptions
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.local import BytesSource
+from ometiff_helpers.io.ordered import OrderedStream, split_range
+
+DATA = random.Random(12).randbytes(1_200_000)
+START, END = 100_000, 1_100_000  # a 1,000,000-byte "description"
+
+
+def test_split_range_covers_the_range_in_order() -> None:
+    pieces = split_range(10, 110, 8)
+    assert pieces[0][0] == 10 and pieces[-1][1] == 110 and len(pieces) == 8
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    assert split_range(0, 3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_ordered_stream_passes_pieces_on_in_order_whatever_order_they_arrive_in() -> None:
+    pieces = split_range(0, 900, 3)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces)
+    parts = [DATA[s:e] for s, e in pieces]
+    stream.part(2)(parts[2][:100])
+    stream.part(1)(parts[1])
+    assert got == []  # nothing of piece 0 yet: the later pieces are held
+    stream.part(0)(parts[0][:50])
+    assert got == [parts[0][:50]]
+    stream.part(0)(parts[0][50:])  # piece 0 complete: piece 1 (complete) and what came of piece 2 follow
+    stream.part(2)(parts[2][100:])
+    assert b"".join(got) == DATA[:900] and stream.complete
+    assert 100 + 300 <= stream.held_peak <= 900  # piece 1 and the start of piece 2 waited for piece 0
+
+
+def test_ordered_stream_from_threads() -> None:
+    pieces = split_range(0, 120_000, 6)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces)
+
+    def send(k: int) -> None:
+        s, e = pieces[k]
+        for pos in range(s, e, 1000):
+            stream.part(k)(DATA[pos : min(e, pos + 1000)])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in reversed(range(6))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b"".join(got) == DATA[:120_000] and stream.complete
+
+
+@pytest.mark.parametrize("rate", [0.0, 4_000_000.0])
+def test_a_large_streamed_range_is_read_as_concurrent_pieces_delivered_in_order(rate: float) -> None:
+    """The request plan: 8 concurrent ranges that tile the range, its bytes read once, passed on in order."""
+    options = HttpOptions(stream_piece_min=100_000)
+    with FaultServer({"f.tif": DATA}, latency=0.05, rate=rate) as server:
+        got: list[bytes] = []
+        with HttpSource(server.url("f.tif"), options=options) as src:
+            src.open(1000)
+            assert len(server.log) == 1  # waits until the open is logged
+            server.reset_log()
+            out = src.fetch([(START, END)], consumers={0: got.append})
+            ledger = src.ledger.as_dict()
+        log = server.log
+    assert out == [None]
+    assert b"".join(got) == DATA[START:END]
+    assert len(log) == 8 and all(r.status == 206 for r in log)
+    spans = sorted(tuple(int(x) for x in r.range.removeprefix("bytes=").split("-")) for r in log)
+    assert spans[0][0] == START and spans[-1][1] == END - 1
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(spans))  # contiguous, no overlap
+    assert sum(r.nbytes for r in log) == END - START
+    assert sequential_rounds(log) == 1 and ledger["rounds"] == 2  # the open, then one round of 8
+
+
+def test_a_small_streamed_range_or_a_local_source_stays_one_request() -> None:
+    with FaultServer({"f.tif": DATA}) as server, HttpSource(server.url("f.tif")) as src:
+        src.open(1000)
+        got: list[bytes] = []
+        src.fetch([(START, END)], consumers={0: got.append})  # 1 MB < 2 x stream_piece_min (2 MiB)
+        assert src.ledger.count == 2 and b"".join(got) == DATA[START:END]
+    local = BytesSource(DATA)
+    local.open(1000)
+    got = []
+    local.fetch([(START, END)], consumers={0: got.append})
+    assert local.ledger.count == 2 and b"".join(got) == DATA[START:END]
