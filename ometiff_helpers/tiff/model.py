@@ -52,14 +52,13 @@ class ReadOptions:
     first_read: int = 64 * 1024
     small_value_bytes: int = 4096  # out-of-line values up to this size are loaded with the IFDs
     max_value_items: int = 4_000_000  # items of those values in the whole read (each a Python object)
-    array_load_items: int = (
-        64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
-    )
+    # Strip/Tile offset and byte-count arrays are loaded only up to this many items, and only when their bytes came
+    # with a read already made (the pixel reader loads the arrays it needs: load_tag_value)
+    array_load_items: int = 64
     ifd_read_margin: int = 256  # extra bytes read after an IFD's estimated span (12 BigTIFF entries)
-    read_through_max: int = (
-        4
-        * 1024  # unneeded value bytes (offset arrays) read through to reach a needed value in the same request
-    )
+    # bytes of unneeded values (offset arrays) read through to reach a needed value (the SubIFDs array, a Software
+    # string) in the same request; a needed value further on is a range of its own in the same round
+    read_through_max: int = 4 * 1024
     template_span_max: int = (
         4 * 1024 * 1024
     )  # cap on an IFD's read span learnt from a sibling (values included)
