@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 
 import pytest
 from faultserver import FaultServer, sequential_rounds
@@ -93,3 +94,89 @@ def test_a_small_streamed_range_or_a_local_source_stays_one_request() -> None:
     got = []
     local.fetch([(START, END)], consumers={0: got.append})
     assert local.ledger.count == 2 and b"".join(got) == DATA[START:END]
+
+
+def test_held_bytes_are_bounded_and_the_piece_due_never_waits() -> None:
+    """Later pieces wait while too much is held; the piece due goes on, and then they follow, in order."""
+    pieces = split_range(0, 40_000, 4)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces, hold_max=5_000)
+
+    def send(k: int) -> None:
+        s, e = pieces[k]
+        for pos in range(s, e, 1000):
+            stream.part(k)(DATA[pos : min(e, pos + 1000)])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in (3, 2, 1)]
+    for t in threads:
+        t.start()
+    threads[0].join(0.3)
+    assert all(t.is_alive() for t in threads)  # waiting: 5,000 bytes are held and piece 0 has not come
+    send(0)
+    for t in threads:
+        t.join(10)
+    assert b"".join(got) == DATA[:40_000] and stream.complete
+    assert stream.held_peak <= 5_000 + 1000
+
+
+def test_abort_releases_the_waiting_pieces() -> None:
+    pieces = split_range(0, 20_000, 2)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces, hold_max=1000)
+    part = stream.part(1)
+    part(DATA[10_000:11_000])
+    waiter = threading.Thread(target=part, args=(DATA[11_000:12_000],))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()
+    part.abort()
+    waiter.join(5)
+    assert not waiter.is_alive() and got == []
+    stream.part(0)(DATA[:10_000])
+    assert got == []  # nothing is passed on after an abort
+
+
+def test_a_consumer_error_ends_the_stream() -> None:
+    pieces = split_range(0, 2000, 2)
+    calls: list[bytes] = []
+
+    def consumer(data: bytes) -> None:
+        calls.append(data)
+        raise ValueError("parser refused")
+
+    stream = OrderedStream(consumer, pieces)
+    with pytest.raises(ValueError, match="parser refused"):
+        stream.part(0)(DATA[:1000])
+    stream.part(0)(DATA[1000:1000])
+    stream.part(1)(DATA[1000:2000])
+    assert len(calls) == 1
+
+
+def test_over_http_a_slow_consumer_bounds_what_is_held_and_gets_every_byte_in_order() -> None:
+    options = HttpOptions(stream_piece_min=100_000, stream_hold_max=200_000, consumer_chunk=50_000)
+    got: list[bytes] = []
+
+    def slow(data: bytes) -> None:
+        time.sleep(0.005)
+        got.append(data)
+
+    with FaultServer({"f.tif": DATA}) as server, HttpSource(server.url("f.tif"), options=options) as src:
+        src.open(1000)
+        src.fetch([(START, END)], consumers={0: slow})
+    assert b"".join(got) == DATA[START:END]
+
+
+def test_over_http_a_consumer_error_ends_the_round_without_waiting_pieces() -> None:
+    options = HttpOptions(stream_piece_min=100_000, stream_hold_max=100_000, consumer_chunk=50_000)
+
+    def refuse(data: bytes) -> None:
+        raise ValueError("parser refused")
+
+    with FaultServer({"f.tif": DATA}, latency=0.02) as server:
+        with HttpSource(server.url("f.tif"), options=options) as src:
+            src.open(1000)
+            t0 = time.monotonic()
+            with pytest.raises(ValueError, match="parser refused"):
+                src.fetch([(START, END)], consumers={0: refuse})
+            assert time.monotonic() - t0 < 30  # bounded: no piece is left waiting for its turn
+            assert src.read(0, 10) == DATA[:10]  # the source still reads

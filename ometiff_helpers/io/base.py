@@ -82,6 +82,7 @@ class HttpOptions:
     # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
     stream_pieces: int = 8
     stream_piece_min: int = 2 * _MIB
+    stream_hold_max: int = 8 * _MIB  # bytes of later pieces held at once; past it their connections pause
     follow_cross_host_redirects: bool = True
     user_agent: str = "ometiff-inspect"
     #: extra request headers (e.g. Authorization); sent to the original origin only, never after a cross-host redirect
@@ -280,7 +281,7 @@ class ByteSource(ABC):
         if n <= 1:
             return [((start, end), consumer)]
         pieces = split_range(start, end, n)
-        ordered = OrderedStream(consumer, pieces)
+        ordered = OrderedStream(consumer, pieces, self.options.stream_hold_max)
         return [(piece, ordered.part(k)) for k, piece in enumerate(pieces)]
 
     def _stream_pieces(self, nbytes: int) -> int:

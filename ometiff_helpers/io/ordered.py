@@ -3,7 +3,9 @@
 On links where each connection is slow (per-connection throttling of object stores, long fat pipes), a large range
 such as a 23 MB OME-XML arrives sooner as several concurrent ranges. The consumer keeps its interface: it receives
 the bytes once each, in order, one call at a time. The piece now due is passed on as it arrives; later pieces are
-held until every piece before them is complete.
+held until every piece before them is complete. Held bytes are bounded (``hold_max``): past it, a later piece's
+thread waits (its connection pauses) until the consumer has caught up; the piece due never waits. ``abort()``
+(the round failed) releases the waiting threads and drops what arrives after.
 """
 
 from __future__ import annotations
@@ -30,27 +32,64 @@ def split_range(start: int, end: int, pieces: int) -> list[Range]:
     return out
 
 
+class _Part:
+    """The consumer of one piece (callable), with the stream's ``abort`` for the round that runs it."""
+
+    def __init__(self, stream: OrderedStream, index: int) -> None:
+        self.stream = stream
+        self.index = index
+
+    def __call__(self, data: bytes) -> None:
+        self.stream._take(self.index, data)
+
+    def abort(self) -> None:
+        """The round failed: nothing more is passed on, no thread waits."""
+        self.stream.abort()
+
+
 class OrderedStream:
     """Hands the bytes of consecutive pieces (received concurrently) to ``consumer`` in order."""
 
-    def __init__(self, consumer: Consumer, pieces: Sequence[Range]) -> None:
+    def __init__(self, consumer: Consumer, pieces: Sequence[Range], hold_max: int = 0) -> None:
+        """``hold_max``: bytes held ahead of their turn before later pieces wait (0: no bound)."""
         self._consumer = consumer
         self._sizes = [e - s for s, e in pieces]
         self._got = [0] * len(pieces)
         self._held: list[list[bytes]] = [[] for _ in pieces]
         self._next = 0  # the piece whose bytes are due
-        self._state = threading.Lock()
+        self._state = threading.Condition(threading.Lock())
         self._delivering = False  # a thread is calling the consumer (only one at a time)
-        self.held_peak = 0  # the most bytes held back at once (received ahead of their turn)
+        self._aborted = False
+        self._hold_max = hold_max
         self._held_bytes = 0
+        self.held_peak = 0  # the most bytes held at once (received ahead of their turn, or being handed over)
 
-    def part(self, index: int) -> Consumer:
+    def part(self, index: int) -> _Part:
         """The consumer for piece ``index``."""
-        return lambda data: self._take(index, data)
+        return _Part(self, index)
+
+    def abort(self) -> None:
+        """Stop: waiting threads return, bytes arriving later are dropped, the consumer is not called again."""
+        with self._state:
+            self._aborted = True
+            for held in self._held:
+                held.clear()
+            self._held_bytes = 0
+            self._state.notify_all()
 
     def _take(self, index: int, data: bytes) -> None:
-        """Bytes of piece ``index`` arrived: hold them, and pass on whatever is due unless another thread does."""
+        """Bytes of piece ``index`` arrived: hold them (waiting while too much is held, unless the piece is due),
+        and pass on whatever is due unless another thread does."""
         with self._state:
+            while (
+                self._hold_max > 0
+                and index != self._next
+                and self._held_bytes >= self._hold_max
+                and not self._aborted
+            ):
+                self._state.wait()
+            if self._aborted:
+                return
             self._got[index] += len(data)
             self._held[index].append(data)
             self._held_bytes += len(data)
@@ -61,15 +100,19 @@ class OrderedStream:
         try:
             self._drain()
         except BaseException:
-            with self._state:
+            with (
+                self._state
+            ):  # the consumer failed: its round ends with that error, nothing more is passed on
                 self._delivering = False
+            self.abort()
             raise
 
     def _drain(self) -> None:
         """Pass on the bytes due, piece after piece, until none are (the consumer is called outside the lock)."""
         while True:
             with self._state:
-                chunks = self._due()
+                chunks = [] if self._aborted else self._due()
+                self._state.notify_all()  # held bytes went down, or the next piece became due
                 if not chunks:
                     self._delivering = False
                     return

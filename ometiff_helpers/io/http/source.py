@@ -211,6 +211,10 @@ class HttpSource(ByteSource):
         for fut in futures:
             fut.cancel()  # the queued requests are dropped
         group.stop()  # the running ones are cut
+        for _span, consumer in jobs:
+            abort = getattr(consumer, "abort", None)  # the pieces of one streamed range (io.ordered)
+            if abort is not None:
+                abort()  # a piece waiting for its turn stops waiting
         wait(futures)  # nothing of this round still runs (or writes to the ledger) once the error is raised
         first = failed[0].exception()  # the first failed request, in submission order among those done
         assert first is not None
