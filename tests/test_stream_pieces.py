@@ -172,11 +172,13 @@ def test_over_http_a_consumer_error_ends_the_round_without_waiting_pieces() -> N
     def refuse(data: bytes) -> None:
         raise ValueError("parser refused")
 
-    with FaultServer({"f.tif": DATA}, latency=0.02) as server:
-        with HttpSource(server.url("f.tif"), options=options) as src:
-            src.open(1000)
-            t0 = time.monotonic()
-            with pytest.raises(ValueError, match="parser refused"):
-                src.fetch([(START, END)], consumers={0: refuse})
-            assert time.monotonic() - t0 < 30  # bounded: no piece is left waiting for its turn
-            assert src.read(0, 10) == DATA[:10]  # the source still reads
+    with (
+        FaultServer({"f.tif": DATA}, latency=0.02) as server,
+        HttpSource(server.url("f.tif"), options=options) as src,
+    ):
+        src.open(1000)
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match="parser refused"):
+            src.fetch([(START, END)], consumers={0: refuse})
+        assert time.monotonic() - t0 < 30  # bounded: no piece is left waiting for its turn
+        assert src.read(0, 10) == DATA[:10]  # the source still reads
