@@ -82,7 +82,7 @@ class HttpOptions:
     # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
     stream_pieces: int = 8
     stream_piece_min: int = 2 * _MIB
-    stream_hold_max: int = 8 * _MIB  # bytes of later pieces held at once; past it their connections pause
+    stream_hold_max: int = 4 * _MIB  # bytes of later pieces held at once; past it their connections pause
     follow_cross_host_redirects: bool = True
     user_agent: str = "ometiff-inspect"
     #: extra request headers (e.g. Authorization); sent to the original origin only, never after a cross-host redirect
