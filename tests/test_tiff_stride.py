@@ -155,3 +155,13 @@ def test_offsets_already_received_are_not_read_again() -> None:
     buf.add(8 + 3 * MiB, b"\x00" * 16)
     got = predict(StridePredictor(OPT, FMT, SIZE), [8, 8 + MiB, 8 + 2 * MiB], buf=buf)
     assert starts(got, M) == [8 + k * MiB for k in range(4, 11)]
+
+
+def test_span_templates_place_values_relative_to_the_ifd_and_merge() -> None:
+    from ometiff_helpers.tiff.span import SpanTemplate
+
+    a = SpanTemplate(800, ((147_000, 147_600),))
+    b = SpanTemplate(900, ((147_500, 148_000), (200_000, 200_100)))
+    assert a.ranges(1_000, 10**9) == [(148_000, 148_600)]
+    assert a.ranges(1_000, 148_300) == [(148_000, 148_300)]  # clamped to the file
+    assert a.merged(b) == SpanTemplate(900, ((147_000, 148_000), (200_000, 200_100)))

@@ -114,6 +114,7 @@ class ByteSource(ABC):
     """Random access to the bytes of one file, in rounds of (coalesced, concurrent) range reads."""
 
     kind = "bytes"
+    splits_streams = False  # a streamed range is read as concurrent pieces (HTTP: one connection may be slow)
 
     def __init__(self, options: HttpOptions | None = None) -> None:
         self.options = options or HttpOptions()
@@ -285,8 +286,12 @@ class ByteSource(ABC):
         return [(piece, ordered.part(k)) for k, piece in enumerate(pieces)]
 
     def _stream_pieces(self, nbytes: int) -> int:
-        """How many concurrent requests read a streamed range of ``nbytes``: one for a local source."""
-        return 1
+        """How many concurrent requests read a streamed range of ``nbytes``: up to ``stream_pieces`` (never more
+        than ``max_concurrency``) of at least ``stream_piece_min`` bytes each over HTTP, one for a local source."""
+        opts = self.options
+        if not self.splits_streams or opts.stream_piece_min <= 0:
+            return 1
+        return max(1, min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min))
 
     def _coalesce(self, spans: list[Range], streamed: int) -> list[Range]:
         """``spans`` merged across gaps of ``coalesce_gap`` bytes; when that leaves more requests (with the

@@ -22,7 +22,7 @@ from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARR
 from ometiff_helpers.tiff.description_stream import DescriptionStream
 from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
 from ometiff_helpers.tiff.model import ReadOptions, TiffStructure
-from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze
+from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze, uncompressed
 from ometiff_helpers.tiff.parse import (
     RawEntry,
     count_unknown_types,
@@ -179,7 +179,7 @@ class TiffPlanner:
             span=self.chain_tpl.span,
             visited=self.visited,
             buf=self.buf,
-            exact=self._uncompressed_chain(),
+            exact=uncompressed(n for n in self.chain if n.parsed),
         )
         return ranges + [r for guess in self.stride.guesses for r in self.chain_tpl.ranges(guess, self.size)]
 
@@ -189,15 +189,6 @@ class TiffPlanner:
         if depth == 0:
             return self.chain_tpl
         return self.sub_tpl or SpanTemplate(min(DEFAULT_SPAN, self.chain_tpl.span))
-
-    def _uncompressed_chain(self) -> bool:
-        """Whether every chain IFD parsed so far stores uncompressed pixels (strides between them are exact)."""
-        parsed = [n for n in self.chain if n.parsed]
-        for node in parsed:
-            idx = node.first_index.get(TagCode.COMPRESSION)
-            if idx is not None and node.values.get(idx) != (1,):
-                return False
-        return bool(parsed)
 
     # --- parsing what we have -----------------------------------------------------------------------------------
 
@@ -434,22 +425,8 @@ class TiffPlanner:
 
     def _update_span(self, node: IfdNode) -> None:
         """Learn, from an IFD just parsed, what to read for its siblings (see ``tiff.span``)."""
-        needed = {
-            idx
-            for idx in node.values.keys() | node.waiting.keys()
-            if node.entries[idx].code not in LARGE_ARRAY_TAGS
-        }
-        tpl = sibling_span(
-            self.fmt,
-            node.offset,
-            node.span,
-            node.entries,
-            needed,
-            self.desc.index if node is self.chain[0] else None,
-            span_max=self.opt.template_span_max,
-            margin=self.opt.ifd_read_margin,
-            read_through=self.opt.read_through_max,
-        )
+        lacking = self.desc.index if node is self.chain[0] else None
+        tpl = sibling_span(self.fmt, node, node.values.keys() | node.waiting.keys(), lacking, self.opt)
         if node.depth:
             self.sub_tpl = tpl if self.sub_tpl is None else self.sub_tpl.merged(tpl)
         else:

@@ -9,11 +9,12 @@ relative to the IFD becomes a separate range of the same round (``SpanTemplate.v
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from dataclasses import dataclass
 
-from ometiff_helpers.tiff.codes import TiffFormat
-from ometiff_helpers.tiff.parse import RawEntry
+from ometiff_helpers.tiff.codes import LARGE_ARRAY_TAGS, TiffFormat
+from ometiff_helpers.tiff.model import ReadOptions
+from ometiff_helpers.tiff.nodes import IfdNode
 
 DEFAULT_SPAN = 4096  # bytes read for an IFD before any IFD size was seen
 MAX_TEMPLATE_VALUES = 4  # needed values read as ranges of their own, per template
@@ -51,27 +52,20 @@ class SpanTemplate:
 
 
 def sibling_span(
-    fmt: TiffFormat,
-    offset: int,
-    size: int,
-    entries: Sequence[RawEntry],
-    needed: Container[int],
-    lacking: int | None,
-    *,
-    span_max: int,
-    margin: int,
-    read_through: int,
+    fmt: TiffFormat, node: IfdNode, needed: Container[int], lacking: int | None, opt: ReadOptions
 ) -> SpanTemplate:
-    """What to read for a sibling of the IFD at ``offset`` (``size`` bytes of entries, ``entries`` parsed).
+    """What to read for a sibling of ``node`` (parsed: ``node.span`` bytes of entries at ``node.offset``).
 
     Writers store an IFD's out-of-line values as one block right after its entries. The sibling's read span is
-    this IFD's span through the end of the last value that had to be read (entry indices in ``needed``: the SubIFDs
-    array, a Software string), following the block across values that were not needed (tile offset arrays) as long
-    as they add at most ``read_through`` bytes (``ReadOptions.read_through_max``), less the value the siblings lack
-    (entry index ``lacking``: IFD 0's description); no further than ``span_max`` (``ReadOptions.template_span_max``),
-    plus ``margin`` (``ReadOptions.ifd_read_margin``). A needed value further on becomes one of the template's
-    ``values``: its place relative to the IFD, ``margin`` added on both sides.
+    this IFD's span through the end of the last value that had to be read (entry indices in ``needed``, offset
+    arrays left out: the SubIFDs array, a Software string), following the block across values that were not needed
+    (tile offset arrays) as long as they add at most ``opt.read_through_max`` bytes, less the value the siblings
+    lack (entry index ``lacking``: IFD 0's description); no further than ``opt.template_span_max``, plus
+    ``opt.ifd_read_margin``. A needed value further on becomes one of the template's ``values``: its place relative
+    to the IFD, the margin added on both sides.
     """
+    offset, size, entries = node.offset, node.span, node.entries
+    span_max, margin, read_through = opt.template_span_max, opt.ifd_read_margin, opt.read_through_max
     located = []
     for idx, e in enumerate(entries):
         n = e.nbytes()
@@ -92,7 +86,7 @@ def sibling_span(
         if idx == lacking:
             skipped += n
             continue
-        if idx not in needed:
+        if idx not in needed or entries[idx].code in LARGE_ARRAY_TAGS:
             continue
         rel = voff - offset - skipped
         if rel - end_rel <= read_through and rel + n <= span_max:

@@ -103,6 +103,7 @@ class HttpSource(ByteSource):
     """A remote file read with HTTP range requests (GET only) through one keep-alive `requests.Session`."""
 
     kind = "http"
+    splits_streams = True
 
     def __init__(
         self,
@@ -233,14 +234,6 @@ class HttpSource(ByteSource):
     def _get(self, span: Range, consumer: Consumer | None) -> bytes:
         """One range of a round."""
         return self._request(span, consumer, first=False)
-
-    def _stream_pieces(self, nbytes: int) -> int:
-        """A streamed range of at least two ``stream_piece_min`` pieces is read as up to ``stream_pieces``
-        concurrent ranges (never more than ``max_concurrency``)."""
-        opts = self.options
-        if opts.stream_piece_min <= 0:
-            return 1
-        return max(1, min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min))
 
     def _forget(self) -> None:
         """Back to unopened after a failed first read; redirects are followed afresh."""
