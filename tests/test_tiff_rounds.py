@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tifffile
-from faultserver import sequential_rounds
+from faultserver import FaultServer, sequential_rounds
 from gen_tiff import ome_xml, write_tail_layout, write_tifffile_pyramid
 
 from ometiff_helpers.io.http.source import HttpSource
@@ -251,8 +251,9 @@ def test_full_size_scattered_file_meets_the_targets(full_size: dict[str, Path]) 
 
 
 def test_full_size_tail_file_meets_the_targets(full_size: dict[str, Path]) -> None:
-    """raw2ometiff's layout: the 625 KiB from IFD 0 to the end are mostly tile arrays; not read in one piece (more
-    than ReadOptions.tail_read_max), the chain is followed instead: one round more, a fifth of the bytes."""
+    """raw2ometiff's layout: the 625 KiB from IFD 0 to the end are mostly tile arrays; from a local file (no link to
+    measure) not read in one piece (more than ReadOptions.tail_read_bytes): the chain is followed instead, one round
+    more, a fifth of the bytes."""
     structure, xml, ledger = _read(full_size["tail"])
     metadata = _check_against_tifffile(full_size["tail"], structure, xml)
     assert len(structure.all_ifds()) == 36 and len(xml) > 40 * KIB
@@ -261,9 +262,9 @@ def test_full_size_tail_file_meets_the_targets(full_size: dict[str, Path]) -> No
 
 
 def test_tail_read_in_one_piece_when_allowed(full_size: dict[str, Path]) -> None:
-    """With a tail_read_max above the tail's size, the whole tail is one request and the read takes 3 rounds."""
+    """With a tail_read_bytes above the tail's size, the whole tail is one request and the read takes 3 rounds."""
     with FileSource(full_size["tail"]) as source:
-        structure = read_tiff(source, options=ReadOptions(tail_read_max=1024 * KIB))
+        structure = read_tiff(source, options=ReadOptions(tail_read_bytes=1024 * KIB))
         ledger = source.ledger.as_dict()
     assert len(structure.all_ifds()) == 36
     assert ledger["rounds"] <= 3, ledger
@@ -326,3 +327,22 @@ def _tifffile_offsets(path: Path) -> list[int]:
     """The chain IFD offsets, by tifffile."""
     with tifffile.TiffFile(path) as tf:
         return [p.offset for p in tf.pages]
+
+
+@pytest.mark.parametrize(("rate", "tail_in_one"), [(0.0, True), (1e6, False)])
+def test_the_tail_is_read_in_one_piece_only_when_the_link_makes_it_cheaper_than_a_round(
+    rate: float, tail_in_one: bool, full_size: dict[str, Path]
+) -> None:
+    """The first read times the link: 0.3 s to the headers, then its 64 KiB. Unthrottled (loopback), 625 KiB cost
+    less than a round trip: one request to the end, 3 rounds. At 1 MB/s per connection they cost 0.6 s, two round
+    trips: the chain is followed (4 rounds, 140 KiB)."""
+    with (
+        FaultServer({"t.tif": full_size["tail"]}, latency=0.3, rate=rate) as server,
+        HttpSource(server.url("t.tif")) as source,
+    ):
+        structure = read_tiff(source)
+        ledger = source.ledger.as_dict()
+        whole_tail = any(r.end == structure.size and r.nbytes > 600 * KIB for r in source.ledger.records)
+    assert len(structure.all_ifds()) == 36
+    assert whole_tail == tail_in_one, ledger
+    assert ledger["rounds"] == (3 if tail_in_one else 4), ledger

@@ -62,9 +62,11 @@ class ReadOptions:
     template_span_max: int = (
         4 * 1024 * 1024
     )  # cap on an IFD's read span learnt from a sibling (values included)
-    # IFD 0 within this many bytes of EOF: read to EOF in one request. About what one round trip is worth in bytes
-    # (50 ms at 40 Mbit/s): a larger tail is mostly offset arrays, and reading it costs more than the round it saves
-    tail_read_max: int = 256 * 1024
+    # IFD 0 this close to EOF: read to EOF in one request (raw2ometiff's layout) when the tail costs less than the
+    # round trip it saves: its size against what the link delivers in one round trip's latency, measured on the
+    # first read; tail_read_bytes when that cannot be measured (a local file); never more than tail_read_max
+    tail_read_max: int = 1024 * 1024
+    tail_read_bytes: int = 256 * 1024
     stride_lookahead: int = 8  # predicted chain IFDs fetched speculatively per round (doubles while right)
     max_stride_lookahead: int = 256
     predict_window_bytes: int = 256 * 1024  # strides this small: read one window of the next strides instead

@@ -97,9 +97,15 @@ class TiffPlanner:
             self._plan_sidecar()
         if self.buf.get(ifd0, ifd0 + self.fmt.count_size) is not None:
             return
-        if self.size - ifd0 <= self.opt.tail_read_max:
+        if self.size - ifd0 <= self._tail_worth():
             # raw2ometiff-like layout: IFDs and OME-XML at the end; one request reads them all
             self.speculative.append((ifd0, self.size))
+
+    def _tail_worth(self) -> int:
+        """The largest tail worth reading in one request: what one round trip costs in bytes on this link (measured
+        on the first read), else ``ReadOptions.tail_read_bytes``; never more than ``tail_read_max``."""
+        measured = self.source.ledger.round_trip_bytes()
+        return min(self.opt.tail_read_max, self.opt.tail_read_bytes if measured is None else measured)
 
     def _plan_sidecar(self) -> None:
         assert self.sidecar is not None

@@ -61,6 +61,7 @@ class _Attempt:
     got: int = 0
     attempt: int = 0
     started: float = field(default_factory=time.monotonic)
+    t_headers: float | None = None  # when the last attempt's answer headers arrived
     watch: Watch = field(default_factory=Watch)
 
     @property
@@ -313,6 +314,7 @@ class HttpSource(ByteSource):
             log.debug("GET %s bytes=%d-%d (attempt %d)", url.redacted, span[0], span[1] - 1, state.attempt)
             try:
                 response = self._send(url, span, state.deadline_at)
+                state.t_headers = time.monotonic()
             except BaseException:
                 state.watch.detach()  # urllib3 closed and discarded the connection
                 raise
@@ -341,7 +343,15 @@ class HttpSource(ByteSource):
         """Add one request to the ledger (its note redacted)."""
         self.ledger.add(
             RequestRecord(
-                span[0], span[1], nbytes, status, t0, time.monotonic(), state.attempt, redact_text(note)
+                span[0],
+                span[1],
+                nbytes,
+                status,
+                t0,
+                time.monotonic(),
+                state.attempt,
+                redact_text(note),
+                state.t_headers,
             )
         )
 
