@@ -165,3 +165,17 @@ def test_span_templates_place_values_relative_to_the_ifd_and_merge() -> None:
     assert a.ranges(1_000, 10**9) == [(148_000, 148_600)]
     assert a.ranges(1_000, 148_300) == [(148_000, 148_300)]  # clamped to the file
     assert a.merged(b) == SpanTemplate(900, ((147_000, 148_000), (200_000, 200_100)))
+
+
+def test_a_varying_stride_predicts_one_ifd_then_a_few_once_a_guess_held() -> None:
+    """Compressed data: strides differ a little; a guess is read from 1/16 of the stride before to 1/16 after it."""
+    p = StridePredictor(OPT, FMT, SIZE)
+    chain = [8, 8 + MiB, 8 + 2 * MiB + 1000]
+    first = predict(p, chain)
+    stride = MiB + 1000
+    assert p.guesses == [chain[-1] + stride] and len(first) == 1
+    lead = min(64 * 1024, stride // 16)  # capped at 64 KiB
+    assert first[0] == (chain[-1] + stride - lead, chain[-1] + stride + SPAN + lead)
+    chain.append(chain[-1] + stride + 3000)  # the IFD came 3,000 bytes later than guessed: inside the range
+    again = predict(p, chain)
+    assert p.held and len(again) == 8  # at most 8 at once for a varying stride

@@ -18,6 +18,9 @@ from ometiff_helpers.tiff.model import ReadOptions
 
 Range = tuple[int, int]
 _UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
+_VARYING_MAX = (
+    8  # chain IFDs predicted at once from a stride that varies (compressed data), after a guess held
+)
 _LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
 _RECENT = 9  # chain IFDs whose strides are compared to find a repeating cycle
 _MAX_PERIOD = 4  # longest cycle of strides recognised
@@ -111,7 +114,10 @@ class StridePredictor:
         cycle = strides[-period:] if period else [stride]
         # a stride not seen twice: two steps when the pixel data is uncompressed (the layout repeats to the byte),
         # else one (compressed sizes vary: a second guess from one stride mostly misses, and costs its lead)
-        n = self.lookahead if period or self.held else min(self.lookahead, _UNCONFIRMED_STEPS if exact else 1)
+        if period or exact:
+            n = self.lookahead if period or self.held else min(self.lookahead, _UNCONFIRMED_STEPS)
+        else:  # each guess of a varying stride costs two leads: a few, and more only after one held
+            n = min(self.lookahead, _VARYING_MAX) if self.held else 1
         lead = self.opt.ifd_read_margin
         if not period and not exact:
             lead = min(_LEAD_MAX, max(lead, abs(stride) // 16))
