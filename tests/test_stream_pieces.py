@@ -182,3 +182,29 @@ def test_over_http_a_consumer_error_ends_the_round_without_waiting_pieces() -> N
             src.fetch([(START, END)], consumers={0: refuse})
         assert time.monotonic() - t0 < 30  # bounded: no piece is left waiting for its turn
         assert src.read(0, 10) == DATA[:10]  # the source still reads
+
+
+def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp_path) -> None:
+    """A 10 MB ImageDescription: after the first read, its remaining bytes come as concurrent ranges (2 MiB or
+    more each) in one round, and reach the consumer in order, once."""
+    import numpy as np
+    import tifffile
+
+    from ometiff_helpers.tiff.read import read_tiff
+
+    text = "<OME>" + "".join(f'<ROI ID="ROI:{i}"/>' for i in range(500_000)) + "</OME>"
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), "uint8"), description=text, metadata=None)
+    got: list[bytes] = []
+    with FaultServer({"big.tif": path}, latency=0.05) as server, HttpSource(server.url("big.tif")) as src:
+        structure = read_tiff(src, description_consumer=got.append)
+        log = server.log
+    xml = b"".join(got).rstrip(b"\0")
+    assert xml == text.encode() and structure.image_description is None
+    tag = structure.ifds[0].tag(270)
+    assert tag is not None and tag.value_offset is not None
+    start, end = 64 * 1024, tag.value_offset + tag.nbytes  # the description's rest after the first read
+    desc = [r for r in log if r.range and start <= int(r.range.split("=")[1].split("-")[0]) < end]
+    assert len(desc) == (end - start) // (2 * 1024 * 1024) >= 4  # pieces of 2 MiB or more
+    assert sequential_rounds(desc) == 1  # concurrent
+    assert sum(r.nbytes for r in desc) == end - start
