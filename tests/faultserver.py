@@ -1,6 +1,6 @@
 """The one test HTTP server: the demo's `RangeServer` plus everything a test needs to switch on.
 
-Per instance: ``latency`` (seconds before every answer), ``require_token`` (401 without ``?token=``, 403 when
+Per instance: ``latency`` (seconds before every answer), ``rate`` (bytes a second per connection), ``require_token`` (401 without ``?token=``, 403 when
 wrong), ``ssl_context`` (HTTPS), ``cors``, ``modes`` (whole-server misbehaviours the network probes look for:
 ``head403``, ``trickle_head``, ``eof416``, ``eof200``, ``no_total``, ``no_expose``, ``ignore_range``).
 Per request: ``?latency=<s>`` adds to the instance latency; ``/<mode>/<file>?<params>`` picks a fault mode of
@@ -71,6 +71,9 @@ def sequential_rounds(log: Sequence[ServedRequest]) -> int:
     return max(depth.values(), default=0)
 
 
+_THROTTLE_CHUNK = 16 * 1024  # bytes written between two checks of the per-connection rate
+
+
 class FaultHandler(PathFaults):
     """Logs every request, adds latency, checks tokens, applies the server's modes, dispatches path fault modes."""
 
@@ -83,6 +86,7 @@ class FaultHandler(PathFaults):
         self._status = 0
         self._sent = 0
         self._note = ""
+        self.__dict__.pop("_rate_t0", None)  # each response starts its own throttle clock
         try:
             if method != "OPTIONS":
                 delay = self.owner.latency + float(self.param("latency", "0"))
@@ -115,9 +119,22 @@ class FaultHandler(PathFaults):
         super().send_response(code, message)
 
     def write_body(self, data: bytes) -> None:
-        """Write body bytes (counted for the log)."""
-        self.wfile.write(data)
-        self._sent += len(data)
+        """Write body bytes (counted for the log), at most ``FaultServer.rate`` bytes a second per connection."""
+        rate = self.owner.rate
+        if rate <= 0:
+            self.wfile.write(data)
+            self._sent += len(data)
+            return
+        if not hasattr(self, "_rate_t0"):  # the clock of this response (one per request on a keep-alive link)
+            self._rate_t0, self._rate_sent = time.monotonic(), 0
+        for pos in range(0, len(data), _THROTTLE_CHUNK):
+            chunk = data[pos : pos + _THROTTLE_CHUNK]
+            self.wfile.write(chunk)
+            self._sent += len(chunk)
+            self._rate_sent += len(chunk)
+            ahead = self._rate_sent / rate - (time.monotonic() - self._rate_t0)
+            if ahead > 0:
+                time.sleep(ahead)
 
     def cors_headers(self, preflight: bool = False) -> None:
         """The demo's CORS headers; with the ``no_expose`` mode, only Allow-Origin (and Allow-Headers: Range)."""
@@ -228,10 +245,14 @@ class FaultServer(RangeServer):
         require_token: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         modes: set[str] | frozenset[str] = frozenset(),
+        rate: float = 0.0,
         **kwargs,
     ) -> None:
         super().__init__(files, **kwargs)
         self.latency = float(latency)
+        self.rate = float(
+            rate
+        )  # bytes per second per connection (0: unthrottled), like a throttling object store
         self.require_token = require_token
         self.ssl_context = ssl_context
         self.modes = set(modes)

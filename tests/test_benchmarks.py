@@ -125,7 +125,7 @@ def test_tail_layout_has_all_metadata_after_the_pixels(tmp_path: Path, bench) ->
     facts = bench_reader.file_facts(path.name, path)
     tail = path.stat().st_size - first_ifd
     assert 0 <= tail - (facts.metadata + arrays) < 16 * 36
-    assert facts.budget == 2 * facts.metadata + 256 * 1024
+    assert facts.budget == 2 * facts.metadata + 64 * 1024
 
 
 def test_classic_file_has_the_tags_the_seed_cannot_read(tmp_path: Path, bench) -> None:

@@ -94,11 +94,25 @@ def test_ranges_of_one_fetch_run_concurrently_in_one_round(range_server):
 
 
 def test_rounds_count_batches_beyond_max_concurrency(server):
-    src = HttpSource(server.url("f.tif", token=CANARY), options=HttpOptions(max_concurrency=2))
+    options = HttpOptions(max_concurrency=2, coalesce_gap_max=0)
+    src = HttpSource(server.url("f.tif", token=CANARY), options=options)
     src.open(1000)
     src.fetch([(100_000 * k, 100_000 * k + 10) for k in range(1, 6)])
     assert src.ledger.count == 6 and src.ledger.rounds == 1 + 3
     assert src.ledger.as_dict()["rounds"] == 4
+
+
+def test_a_round_beyond_max_concurrency_reads_across_wider_gaps(server):
+    """Five ranges 100 kB apart, two requests at a time: three batches, or one request through the gaps (the
+    gap is widened, up to coalesce_gap_max, only because that saves a batch)."""
+    src = HttpSource(server.url("f.tif", token=CANARY), options=HttpOptions(max_concurrency=2))
+    src.open(1000)
+    got = src.fetch([(100_000 * k, 100_000 * k + 10) for k in range(1, 6)])
+    assert src.ledger.count == 2 and src.ledger.rounds == 1 + 1
+    assert src.ledger.records[-1].nbytes == 400_010
+    assert got[4] == DATA[500_000:500_010]
+    src.fetch([(2_000_000 + 100_000 * k, 2_000_000 + 100_000 * k + 10) for k in range(2)])
+    assert src.ledger.count == 2 + 2  # two requests fit one batch: no bytes read between them
 
 
 def test_keep_alive_reuses_one_connection(server):

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from ometiff_helpers.errors import LimitExceeded
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.io.ordered import OrderedStream, split_range
 from ometiff_helpers.io.segments import Segments
 
 __all__ = ["ByteSource", "Consumer", "HttpOptions", "Range", "SourceInfo", "coalesce"]
@@ -68,13 +69,20 @@ class HttpOptions:
     backoff_max: float = 5.0
     retry_after_cap: float = 10.0
     max_redirects: int = 5
-    max_concurrency: int = 16
-    coalesce_gap: int = 32 * _KIB
+    max_concurrency: int = 64  # requests of one round in flight at once (object stores take many)
+    coalesce_gap: int = 4 * _KIB  # ranges this close are read as one request (the bytes between cost little)
+    # more than max_concurrency requests in a round: the gap is doubled up to this while that saves a batch
+    coalesce_gap_max: int = 256 * _KIB
     max_request_bytes: int = 16 * _MIB  # a merged request is never larger (single ranges are split)
     small_file_limit: int = 1 * _MIB  # a whole-file 200 answer is accepted up to this size
     max_requests: int = 5000
     max_bytes: int = 1024 * _MIB
     consumer_chunk: int = 1 * _MIB
+    # a streamed range (the OME-XML) of at least 2 pieces of stream_piece_min bytes is read as up to
+    # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
+    stream_pieces: int = 8
+    stream_piece_min: int = 2 * _MIB
+    stream_hold_max: int = 4 * _MIB  # bytes of later pieces held at once; past it their connections pause
     follow_cross_host_redirects: bool = True
     user_agent: str = "ometiff-inspect"
     #: extra request headers (e.g. Authorization); sent to the original origin only, never after a cross-host redirect
@@ -106,6 +114,7 @@ class ByteSource(ABC):
     """Random access to the bytes of one file, in rounds of (coalesced, concurrent) range reads."""
 
     kind = "bytes"
+    splits_streams = False  # a streamed range is read as concurrent pieces (HTTP: one connection may be slow)
 
     def __init__(self, options: HttpOptions | None = None) -> None:
         self.options = options or HttpOptions()
@@ -209,12 +218,10 @@ class ByteSource(ABC):
             if i in consumers:
                 if gaps:
                     streamed.add(i)
-                    jobs.append(((s, e), consumers[i]))
+                    jobs.extend(self._stream_jobs(s, e, consumers[i]))
                 continue
             plain_missing.extend(gaps)
-        jobs.extend(
-            (span, None) for span in coalesce(plain_missing, self.options.coalesce_gap, self._max_request())
-        )
+        jobs.extend((span, None) for span in self._coalesce(plain_missing, len(jobs)))
 
         if jobs:
             self._check_budget(len(jobs), sum(b - a for (a, b), _ in jobs))
@@ -267,6 +274,39 @@ class ByteSource(ABC):
         return f"{type(self).__name__}({self.display_name!r}, {size})"
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _stream_jobs(self, start: int, end: int, consumer: Consumer) -> list[tuple[Range, Consumer | None]]:
+        """The requests of one streamed range: one, or (see ``_stream_pieces``) several concurrent pieces whose
+        bytes reach ``consumer`` in order."""
+        n = self._stream_pieces(end - start)
+        if n <= 1:
+            return [((start, end), consumer)]
+        pieces = split_range(start, end, n)
+        ordered = OrderedStream(consumer, pieces, self.options.stream_hold_max)
+        return [(piece, ordered.part(k)) for k, piece in enumerate(pieces)]
+
+    def _stream_pieces(self, nbytes: int) -> int:
+        """How many concurrent requests read a streamed range of ``nbytes``: up to ``stream_pieces`` (never more
+        than ``max_concurrency``) of at least ``stream_piece_min`` bytes each over HTTP, one for a local source."""
+        opts = self.options
+        if not self.splits_streams or opts.stream_piece_min <= 0:
+            return 1
+        return max(1, min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min))
+
+    def _coalesce(self, spans: list[Range], streamed: int) -> list[Range]:
+        """``spans`` merged across gaps of ``coalesce_gap`` bytes; when that leaves more requests (with the
+        ``streamed`` ones) than one batch of ``max_concurrency``, across doubled gaps (at most ``coalesce_gap_max``)
+        as long as that saves a batch: bytes between ranges are read only where they save a round trip."""
+        opts = self.options
+        conc = max(1, opts.max_concurrency)
+        gap = opts.coalesce_gap
+        merged = coalesce(spans, gap, self._max_request())
+        while gap < opts.coalesce_gap_max and -(-(len(merged) + streamed) // conc) > 1:
+            gap = min(opts.coalesce_gap_max, max(1, 2 * gap))
+            wider = coalesce(spans, gap, self._max_request())
+            if -(-(len(wider) + streamed) // conc) < -(-(len(merged) + streamed) // conc):
+                merged = wider
+        return merged
 
     def _max_request(self) -> int:
         """The largest request a coalesced span may become."""

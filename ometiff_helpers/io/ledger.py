@@ -21,6 +21,7 @@ class RequestRecord:
     t_end: float
     attempt: int = 1
     note: str = ""
+    t_headers: float | None = None  # when the answer's headers arrived (HTTP): latency before, transfer after
 
 
 class Ledger:
@@ -74,6 +75,18 @@ class Ledger:
             if not self._records:
                 return 0.0
             return max(r.t_end for r in self._records) - min(r.t_start for r in self._records)
+
+    def round_trip_bytes(self) -> int | None:
+        """Bytes the link delivers in one round trip's latency, measured on the first request (its latency to the
+        headers, its bytes over the time after them): what an extra round costs, in bytes. None when unknown
+        (a local source, or too little data to time)."""
+        with self._lock:
+            first = self._records[0] if self._records else None
+        if first is None or first.t_headers is None or first.nbytes < 16 * 1024:
+            return None
+        latency = max(0.0, first.t_headers - first.t_start)
+        transfer = max(first.t_end - first.t_headers, 1e-4)  # a loopback burst: at least 0.1 ms
+        return int(first.nbytes / transfer * latency)
 
     def as_dict(self) -> dict[str, int | float]:
         """The totals as a JSON-ready dict."""

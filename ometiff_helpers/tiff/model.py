@@ -52,14 +52,21 @@ class ReadOptions:
     first_read: int = 64 * 1024
     small_value_bytes: int = 4096  # out-of-line values up to this size are loaded with the IFDs
     max_value_items: int = 4_000_000  # items of those values in the whole read (each a Python object)
-    array_load_items: int = (
-        64  # Strip/Tile offset and byte-count arrays are loaded only up to this many items
-    )
-    ifd_read_margin: int = 512  # extra bytes read after an IFD's estimated span
+    # Strip/Tile offset and byte-count arrays are loaded only up to this many items, and only when their bytes came
+    # with a read already made (the pixel reader loads the arrays it needs: load_tag_value)
+    array_load_items: int = 64
+    ifd_read_margin: int = 256  # extra bytes read after an IFD's estimated span (12 BigTIFF entries)
+    # bytes of unneeded values (offset arrays) read through to reach a needed value (the SubIFDs array, a Software
+    # string) in the same request; a needed value further on is a range of its own in the same round
+    read_through_max: int = 4 * 1024
     template_span_max: int = (
         4 * 1024 * 1024
     )  # cap on an IFD's read span learnt from a sibling (values included)
-    tail_read_max: int = 1024 * 1024  # IFD 0 within this many bytes of EOF: read to EOF in one request
+    # IFD 0 this close to EOF: read to EOF in one request (raw2ometiff's layout) when the tail costs less than the
+    # round trip it saves: its size against what the link delivers in one round trip's latency, measured on the
+    # first read; tail_read_bytes when that cannot be measured (a local file); never more than tail_read_max
+    tail_read_max: int = 1024 * 1024
+    tail_read_bytes: int = 256 * 1024
     stride_lookahead: int = 8  # predicted chain IFDs fetched speculatively per round (doubles while right)
     max_stride_lookahead: int = 256
     predict_window_bytes: int = 256 * 1024  # strides this small: read one window of the next strides instead

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ometiff_helpers.tiff.codes import TiffFormat
+from ometiff_helpers.tiff.codes import TagCode, TiffFormat
 from ometiff_helpers.tiff.model import IFD, Tag, TagValue
 from ometiff_helpers.tiff.parse import RawEntry
 
@@ -41,6 +41,18 @@ def all_nodes(chain: Sequence[IfdNode]) -> list[IfdNode]:
         out.append(n)
         stack.extend(reversed(n.children))
     return out
+
+
+def uncompressed(nodes: Iterable[IfdNode]) -> bool:
+    """Whether every one of ``nodes`` (parsed) stores uncompressed pixels, and there is one: the strides between
+    IFDs of a repeated layout are then exact."""
+    seen = False
+    for node in nodes:
+        seen = True
+        idx = node.first_index.get(TagCode.COMPRESSION)
+        if idx is not None and node.values.get(idx) != (1,):
+            return False
+    return seen
 
 
 def freeze(node: IfdNode, fmt: TiffFormat) -> IFD:

@@ -22,7 +22,7 @@ from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARR
 from ometiff_helpers.tiff.description_stream import DescriptionStream
 from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
 from ometiff_helpers.tiff.model import ReadOptions, TiffStructure
-from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze
+from ometiff_helpers.tiff.nodes import IfdNode, all_nodes, freeze, uncompressed
 from ometiff_helpers.tiff.parse import (
     RawEntry,
     count_unknown_types,
@@ -30,7 +30,7 @@ from ometiff_helpers.tiff.parse import (
     parse_entries,
     parse_header,
 )
-from ometiff_helpers.tiff.span import DEFAULT_SPAN, sibling_span
+from ometiff_helpers.tiff.span import DEFAULT_SPAN, SpanTemplate, sibling_span
 from ometiff_helpers.tiff.stride import StridePredictor
 
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ class TiffPlanner:
         self.n_items = 0  # out-of-line value items loaded so far (ReadOptions.max_value_items)
         self.n_subifds = 0
         # bytes to read for an IFD of unknown size, learnt from its parsed siblings (see _update_span)
-        self.span_est = DEFAULT_SPAN  # chain IFDs
-        self.sub_span_est: int | None = None  # SubIFDs, once one was parsed
+        self.chain_tpl = SpanTemplate(DEFAULT_SPAN)  # chain IFDs
+        self.sub_tpl: SpanTemplate | None = None  # SubIFDs, once one was parsed
         self.speculative: list[Range] = []  # extra ranges to add to the next round (tail, sidecar)
         self.desc = DescriptionStream(description_consumer, options.small_value_bytes)
         self.odd: list[str] = []
@@ -97,15 +97,21 @@ class TiffPlanner:
             self._plan_sidecar()
         if self.buf.get(ifd0, ifd0 + self.fmt.count_size) is not None:
             return
-        if self.size - ifd0 <= self.opt.tail_read_max:
+        if self.size - ifd0 <= self._tail_worth():
             # raw2ometiff-like layout: IFDs and OME-XML at the end; one request reads them all
             self.speculative.append((ifd0, self.size))
+
+    def _tail_worth(self) -> int:
+        """The largest tail worth reading in one request: what one round trip costs in bytes on this link (measured
+        on the first read), else ``ReadOptions.tail_read_bytes``; never more than ``tail_read_max``."""
+        measured = self.source.ledger.round_trip_bytes()
+        return min(self.opt.tail_read_max, self.opt.tail_read_bytes if measured is None else measured)
 
     def _plan_sidecar(self) -> None:
         assert self.sidecar is not None
         for off in self.sidecar[1:]:
             if isinstance(off, int) and self.fmt.header_size <= off < self.size:
-                self.speculative.append((off, min(self.size, off + self.span_est)))
+                self.speculative.append((off, min(self.size, off + self.chain_tpl.span)))
 
     def _fetch(
         self, ranges: list[Range], consumers: dict[int, Callable[[bytes], None]], kinds: list[str]
@@ -144,8 +150,10 @@ class TiffPlanner:
 
         for node in self.pending:
             if node.count is None:
-                est = self.span_est if node.depth == 0 else self.sub_span_est or DEFAULT_SPAN
-                want(node.offset, node.offset + est, "ifd")
+                tpl = self._template(node.depth)
+                want(node.offset, node.offset + tpl.span, "ifd")
+                for start, end in tpl.ranges(node.offset, self.size):
+                    want(start, end, "spec")  # where its siblings had a needed value past their offset arrays
             else:
                 want(node.offset, node.offset + self.fmt.ifd_size(node.count), "ifd")
         for node in all_nodes(self.chain):
@@ -169,15 +177,24 @@ class TiffPlanner:
         if self.sidecar is not None:
             return []
         frontier = self.chain[-1]
-        return self.stride.predict(
+        ranges = self.stride.predict(
             [n.offset for n in self.chain],
             frontier_parsed=frontier.parsed,
             chain_ends=not frontier.next_offset,
             skip=self._description_value(self.chain[0]),
-            span=self.span_est,
+            span=self.chain_tpl.span,
             visited=self.visited,
             buf=self.buf,
+            exact=uncompressed(n for n in self.chain if n.parsed),
         )
+        return ranges + [r for guess in self.stride.guesses for r in self.chain_tpl.ranges(guess, self.size)]
+
+    def _template(self, depth: int) -> SpanTemplate:
+        """What to read for an IFD of ``depth`` not yet seen: its parsed siblings' template; for the first SubIFD,
+        the chain's span (a reduced level has about its parent's entries) and no value ranges."""
+        if depth == 0:
+            return self.chain_tpl
+        return self.sub_tpl or SpanTemplate(min(DEFAULT_SPAN, self.chain_tpl.span))
 
     # --- parsing what we have -----------------------------------------------------------------------------------
 
@@ -341,7 +358,7 @@ class TiffPlanner:
                 )  # its size, before the first byte arrives
             self.desc.locate(idx, voff, nbytes, self.buf)
             return True
-        if not self._wants_value(e, nbytes):
+        if not self._wants_value(e, voff, nbytes):
             return True
         if e.code == TagCode.SUB_IFDS and e.count > self.opt.max_subifds:
             raise LimitExceeded(
@@ -370,9 +387,12 @@ class TiffPlanner:
             self._set_value(node, idx, data)
         return True
 
-    def _wants_value(self, e: RawEntry, nbytes: int) -> bool:
+    def _wants_value(self, e: RawEntry, voff: int, nbytes: int) -> bool:
+        """Whether to load an out-of-line value with the IFD: small values and the SubIFDs array always, an offset
+        or byte-count array only when small and already received (it never costs a request; the pixel reader
+        loads the arrays it needs, ``load_tag_value``)."""
         if e.code in LARGE_ARRAY_TAGS:
-            return e.count <= self.opt.array_load_items
+            return e.count <= self.opt.array_load_items and self.buf.get(voff, voff + nbytes) is not None
         if e.code == TagCode.SUB_IFDS and e.type in IFD_POINTER_TYPES:
             return True
         return nbytes <= self.opt.small_value_bytes
@@ -414,21 +434,13 @@ class TiffPlanner:
             self._spawn_subifds(node, idx)
 
     def _update_span(self, node: IfdNode) -> None:
-        """Learn, from an IFD just parsed, how many bytes to read for its siblings (see ``tiff.span``)."""
-        span = sibling_span(
-            self.fmt,
-            node.offset,
-            node.span,
-            node.entries,
-            node.values.keys() | node.waiting.keys(),
-            self.desc.index if node is self.chain[0] else None,
-            span_max=self.opt.template_span_max,
-            margin=self.opt.ifd_read_margin,
-        )
+        """Learn, from an IFD just parsed, what to read for its siblings (see ``tiff.span``)."""
+        lacking = self.desc.index if node is self.chain[0] else None
+        tpl = sibling_span(self.fmt, node, node.values.keys() | node.waiting.keys(), lacking, self.opt)
         if node.depth:
-            self.sub_span_est = max(self.sub_span_est or 0, span)
+            self.sub_tpl = tpl if self.sub_tpl is None else self.sub_tpl.merged(tpl)
         else:
-            self.span_est = span if node.index == 0 else max(self.span_est, span)
+            self.chain_tpl = tpl if node.index == 0 else self.chain_tpl.merged(tpl)
 
     def _description_value(self, node: IfdNode) -> Range | None:
         """Where IFD 0's out-of-line description lies, for ``node`` = IFD 0 (None otherwise or when inline)."""

@@ -18,6 +18,9 @@ from ometiff_helpers.tiff.model import ReadOptions
 
 Range = tuple[int, int]
 _UNCONFIRMED_STEPS = 2  # chain IFDs predicted from a stride not yet seen twice
+_VARYING_MAX = (
+    8  # chain IFDs predicted at once from a stride that varies (compressed data), after a guess held
+)
 _LEAD_MAX = 64 * 1024  # at most this many bytes read before a predicted chain IFD
 _RECENT = 9  # chain IFDs whose strides are compared to find a repeating cycle
 _MAX_PERIOD = 4  # longest cycle of strides recognised
@@ -52,6 +55,10 @@ class StridePredictor:
         self.lookahead = max(1, options.stride_lookahead)
         self.predicted: list[Range] = []  # ranges predicted to hold chain IFDs in the last round
         self.window: Range | None = None  # or the window of small strides read in the last round
+        self.guesses: list[int] = []  # the offsets predicted in the last round (with ``predicted``)
+        self.held = (
+            False  # the last prediction held: the next looks ``lookahead`` steps ahead, confirmed or not
+        )
 
     def predict(
         self,
@@ -63,13 +70,15 @@ class StridePredictor:
         span: int,
         visited: Container[int],
         buf: Segments,
+        exact: bool = False,
     ) -> list[Range]:
         """Ranges expected to hold the next chain IFDs, assuming the last stride between chain IFDs repeats.
 
         ``chain``: offsets of the chain IFDs known so far (the last one, the frontier, may not be parsed yet);
         ``chain_ends``: the frontier is parsed and has no next IFD; ``skip``: IFD 0's out-of-line description (not
         part of the stride); ``span``: bytes read for a chain IFD; ``visited``: offsets of every IFD already
-        planned; ``buf``: bytes received (an offset already there is not read again).
+        planned; ``buf``: bytes received (an offset already there is not read again); ``exact``: the chain's pixel
+        data is uncompressed, so a repeated layout repeats its strides to the byte (no lead before a guess).
 
         Small strides: one window covering the next ``lookahead`` strides (tolerates varying strides). Large strides:
         the predicted offsets themselves, ``lookahead`` of them once the stride repeated; else two, each read from
@@ -87,6 +96,8 @@ class StridePredictor:
         stride = strides[-1]
         if stride == 0:
             return []
+        if not exact and len(chain) == 2 and skip is not None and chain[0] < skip[0] and skip[1] <= chain[1]:
+            return []  # compressed data, one stride, and that one less IFD 0's description: a guess seldom right
         period = next(
             (
                 p
@@ -101,9 +112,14 @@ class StridePredictor:
             self.window = (frontier, end)
             return [self.window]
         cycle = strides[-period:] if period else [stride]
-        n = self.lookahead if period else min(self.lookahead, _UNCONFIRMED_STEPS)
+        # a stride not seen twice: two steps when the pixel data is uncompressed (the layout repeats to the byte),
+        # else one (compressed sizes vary: a second guess from one stride mostly misses, and costs its lead)
+        if period or exact:
+            n = self.lookahead if period or self.held else min(self.lookahead, _UNCONFIRMED_STEPS)
+        else:  # each guess of a varying stride costs two leads: a few, and more only after one held
+            n = min(self.lookahead, _VARYING_MAX) if self.held else 1
         lead = self.opt.ifd_read_margin
-        if not period:
+        if not period and not exact:
             lead = min(_LEAD_MAX, max(lead, abs(stride) // 16))
         fmt = self.fmt
         off = frontier
@@ -112,7 +128,9 @@ class StridePredictor:
             if off < fmt.header_size or off + fmt.ifd_size(1) > self.size or off in visited:
                 break
             if buf.get(off, off + fmt.count_size) is None:
-                self.predicted.append((max(fmt.header_size, off - lead), off + span))
+                after = 0 if period or exact else lead  # compressed data: the IFD may come later too
+                self.predicted.append((max(fmt.header_size, off - lead), off + span + after))
+                self.guesses.append(off)
         return self.predicted
 
     def _learn(self, chain: Sequence[int], ended: bool, span: int) -> None:
@@ -124,8 +142,9 @@ class StridePredictor:
             ok = chain[-1] >= self.window[1] - span or ended
         else:
             ok = hits == len(self.predicted)
+        self.held = ok
         if ok:
             self.lookahead = min(self.opt.max_stride_lookahead, self.lookahead * 2)
         elif hits == 0:
             self.lookahead = max(1, self.opt.stride_lookahead)
-        self.predicted, self.window = [], None
+        self.predicted, self.window, self.guesses = [], None, []

@@ -61,6 +61,7 @@ class _Attempt:
     got: int = 0
     attempt: int = 0
     started: float = field(default_factory=time.monotonic)
+    t_headers: float | None = None  # when the last attempt's answer headers arrived
     watch: Watch = field(default_factory=Watch)
 
     @property
@@ -103,6 +104,7 @@ class HttpSource(ByteSource):
     """A remote file read with HTTP range requests (GET only) through one keep-alive `requests.Session`."""
 
     kind = "http"
+    splits_streams = True
 
     def __init__(
         self,
@@ -211,6 +213,10 @@ class HttpSource(ByteSource):
         for fut in futures:
             fut.cancel()  # the queued requests are dropped
         group.stop()  # the running ones are cut
+        for _span, consumer in jobs:
+            abort = getattr(consumer, "abort", None)  # the pieces of one streamed range (io.ordered)
+            if abort is not None:
+                abort()  # a piece waiting for its turn stops waiting
         wait(futures)  # nothing of this round still runs (or writes to the ledger) once the error is raised
         first = failed[0].exception()  # the first failed request, in submission order among those done
         assert first is not None
@@ -308,6 +314,7 @@ class HttpSource(ByteSource):
             log.debug("GET %s bytes=%d-%d (attempt %d)", url.redacted, span[0], span[1] - 1, state.attempt)
             try:
                 response = self._send(url, span, state.deadline_at)
+                state.t_headers = time.monotonic()
             except BaseException:
                 state.watch.detach()  # urllib3 closed and discarded the connection
                 raise
@@ -336,7 +343,15 @@ class HttpSource(ByteSource):
         """Add one request to the ledger (its note redacted)."""
         self.ledger.add(
             RequestRecord(
-                span[0], span[1], nbytes, status, t0, time.monotonic(), state.attempt, redact_text(note)
+                span[0],
+                span[1],
+                nbytes,
+                status,
+                t0,
+                time.monotonic(),
+                state.attempt,
+                redact_text(note),
+                state.t_headers,
             )
         )
 

@@ -1,0 +1,210 @@
+"""A large streamed range (the OME-XML) read as several concurrent ranges, passed on to its consumer in order."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+
+import pytest
+from faultserver import FaultServer, sequential_rounds
+
+from ometiff_helpers.io.base import HttpOptions
+from ometiff_helpers.io.http.source import HttpSource
+from ometiff_helpers.io.local import BytesSource
+from ometiff_helpers.io.ordered import OrderedStream, split_range
+
+DATA = random.Random(12).randbytes(1_200_000)
+START, END = 100_000, 1_100_000  # a 1,000,000-byte "description"
+
+
+def test_split_range_covers_the_range_in_order() -> None:
+    pieces = split_range(10, 110, 8)
+    assert pieces[0][0] == 10 and pieces[-1][1] == 110 and len(pieces) == 8
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    assert split_range(0, 3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_ordered_stream_passes_pieces_on_in_order_whatever_order_they_arrive_in() -> None:
+    pieces = split_range(0, 900, 3)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces)
+    parts = [DATA[s:e] for s, e in pieces]
+    stream.part(2)(parts[2][:100])
+    stream.part(1)(parts[1])
+    assert got == []  # nothing of piece 0 yet: the later pieces are held
+    stream.part(0)(parts[0][:50])
+    assert got == [parts[0][:50]]
+    stream.part(0)(parts[0][50:])  # piece 0 complete: piece 1 (complete) and what came of piece 2 follow
+    stream.part(2)(parts[2][100:])
+    assert b"".join(got) == DATA[:900] and stream.complete
+    assert 100 + 300 <= stream.held_peak <= 900  # piece 1 and the start of piece 2 waited for piece 0
+
+
+def test_ordered_stream_from_threads() -> None:
+    pieces = split_range(0, 120_000, 6)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces)
+
+    def send(k: int) -> None:
+        s, e = pieces[k]
+        for pos in range(s, e, 1000):
+            stream.part(k)(DATA[pos : min(e, pos + 1000)])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in reversed(range(6))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b"".join(got) == DATA[:120_000] and stream.complete
+
+
+@pytest.mark.parametrize("rate", [0.0, 4_000_000.0])
+def test_a_large_streamed_range_is_read_as_concurrent_pieces_delivered_in_order(rate: float) -> None:
+    """The request plan: 8 concurrent ranges that tile the range, its bytes read once, passed on in order."""
+    options = HttpOptions(stream_piece_min=100_000)
+    with FaultServer({"f.tif": DATA}, latency=0.05, rate=rate) as server:
+        got: list[bytes] = []
+        with HttpSource(server.url("f.tif"), options=options) as src:
+            src.open(1000)
+            assert len(server.log) == 1  # waits until the open is logged
+            server.reset_log()
+            out = src.fetch([(START, END)], consumers={0: got.append})
+            ledger = src.ledger.as_dict()
+        log = server.log
+    assert out == [None]
+    assert b"".join(got) == DATA[START:END]
+    assert len(log) == 8 and all(r.status == 206 for r in log)
+    spans = sorted(tuple(int(x) for x in r.range.removeprefix("bytes=").split("-")) for r in log)
+    assert spans[0][0] == START and spans[-1][1] == END - 1
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(spans))  # contiguous, no overlap
+    assert sum(r.nbytes for r in log) == END - START
+    assert sequential_rounds(log) == 1 and ledger["rounds"] == 2  # the open, then one round of 8
+
+
+def test_a_small_streamed_range_or_a_local_source_stays_one_request() -> None:
+    with FaultServer({"f.tif": DATA}) as server, HttpSource(server.url("f.tif")) as src:
+        src.open(1000)
+        got: list[bytes] = []
+        src.fetch([(START, END)], consumers={0: got.append})  # 1 MB < 2 x stream_piece_min (2 MiB)
+        assert src.ledger.count == 2 and b"".join(got) == DATA[START:END]
+    local = BytesSource(DATA)
+    local.open(1000)
+    got = []
+    local.fetch([(START, END)], consumers={0: got.append})
+    assert local.ledger.count == 2 and b"".join(got) == DATA[START:END]
+
+
+def test_held_bytes_are_bounded_and_the_piece_due_never_waits() -> None:
+    """Later pieces wait while too much is held; the piece due goes on, and then they follow, in order."""
+    pieces = split_range(0, 40_000, 4)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces, hold_max=5_000)
+
+    def send(k: int) -> None:
+        s, e = pieces[k]
+        for pos in range(s, e, 1000):
+            stream.part(k)(DATA[pos : min(e, pos + 1000)])
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in (3, 2, 1)]
+    for t in threads:
+        t.start()
+    threads[0].join(0.3)
+    assert all(t.is_alive() for t in threads)  # waiting: 5,000 bytes are held and piece 0 has not come
+    send(0)
+    for t in threads:
+        t.join(10)
+    assert b"".join(got) == DATA[:40_000] and stream.complete
+    assert stream.held_peak <= 5_000 + 1000
+
+
+def test_abort_releases_the_waiting_pieces() -> None:
+    pieces = split_range(0, 20_000, 2)
+    got: list[bytes] = []
+    stream = OrderedStream(got.append, pieces, hold_max=1000)
+    part = stream.part(1)
+    part(DATA[10_000:11_000])
+    waiter = threading.Thread(target=part, args=(DATA[11_000:12_000],))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()
+    part.abort()
+    waiter.join(5)
+    assert not waiter.is_alive() and got == []
+    stream.part(0)(DATA[:10_000])
+    assert got == []  # nothing is passed on after an abort
+
+
+def test_a_consumer_error_ends_the_stream() -> None:
+    pieces = split_range(0, 2000, 2)
+    calls: list[bytes] = []
+
+    def consumer(data: bytes) -> None:
+        calls.append(data)
+        raise ValueError("parser refused")
+
+    stream = OrderedStream(consumer, pieces)
+    with pytest.raises(ValueError, match="parser refused"):
+        stream.part(0)(DATA[:1000])
+    stream.part(0)(DATA[1000:1000])
+    stream.part(1)(DATA[1000:2000])
+    assert len(calls) == 1
+
+
+def test_over_http_a_slow_consumer_bounds_what_is_held_and_gets_every_byte_in_order() -> None:
+    options = HttpOptions(stream_piece_min=100_000, stream_hold_max=200_000, consumer_chunk=50_000)
+    got: list[bytes] = []
+
+    def slow(data: bytes) -> None:
+        time.sleep(0.005)
+        got.append(data)
+
+    with FaultServer({"f.tif": DATA}) as server, HttpSource(server.url("f.tif"), options=options) as src:
+        src.open(1000)
+        src.fetch([(START, END)], consumers={0: slow})
+    assert b"".join(got) == DATA[START:END]
+
+
+def test_over_http_a_consumer_error_ends_the_round_without_waiting_pieces() -> None:
+    options = HttpOptions(stream_piece_min=100_000, stream_hold_max=100_000, consumer_chunk=50_000)
+
+    def refuse(data: bytes) -> None:
+        raise ValueError("parser refused")
+
+    with (
+        FaultServer({"f.tif": DATA}, latency=0.02) as server,
+        HttpSource(server.url("f.tif"), options=options) as src,
+    ):
+        src.open(1000)
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match="parser refused"):
+            src.fetch([(START, END)], consumers={0: refuse})
+        assert time.monotonic() - t0 < 30  # bounded: no piece is left waiting for its turn
+        assert src.read(0, 10) == DATA[:10]  # the source still reads
+
+
+def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp_path) -> None:
+    """A 10 MB ImageDescription: after the first read, its remaining bytes come as concurrent ranges (2 MiB or
+    more each) in one round, and reach the consumer in order, once."""
+    import numpy as np
+    import tifffile
+
+    from ometiff_helpers.tiff.read import read_tiff
+
+    text = "<OME>" + "".join(f'<ROI ID="ROI:{i}"/>' for i in range(500_000)) + "</OME>"
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), "uint8"), description=text, metadata=None)
+    got: list[bytes] = []
+    with FaultServer({"big.tif": path}, latency=0.05) as server, HttpSource(server.url("big.tif")) as src:
+        structure = read_tiff(src, description_consumer=got.append)
+        log = server.log
+    xml = b"".join(got).rstrip(b"\0")
+    assert xml == text.encode() and structure.image_description is None
+    tag = structure.ifds[0].tag(270)
+    assert tag is not None and tag.value_offset is not None
+    start, end = 64 * 1024, tag.value_offset + tag.nbytes  # the description's rest after the first read
+    desc = [r for r in log if r.range and start <= int(r.range.split("=")[1].split("-")[0]) < end]
+    assert len(desc) == (end - start) // (2 * 1024 * 1024) >= 4  # pieces of 2 MiB or more
+    assert sequential_rounds(desc) == 1  # concurrent
+    assert sum(r.nbytes for r in desc) == end - start
