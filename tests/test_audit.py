@@ -20,7 +20,7 @@ from faultserver import FaultServer
 from gen_defects import Spec, write
 
 from ometiff_helpers.audit.inputs import AuditItem, items_from_lines, read_list
-from ometiff_helpers.audit.rows import COLUMNS, AuditSettings, audit_file
+from ometiff_helpers.audit.rows import COLUMNS, PER_FILE_REQUESTS, AuditSettings, audit_file
 from ometiff_helpers.audit.run import _HostSlots, run_audit
 from ometiff_helpers.audit.writers import CsvTable, read_table
 from ometiff_helpers.demo import demo_path
@@ -317,6 +317,32 @@ def test_a_csv_list_carries_its_columns_and_hides_its_tokens(tmp_path) -> None:
     text = tmp_path / "urls.txt"
     text.write_text("# portal\nhttp://h/a.tif\n\n  http://h/c.tif  \n", encoding="utf-8")
     assert [i.key for i in read_list(text, token=None)] == ["http://h/a.tif", "http://h/c.tif"]
+
+
+def test_one_file_of_an_audit_sends_a_few_requests_at_a_time(range_server, tmp_path) -> None:
+    """A 60-IFD classic file, planes 2 MiB apart (one request per IFD): alone, the reader would send dozens at once; in an audit, where
+    many files are in flight, one file has at most PER_FILE_REQUESTS requests open at the server at any time."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from bench_files import FileSpec, write_file
+    finally:
+        sys.path.remove(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    spec = FileSpec("planes.ome.tif", "classic", 1024, 1024, 3, planes=20, byteorder="<")
+    server = range_server({spec.name: write_file(spec, tmp_path / spec.name)})
+    server.latency = 0.05  # requests overlap long enough to be seen overlapping
+    run_audit(
+        items_from_lines([server.url(spec.name)]), tmp_path / "a.csv", settings=AuditSettings(probes=False)
+    )
+    rows = read_table(tmp_path / "a.csv")
+    assert len(rows) == 1 and rows[0]["ok"] is True, rows
+    gets = [r for r in server.log if r.method == "GET"]
+    assert len(gets) >= 60
+    edges = sorted([(r.t_start, 1) for r in gets] + [(r.t_end, -1) for r in gets])
+    open_now = most = 0
+    for _, step in edges:
+        open_now += step
+        most = max(most, open_now)
+    assert 2 <= most <= PER_FILE_REQUESTS, most
 
 
 def test_per_origin_slots_round_robin_and_limit() -> None:

@@ -539,23 +539,3 @@ def test_a_big_xml_is_laid_out_when_its_tab_opens(
     app.run(token_server.url(demo.DEMO_NAME, token=canary))
     app.xml_search.value = "Pan-cytokeratin"  # a search lays it out too
     assert "<mark>Pan-cytokeratin</mark>" in app.xml_view.value
-
-
-def test_the_app_reads_a_long_ifd_chain_with_more_requests_at_a_time(tmp_path: Path, range_server) -> None:  # type: ignore[no-untyped-def]
-    """A classic file's 150 IFDs lie between their planes (one request each): the app asks for 32 at a time, so it
-    needs fewer rounds than the library's default of 16; the report is the same."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from bench_files import FileSpec, write_file
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
-    from ometiff_helpers.report import inspect
-
-    spec = FileSpec("planes.ome.tif", "classic", 256, 256, 3, planes=50, byteorder="<")
-    server = range_server({spec.name: write_file(spec, tmp_path / spec.name)})
-    plain = inspect(server.url(spec.name), probes=False)
-    app = InspectApp()
-    rep = app.run(server.url(spec.name))
-    assert rep is not None and len(rep.tiff.ifds) == len(plain.tiff.ifds) == 150
-    assert rep.ledger.count >= 150 and plain.ledger.count >= 150
-    assert rep.ledger.rounds < plain.ledger.rounds - 3, (rep.ledger.rounds, plain.ledger.rounds)

@@ -97,6 +97,9 @@ COLUMN_TYPES: dict[str, type] = {
 UNREADABLE = "could not read the file"
 
 
+PER_FILE_REQUESTS = 8  # requests of one file in flight at once during an audit
+
+
 @dataclass(frozen=True)
 class AuditSettings:
     """How each file is read: network probes or not, the wall-clock limit of one file, files in flight."""
@@ -114,6 +117,9 @@ class AuditSettings:
             read_timeout=min(30.0, t),
             request_deadline=min(60.0, t),
             deadline=t,
+            # throughput comes from files in flight: per file a few requests at a time, so that 32 files (16 on one
+            # host) do not open thousands of connections to a portal
+            max_concurrency=PER_FILE_REQUESTS,
         )
 
 

@@ -31,10 +31,6 @@ from ometiff_helpers.urls import SecretURL, redact_text
 __all__ = ["InspectApp", "Target", "pixel_channels_frame", "resolve_target"]
 
 XML_LINES_PER_PAGE = 200
-# Requests in flight at once (the library's default is 16). A classic OME-TIFF's IFDs lie between their planes, one
-# request each: 540 IFDs took 42 rounds at 16 at a time, 25 at 32 (at 50 ms per request: 3.1 s -> 2.0 s to the
-# verdict); a support person waits for it.
-READ_CONCURRENCY = 32
 XML_EAGER_CHARS = 1_000_000  # a bigger OME-XML is laid out in lines when its tab is first opened
 
 TAB_TITLES = (
@@ -152,8 +148,7 @@ class InspectApp:
 
             save_record = make_record
         self._inspect = inspect
-        # someone waits for the verdict: up to READ_CONCURRENCY requests at a time (see its comment)
-        self.http_options = http_options or HttpOptions(max_concurrency=READ_CONCURRENCY)
+        self.http_options = http_options or HttpOptions()
         self._save_record = save_record
         self.saved_record: Path | None = None  # the last record saved with the "Save record" button
         self.records_dir: Path | None = None  # where records go (None: records.RECORDS_DIR)
