@@ -48,7 +48,7 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 class RoiBuilder(ValueReader):
     """Records of annotations, ROIs and shapes."""
 
-    def annotation(self, n: Node) -> Annotation:
+    def annotation(self, n: Node, annotates: tuple[str, ...] = ()) -> Annotation:
         kind = n.local[: -len("Annotation")] if n.local.endswith("Annotation") else n.local
         value_node = n.child("Value")
         value: str | None = None
@@ -73,6 +73,7 @@ class RoiBuilder(ValueReader):
             file_size=None if bf is None else self.int_(bf, "Size"),
             mime_type=None if bf is None else bf.get("MIMEType"),
             annotation_refs=self._refs(n, "AnnotationRef"),
+            annotates=annotates,
         )
 
     def roi(self, n: Node, image_refs: tuple[str, ...] = ()) -> Roi:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
-from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.findings import Finding, FindingLog, Severity
 from ometiff_helpers.ome.build import Converter
 from ometiff_helpers.ome.consistency import check_duplicate_ids, check_references, check_tiffdata
 from ometiff_helpers.ome.description import NOT_OME_HINT, preview
@@ -40,6 +39,8 @@ _NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
 
 _ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
 _CONTAINERS = frozenset({"StructuredAnnotations"})
+#: top-level parts that follow the Images in schema order: when one starts, the document's head is complete
+_AFTER_IMAGES = frozenset({"StructuredAnnotations", "ROI"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
 
 
@@ -57,6 +58,9 @@ class OmeHandler:
         self._depth = 0
         self._elements = 0
         self.root_seen = False
+        self.head_done = (
+            False  # the parts before the first ROI / StructuredAnnotations (the Images) are built
+        )
         self._foreign_depth = 0
         self._max_elements = max_elements
         self._max_depth = max_depth
@@ -98,8 +102,11 @@ class OmeHandler:
         prole = parent.role
         if prole == 0 or prole == _ROLE_SKIP:
             parent.children.append(node)
-        elif prole == _ROLE_ROOT and local in _CONTAINERS:
-            node.role = _ROLE_CONTAINER
+        elif prole == _ROLE_ROOT:
+            if local in _AFTER_IMAGES:
+                self.head_done = True
+            if local in _CONTAINERS:
+                node.role = _ROLE_CONTAINER
         if local == "BinData":
             node.role = _ROLE_SKIP
         stack.append(node)
@@ -201,8 +208,8 @@ class OmeHandler:
         local, conv = n.local, self._conv
         if in_container:
             if local.endswith("Annotation"):
-                a = conv.annotation(n)
-                self._annotations.append(replace(a, annotates=tuple(self._annotates.get(a.id or "", ()))))
+                annotates = tuple(self._annotates.get(n.get("ID") or "", ()))
+                self._annotations.append(conv.annotation(n, annotates=annotates))
             else:
                 self._extra[local] += 1
         elif local == "Image":
@@ -243,19 +250,8 @@ class OmeHandler:
         check_duplicate_ids(self._dup_ids, log)
         for image in self._images:
             check_tiffdata(image, log)
-        annotates, roi_images = self._annotates, self._roi_images
-        annotations = tuple(  # references that came after the annotation / ROI
-            replace(a, annotates=tuple(annotates[a.id]))
-            if a.id in annotates and len(annotates[a.id]) != len(a.annotates)
-            else a
-            for a in self._annotations
-        )
-        rois = tuple(
-            replace(r, image_refs=tuple(roi_images[r.id]))
-            if r.id in roi_images and len(roi_images[r.id]) != len(r.image_refs)
-            else r
-            for r in self._rois
-        )
+        _late_refs(self._annotations, self._annotates, "annotates")  # references after the annotation / ROI
+        _late_refs(self._rois, self._roi_images, "image_refs")
         if self._binary_only is not None:
             log.add(
                 "OME_BINARY_ONLY",
@@ -265,6 +261,38 @@ class OmeHandler:
                 remedy="Open the companion file named by MetadataFile (multi-file OME-TIFF); the portal's "
                 "viewer cannot follow it.",
             )
+        return self._document(
+            annotations=tuple(self._annotations),
+            rois=tuple(self._rois),
+            findings=log.findings(),
+            xml_bytes=xml_bytes,
+            sha256=sha256,
+            encoding=encoding,
+        )
+
+    def snapshot(self, *, xml_bytes: int, encoding: str) -> OmeDocument:
+        """The document as parsed so far, for an answer before the end: the parts before the first ROI or
+        StructuredAnnotations (``head_done``: the Images) with the findings so far; no ROI, no annotation (their
+        references may still come), none of ``finish``'s whole-document checks, no sha256."""
+        return self._document(
+            annotations=(),
+            rois=(),
+            findings=self._log.findings(),
+            xml_bytes=xml_bytes,
+            sha256="",
+            encoding=encoding,
+        )
+
+    def _document(
+        self,
+        *,
+        annotations: tuple[Annotation, ...],
+        rois: tuple[Roi, ...],
+        findings: tuple[Finding, ...],
+        xml_bytes: int,
+        sha256: str,
+        encoding: str,
+    ) -> OmeDocument:
         return OmeDocument(
             namespace=self._namespace,
             schema_version=self._version,
@@ -280,10 +308,22 @@ class OmeHandler:
             rois=rois,
             plates=tuple(self._plates),
             binary_only=self._binary_only,
-            findings=log.findings(),
+            findings=findings,
             xml_bytes=xml_bytes,
             sha256=sha256,
             element_count=self._elements,
             encoding=encoding,
             extra=dict(self._extra),
         )
+
+
+def _late_refs(records: list, refs: dict[str, list[str]], name: str) -> None:
+    """Give each record the IDs of the objects referring to it that were read after it (``refs``: ID -> IDs).
+
+    The records are the handler's own and not yet published (``finish`` hands them out), so the field is set in
+    place: a copy per annotation or ROI (``dataclasses.replace``) cost more than the rest of building it.
+    """
+    for record in records:
+        ids = refs.get(record.id) if record.id is not None else None
+        if ids is not None and len(ids) != len(getattr(record, name)):
+            object.__setattr__(record, name, tuple(ids))

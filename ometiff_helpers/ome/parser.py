@@ -171,6 +171,29 @@ class OmeXmlParser:
             raise
         self._progress()
 
+    @property
+    def head_done(self) -> bool:
+        """True once the parts before the first ROI or StructuredAnnotations (the Images) are built."""
+        return self._handler.head_done
+
+    @property
+    def fed(self) -> int:
+        """Bytes given to ``feed`` so far."""
+        return self._received
+
+    @property
+    def parsed(self) -> int:
+        """Bytes expat has been given so far (the rest waits to make a large enough chunk)."""
+        return self._last_chunk_start + len(self._last_chunk)
+
+    def snapshot(self) -> OmeDocument:
+        """The document as parsed so far (see ``OmeHandler.snapshot``); ``close()`` gives the whole one."""
+        if self._doc is not None:
+            return self._doc
+        if self._failed is not None:
+            raise self._failed
+        return self._handler.snapshot(xml_bytes=self._xml_bytes, encoding=self._encoding)
+
     def close(self) -> OmeDocument:
         """Finish parsing and return the document (raises if the XML is incomplete or unsafe)."""
         if self._doc is not None:
