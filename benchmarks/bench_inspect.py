@@ -125,7 +125,11 @@ def traced_worker(url: str) -> dict[str, float | int]:
     gc.collect()
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"traced_peak_kib": peak // 1024, "traced_held_kib": held // 1024, "xml": len(report.xml_bytes or b"")}
+    return {
+        "traced_peak_kib": peak // 1024,
+        "traced_held_kib": held // 1024,
+        "xml": len(report.xml_bytes or b""),
+    }
 
 
 def _cli_process(url: str) -> dict[str, Any]:
@@ -250,7 +254,9 @@ def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
             continue
         peak = int(r["peak_rise_kib"]) / 1024
         xml_ok = "yes" if int(r["xml"]) >= facts.ome_xml - 1 else "no"
-        first = f"{float(r['first_answer_s']):.2f}" if "first_answer_s" in r else f"= {float(r['seconds']):.2f}"
+        first = (
+            f"{float(r['first_answer_s']):.2f}" if "first_answer_s" in r else f"= {float(r['seconds']):.2f}"
+        )
         traced = held = ""
         if "traced_peak_kib" in r and xml_mib:
             traced = f"{int(r['traced_peak_kib']) / 1024 / xml_mib:.1f}"
