@@ -14,7 +14,12 @@ from xml.parsers import expat
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
 from ometiff_helpers.findings import Finding, FindingLog, Severity
 from ometiff_helpers.ome.build import Converter
-from ometiff_helpers.ome.consistency import check_duplicate_ids, check_references, check_tiffdata
+from ometiff_helpers.ome.consistency import (
+    CHECKED_REFS,
+    check_duplicate_ids,
+    check_references,
+    check_tiffdata,
+)
 from ometiff_helpers.ome.description import NOT_OME_HINT, preview
 from ometiff_helpers.ome.model import Annotation, BinaryOnly, Image, OmeDocument, Plate, Roi
 from ometiff_helpers.ome.xmlnode import Node, split_name
@@ -81,9 +86,11 @@ class OmeHandler:
         self._extra: Counter[str] = Counter()
         self._ids: dict[str, str] = {}
         self._dup_ids: Counter[str] = Counter()
-        self._refs: list[tuple[str, str, str]] = []  # (ref element, target ID, owner ID)
-        self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
-        self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
+        self._refs: dict[str, list[str]] = {}  # checked reference element -> the IDs it points to
+        # annotation ID -> IDs of the objects referring to it; ROI ID -> Image IDs referring to it (see ``_owners``)
+        self._annotates: dict[str, tuple[str, ...] | list[str]] = {}
+        self._roi_images: dict[str, tuple[str, ...] | list[str]] = {}
+        self._single: dict[str, tuple[str]] = {}  # owner ID -> (owner ID,): one tuple shared by every record
 
     # --- expat handlers -------------------------------------------------------------------------------------------
 
@@ -118,16 +125,33 @@ class OmeHandler:
                 self._foreign_depth = self._depth
             return
         if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
-            owner = parent.attrs.get("ID", parent.local)
-            self._refs.append((local, ident, owner))
+            if local in CHECKED_REFS:
+                targets = self._refs.get(local)
+                if targets is None:
+                    self._refs[local] = [ident]
+                else:
+                    targets.append(ident)
             if local == "AnnotationRef":
-                self._annotates.setdefault(ident, []).append(owner)
+                self._add_owner(self._annotates, ident, parent.attrs.get("ID", parent.local))
             elif local == "ROIRef":
-                self._roi_images.setdefault(ident, []).append(owner)
+                self._add_owner(self._roi_images, ident, parent.attrs.get("ID", parent.local))
         elif ident in self._ids:
             self._dup_ids[ident] += 1
         else:
             self._ids[ident] = local
+
+    def _add_owner(self, owners: dict[str, tuple[str, ...] | list[str]], ident: str, owner: str) -> None:
+        """Note that ``owner`` refers to ``ident``: a shared 1-tuple for the first (most IDs have one), then a list."""
+        got = owners.get(ident)
+        if got is None:
+            one = self._single.get(owner)
+            if one is None:
+                one = self._single[owner] = (owner,)
+            owners[ident] = one
+        elif isinstance(got, tuple):
+            owners[ident] = [*got, owner]
+        else:
+            got.append(owner)
 
     def _over_limit(self) -> None:
         if self._elements > self._max_elements:
@@ -208,14 +232,14 @@ class OmeHandler:
         local, conv = n.local, self._conv
         if in_container:
             if local.endswith("Annotation"):
-                annotates = tuple(self._annotates.get(n.get("ID") or "", ()))
+                annotates = _as_tuple(self._annotates.get(n.get("ID") or ""))
                 self._annotations.append(conv.annotation(n, annotates=annotates))
             else:
                 self._extra[local] += 1
         elif local == "Image":
             self._images.append(conv.image(n, len(self._images), self._rois))
         elif local == "ROI":
-            self._rois.append(conv.roi(n, image_refs=tuple(self._roi_images.get(n.get("ID") or "", ()))))
+            self._rois.append(conv.roi(n, image_refs=_as_tuple(self._roi_images.get(n.get("ID") or ""))))
         elif local == "Instrument":
             self._instruments.append(conv.instrument(n))
         elif local == "Experimenter":
@@ -317,7 +341,14 @@ class OmeHandler:
         )
 
 
-def _late_refs(records: list, refs: dict[str, list[str]], name: str) -> None:
+def _as_tuple(owners: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The owner IDs as a tuple (the shared one when there is one owner)."""
+    if owners is None:
+        return ()
+    return owners if isinstance(owners, tuple) else tuple(owners)
+
+
+def _late_refs(records: list, refs: dict[str, tuple[str, ...] | list[str]], name: str) -> None:
     """Give each record the IDs of the objects referring to it that were read after it (``refs``: ID -> IDs).
 
     The records are the handler's own and not yet published (``finish`` hands them out), so the field is set in
@@ -326,4 +357,4 @@ def _late_refs(records: list, refs: dict[str, list[str]], name: str) -> None:
     for record in records:
         ids = refs.get(record.id) if record.id is not None else None
         if ids is not None and len(ids) != len(getattr(record, name)):
-            object.__setattr__(record, name, tuple(ids))
+            object.__setattr__(record, name, _as_tuple(ids))

@@ -99,8 +99,9 @@ class XmlIntake:
 
     @property
     def parsed(self) -> int:
-        """Description bytes given to the parser so far."""
-        return self._parser.fed if self._parser is not None else 0
+        """Description bytes given to the parser so far (terminating NULs not counted once the payload is known)."""
+        fed = self._parser.fed if self._parser is not None else 0
+        return fed if self._data is None else min(fed, len(self._data))
 
     def head(self) -> OmeDocument | None:
         """The document up to its Images (``OmeXmlParser.snapshot``; the whole one when the XML ends there), or None
