@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -345,12 +344,9 @@ def inspect_source(
             report, head, intake, checks=checks, probing=probing, pixels=pixels, viewer=viewer
         )
         on_stage(Stage(SUMMARY, early, intake.parsed, len(payload or b"")))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probes") as pool:
-        # the probes wait on the network while the rest of the OME-XML is parsed here
-        where = check_origin(origin) if origin else None
-        probe_job = pool.submit(_probe, report, source, where) if probing else None
-        ome = intake.finish()
-        probe_results = probe_job.result() if probe_job is not None else None
+    ome, probe_results = _rest_and_probes(
+        report, source, intake, origin if probing else None, probing=probing
+    )
     _set_ome(report, ome, intake, payload)
     report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
     if checks:
@@ -369,6 +365,21 @@ def inspect_source(
     if on_stage is not None:
         on_stage(Stage(COMPLETE, report, intake.parsed, len(payload or b"")))
     return report
+
+
+def _rest_and_probes(
+    report: Report, source: ByteSource, intake: XmlIntake, origin: str | None, *, probing: bool
+) -> tuple[OmeDocument | None, ProbeResults | None]:
+    """The rest of the OME-XML parsed here while the network probes (when ``probing``) wait on the network in a
+    thread of their own."""
+    if not probing:
+        return intake.finish(), None
+    from concurrent.futures import ThreadPoolExecutor  # a URL only: a local inspect does not import it
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probes") as pool:
+        job = pool.submit(_probe, report, source, check_origin(origin) if origin else None)
+        ome = intake.finish()
+        return ome, job.result()
 
 
 def _set_ome(report: Report, ome: OmeDocument | None, intake: XmlIntake, payload: bytes | None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from xml.sax.saxutils import escape, quoteattr
 
 SEP = "\x1f"  # expat namespace separator: cannot occur in XML names or namespace URIs
 
@@ -78,6 +77,22 @@ def _split_name(name: str) -> tuple[str, str, str]:
 
 def _qname(node: Node) -> str:
     return f"{node.prefix}:{node.local}" if node.prefix else node.local
+
+
+def escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` as entities (``xml.sax.saxutils.escape``, whose import pulls in urllib.request, http
+    and email: tens of milliseconds at every start)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def quoteattr(value: str) -> str:
+    """``value`` escaped and quoted as an attribute value (``xml.sax.saxutils.quoteattr``)."""
+    value = escape(value).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    return '"{}"'.format(value.replace('"', "&quot;"))
 
 
 def inner_xml(node: Node) -> str:
