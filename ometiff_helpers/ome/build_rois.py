@@ -7,7 +7,7 @@ import re
 from ometiff_helpers.findings import Severity
 from ometiff_helpers.ome.model import Annotation, Roi, Shape
 from ometiff_helpers.ome.values import ValueReader
-from ometiff_helpers.ome.xmlnode import Node, inner_xml
+from ometiff_helpers.ome.xmlnode import Node
 
 #: shape element local names (every schema) -> the 2016-06 kind
 SHAPE_KINDS: dict[str, str] = {
@@ -53,9 +53,7 @@ class RoiBuilder(ValueReader):
         value_node = n.child("Value")
         value: str | None = None
         pairs: tuple[tuple[str, str], ...] = ()
-        if kind == "XML" and value_node is not None:
-            value = inner_xml(value_node).strip()
-        elif kind == "Map":
+        if kind == "Map":
             holder = value_node if value_node is not None else n
             pairs = tuple((m.get("K") or "", m.text) for m in holder.iter_children("M"))
         elif value_node is not None:

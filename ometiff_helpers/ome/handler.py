@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Protocol
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
@@ -42,21 +43,40 @@ KNOWN_VERSIONS = (
 _NS_VERSION = re.compile(r"^https?://www\.openmicroscopy\.org/Schemas/OME/(\d{4}-\d{2}|\d{4}-FC)/?$")
 _NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
 
-_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
+_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP, _ROLE_RAW = 1, 2, 3, 4
 _CONTAINERS = frozenset({"StructuredAnnotations"})
 #: top-level parts that follow the Images in schema order: when one starts, the document's head is complete
 _AFTER_IMAGES = frozenset({"StructuredAnnotations", "ROI"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
 
 
+class RawText(Protocol):
+    """The document's own text between two byte offsets (the byte intake keeps what an open capture needs)."""
+
+    def raw_begin(self, at: int) -> None: ...
+
+    def raw_end(self, at: int) -> str | None: ...
+
+
 class OmeHandler:
-    """Receives expat's element events for one document (``start``, ``end``, ``chars``); ``finish`` builds it."""
+    """Receives expat's element events for one document (``start``, ``end``, ``chars``); ``finish`` builds it.
+
+    An XMLAnnotation's Value is not OME: its elements are neither built nor checked, and its content is taken from
+    the document as written (``raw``), not re-serialised.
+    """
 
     def __init__(
-        self, log: FindingLog, parser: expat.XMLParserType, *, max_elements: int, max_depth: int
+        self,
+        log: FindingLog,
+        parser: expat.XMLParserType,
+        raw: RawText,
+        *,
+        max_elements: int,
+        max_depth: int,
     ) -> None:
         self._log = log
         self._parser = parser
+        self._raw = raw
         self._conv = Converter(log)
         self.head = b""  # the document's first bytes, for the message of a root that is not <OME>
         self._stack: list[Node] = []
@@ -66,7 +86,6 @@ class OmeHandler:
         self.head_done = (
             False  # the parts before the first ROI / StructuredAnnotations (the Images) are built
         )
-        self._foreign_depth = 0
         self._max_elements = max_elements
         self._max_depth = max_depth
         self._namespace: str | None = None
@@ -105,8 +124,11 @@ class OmeHandler:
             self._root(ns, local, prefix, attrs)
             return
         parent = stack[-1]
-        node = Node(local, ns, prefix, attrs)
         prole = parent.role
+        if prole == _ROLE_RAW:  # inside an XMLAnnotation's Value: its text is taken as written at its end
+            stack.append(parent)
+            return
+        node = Node(local, ns, prefix, attrs)
         if prole == 0 or prole == _ROLE_SKIP:
             parent.children.append(node)
         elif prole == _ROLE_ROOT:
@@ -116,13 +138,12 @@ class OmeHandler:
                 node.role = _ROLE_CONTAINER
         if local == "BinData":
             node.role = _ROLE_SKIP
+        elif local == "Value" and parent.local == "XMLAnnotation":
+            node.role = _ROLE_RAW  # not OME elements: their IDs are not OME IDs
+            self._raw.raw_begin(self._parser.CurrentByteIndex)
         stack.append(node)
-        if self._foreign_depth:
-            return  # inside an XMLAnnotation's Value: not OME elements, their IDs are not OME IDs
         ident = attrs.get("ID")
         if ident is None:
-            if local == "Value" and parent.local == "XMLAnnotation":
-                self._foreign_depth = self._depth
             return
         if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
             if local in CHECKED_REFS:
@@ -206,11 +227,13 @@ class OmeHandler:
         self._stack.append(Node(local, ns, prefix, {}, role=_ROLE_ROOT))
 
     def end(self, _name: str) -> None:
-        if self._depth == self._foreign_depth:
-            self._foreign_depth = 0
         self._depth -= 1
         stack = self._stack
         node = stack.pop()
+        if node.role == _ROLE_RAW:
+            if stack[-1] is not node:  # the Value itself ends: its content as written
+                node.text = self._raw.raw_end(self._parser.CurrentByteIndex) or ""
+            return
         if not stack or node.role == _ROLE_CONTAINER:
             return
         prole = stack[-1].role

@@ -146,8 +146,12 @@ class OmeXmlParser:
         self._log = FindingLog()
         p = safe_expat_parser(namespace_separator=SEP)
         p.namespace_prefixes = True
+        self._prev_tail = b""  # the last bytes parsed before ``_last_chunk`` (a tag may begin there)
+        self._raw_at: int | None = None  # where the open raw capture (an XMLAnnotation's Value) starts
+        self._raw_kept: list[bytes] = []  # its bytes in chunks already parsed
+        self._raw_missing = False
         self._handler = OmeHandler(
-            self._log, p, max_elements=self.options.max_elements, max_depth=self.options.max_depth
+            self._log, p, self, max_elements=self.options.max_elements, max_depth=self.options.max_depth
         )
         p.StartElementHandler = self._handler.start
         p.EndElementHandler = self._handler.end
@@ -315,7 +319,7 @@ class OmeXmlParser:
         if self._utf8 is None:
             return
         start = self._xml_bytes - len(chunk)
-        step = 4 * MiB  # decode in slices: the decoded text is dropped at once, memory stays small
+        step = 256 * 1024  # decode in slices: the decoded text is dropped at once, memory stays small
         for i in range(0, len(chunk), step):
             try:
                 self._utf8.decode(chunk[i : i + step])
@@ -351,6 +355,10 @@ class OmeXmlParser:
         data = b"".join(self._pending) if len(self._pending) != 1 else self._pending[0]
         self._pending = []
         self._pending_len = 0
+        if self._raw_at is not None:  # a capture is open: keep its part of the chunk parsed last
+            self._raw_kept.append(self._last_chunk[max(0, self._raw_at - self._last_chunk_start) :])
+        tail = self._last_chunk[-_RAW_LEAD:]
+        self._prev_tail = tail if len(tail) == _RAW_LEAD else (self._prev_tail + tail)[-_RAW_LEAD:]
         self._last_chunk_start += len(self._last_chunk)
         self._last_chunk = data
         try:
@@ -363,6 +371,38 @@ class OmeXmlParser:
             raise LimitExceeded(
                 "the OME-XML is nested too deeply", name="max_depth", value=-1, limit=self.options.max_depth
             ) from None
+
+    # --- the document's own text (``OmeHandler``: an XMLAnnotation's Value) ---------------------------------------
+
+    def raw_begin(self, at: int) -> None:
+        """Start keeping the document's bytes from offset ``at`` (a start tag's ``<``, in this chunk or at the end of
+        the one before)."""
+        start = self._last_chunk_start
+        self._raw_at = at
+        self._raw_missing = at < start - len(self._prev_tail)  # a start tag longer than the lead kept
+        self._raw_kept = (
+            [self._prev_tail[max(0, len(self._prev_tail) - (start - at)) :]] if at < start else []
+        )
+
+    def raw_end(self, at: int) -> str | None:
+        """The content of the element whose start tag begins where ``raw_begin`` was called and whose end tag begins
+        at ``at``, as written (None when its start tag began too long before the chunk parsed)."""
+        begin, self._raw_at = self._raw_at, None
+        kept, self._raw_kept = self._raw_kept, []
+        if begin is None or self._raw_missing:
+            return None
+        start = self._last_chunk_start
+        data = b"".join([*kept, self._last_chunk[max(0, begin - start) : max(0, at - start)]])[: at - begin]
+        return _element_content(data.decode(self._codec(), errors="replace"))
+
+    def _codec(self) -> str:
+        """The Python codec of the document's bytes (UTF-16 with its byte order)."""
+        if self._utf16:
+            return "utf-16-be" if self._head.startswith((b"\xfe\xff", b"\x00<")) else "utf-16-le"
+        try:
+            return codecs.lookup(self._encoding).name
+        except LookupError:
+            return "utf-8"
 
     def _expat_error(self, exc: expat.ExpatError, final: bool) -> OmeXmlError:
         line, col = exc.lineno, exc.offset + 1
@@ -389,6 +429,23 @@ class OmeXmlParser:
             msg += "; the ImageDescription is UTF-16 text, which the viewer cannot read either"
             hint = "Re-write the ImageDescription as UTF-8 (OME-TIFF requires it), e.g. by re-exporting the file."
         return OmeXmlError(msg + ".", line=line, column=col, hint=hint)
+
+
+_RAW_LEAD = 64 * 1024  # bytes of the previous chunk kept for a start tag that began there
+
+
+def _element_content(text: str) -> str:
+    """What follows the start tag at the beginning of ``text`` ("" for an empty-element tag ``<x/>``)."""
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ">":
+            return "" if text[i - 1] == "/" else text[i + 1 :]
+    return ""
 
 
 # --- entry points ----------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The small element tree of one OME part: ``Node`` (like ElementTree's), expat's names split, re-serialisation."""
+"""The small element tree of one OME part: ``Node`` (like ElementTree's) and expat's names split."""
 
 from __future__ import annotations
 
@@ -73,51 +73,6 @@ def _split_name(name: str) -> tuple[str, str, str]:
     if len(parts) == 2:
         return parts[0], parts[1], ""
     return parts[0], parts[1], parts[2]
-
-
-def _qname(node: Node) -> str:
-    return f"{node.prefix}:{node.local}" if node.prefix else node.local
-
-
-def escape(text: str) -> str:
-    """``&``, ``<`` and ``>`` as entities (``xml.sax.saxutils.escape``, whose import pulls in urllib.request, http
-    and email: tens of milliseconds at every start)."""
-    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-
-
-def quoteattr(value: str) -> str:
-    """``value`` escaped and quoted as an attribute value (``xml.sax.saxutils.quoteattr``)."""
-    value = escape(value).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
-    if '"' not in value:
-        return f'"{value}"'
-    if "'" not in value:
-        return f"'{value}'"
-    return '"{}"'.format(value.replace('"', "&quot;"))
-
-
-def inner_xml(node: Node) -> str:
-    """The content of ``node`` re-serialised (prefixes kept, namespace declarations not reproduced)."""
-    out: list[str] = [escape(node.text)]
-    for c in node.children:
-        _serialise(c, out)
-    return "".join(out)
-
-
-def _serialise(node: Node, out: list[str]) -> None:
-    attrs = "".join(f" {_attr_qname(k)}={quoteattr(v)}" for k, v in node.attrs.items())
-    out.append(f"<{_qname(node)}{attrs}>")
-    out.append(escape(node.text))
-    for c in node.children:
-        _serialise(c, out)  # depth is bounded by the parser's max_depth
-    out.append(f"</{_qname(node)}>")
-    out.append(escape(node.tail))
-
-
-def _attr_qname(key: str) -> str:
-    if SEP not in key:
-        return key
-    _ns, local, prefix = split_name(key)
-    return f"{prefix}:{local}" if prefix else local
 
 
 def ref_id(node: Node, local: str) -> str | None:
