@@ -141,6 +141,7 @@ class OmeXmlParser:
         self._doc: OmeDocument | None = None
         self._utf16 = False
         self._nul_tail = b""  # UTF-16 only: trailing NUL bytes held back (see ``_accept``)
+        self._lead = b""  # a first byte alone, held until the next tells whether the text is UTF-16
         self._encoding = "UTF-8"
 
         self._log = FindingLog()
@@ -205,6 +206,9 @@ class OmeXmlParser:
         if self._failed is not None:
             raise self._failed
         try:
+            if self._lead:  # the whole text was one byte
+                lead, self._lead = self._lead, b""
+                self._take(lead.split(b"\x00", 1)[0])
             if self._utf16 and self._xml_bytes % 2:
                 self._take(self._nul_tail[:1])  # the NUL that completes the last UTF-16 character
             if not self._started:
@@ -244,8 +248,14 @@ class OmeXmlParser:
             if chunk.strip(b"\x00"):
                 self._trailing_data = True
             return
-        if not self._started and not self._head and is_utf16(chunk):
-            self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
+        if not self._started and not self._head and not self._utf16:
+            chunk = self._lead + chunk
+            if len(chunk) < 2:  # one byte cannot tell UTF-16 (a BOM, or "<" beside a NUL) from the rest
+                self._lead = chunk
+                return
+            self._lead = b""
+            if is_utf16(chunk):
+                self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
         if self._utf16:
             # a TIFF ASCII tag ends in one NUL byte, which would leave UTF-16 half a character: NULs at the end of
             # what arrived so far are held back until more text follows (``close`` keeps what completes a character)
