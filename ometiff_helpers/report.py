@@ -326,9 +326,17 @@ def inspect_source(
     read_options = options or ReadOptions()
     xml_options = OmeXmlOptions(max_bytes=read_options.max_description_bytes)  # one XML size limit
     intake = XmlIntake(on_progress, xml_options)
-    tiff = read_tiff(
-        source, options=read_options, offsets=offsets, description_consumer=intake, on_progress=on_progress
-    )
+    try:
+        tiff = read_tiff(
+            source,
+            options=read_options,
+            offsets=offsets,
+            description_consumer=intake,
+            on_progress=on_progress,
+        )
+    except BaseException:
+        intake.close_input(abort=True)  # its head thread stops
+        raise
     payload = intake.payload()
     report = Report(
         display_name=source.display_name,

@@ -145,3 +145,15 @@ def test_cli_prints_the_summary_first_and_the_final_verdict_last(big_xml_file: P
     )
     data = json.loads(as_json.stdout)  # one complete object, nothing printed before it
     assert data["verdict"] == verdicts[1].split(None, 1)[1]
+
+
+def test_a_failed_read_leaves_no_parsing_thread_behind(big_xml_file: Path) -> None:
+    """The head of the XML is parsed in a thread while the TIFF is read; when the read fails, that thread stops."""
+    import threading
+
+    from ometiff_helpers.errors import LimitExceeded
+    from ometiff_helpers.tiff.read import ReadOptions
+
+    with pytest.raises(LimitExceeded):
+        inspect(str(big_xml_file), options=ReadOptions(max_ifds=1))  # IFD 1 is one too many
+    assert not [t for t in threading.enumerate() if t.name == "ome-xml-head"]

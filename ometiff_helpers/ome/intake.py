@@ -1,10 +1,11 @@
 """IFD 0's ImageDescription as it downloads: kept once, its head parsed at once, the rest parsed when asked.
 
 ``XmlIntake`` is the consumer the TIFF reader streams the description to (from its reading threads). It keeps the
-bytes in one growing buffer (``io.BytesIO``: ``payload()`` hands out that buffer itself, no copy) and feeds the
-OME-XML parser only until the parts before the first ROI or StructuredAnnotations (the Images: what a summary
-needs) are built; the rest is parsed by ``finish()`` after the reading, so a 23 MB XML of ROIs does not hold up the
-TIFF reads of the next rounds, and the first answer does not wait for the ROIs.
+bytes in one growing buffer (``io.BytesIO``: ``payload()`` hands out that buffer itself, no copy) and, in a thread
+of its own (the download does not wait for it), feeds the OME-XML parser only until the parts before the first ROI
+or StructuredAnnotations (the Images: what a summary needs) are built; the rest is parsed by ``finish()`` after the
+reading, so a 23 MB XML of ROIs does not hold up the TIFF reads of the next rounds, and the first answer does not
+wait for the ROIs.
 
 A description that is not OME-XML (ImageJ, plain text) must not abort the TIFF walk running beside it, so parser
 errors are kept (``error``) and reported after the reading.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import deque
 from dataclasses import replace
 
 from ometiff_helpers.errors import OmeTiffError
@@ -40,6 +42,14 @@ class XmlIntake:
         self._doc: OmeDocument | None = None
         self.error: OmeTiffError | None = None
         self.received = 0
+        # the head is parsed by a thread of its own, from the chunks queued for it (at most _HEAD_WINDOW bytes), so
+        # that the download and the reads of the next rounds do not wait for it
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._arrived = threading.Condition(self._lock)
+        self._ended = False  # no more chunks will be queued
+        self._worker: threading.Thread | None = None
+        self._crash: BaseException | None = None
 
     # --- while reading (the TIFF reader's threads) -----------------------------------------------------------------
 
@@ -50,10 +60,49 @@ class XmlIntake:
                 raise RuntimeError("XmlIntake: bytes after payload() was taken")
             self._buf.write(chunk)
             self.received += len(chunk)
-            if not self._head_complete():
-                self._feed_head(chunk)
+            if self._queued < _HEAD_WINDOW and not self._ended and not self._head_complete():
+                self._queue.append(chunk)
+                self._queued += len(chunk)
+                self._arrived.notify()
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._parse_head, name="ome-xml-head", daemon=True)
+                    self._worker.start()
+            else:
+                self._ended = True  # the rest of the head, if any, is parsed from the payload
             if self._on_progress is not None:
                 self._on_progress(Progress("xml", self.received, None))
+
+    def _parse_head(self) -> None:
+        """The head thread: parse the queued chunks until the head is complete or no more will come."""
+        try:
+            while True:
+                with self._lock:
+                    while not self._queue and not self._ended:
+                        self._arrived.wait()
+                    if not self._queue:
+                        return
+                    chunk = self._queue.popleft()
+                self._feed_head(chunk)
+                if self._head_complete():
+                    return
+        except BaseException as exc:  # a bug: raised again in the caller's thread by ``payload``
+            self._crash = exc
+
+    def close_input(self, *, abort: bool = False) -> None:
+        """No more bytes will come (call it however the reading ended): the head thread parses what is queued for
+        it (nothing more with ``abort``: the reading failed) and stops; this waits for it."""
+        with self._lock:
+            self._ended = True
+            if abort:
+                self._queue.clear()
+            self._arrived.notify()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        self._queue.clear()
+        if self._crash is not None:
+            crash, self._crash = self._crash, None
+            raise crash
 
     def _head_complete(self) -> bool:
         """True when the head needs no more bytes: it is built, or the description is not (valid) OME-XML."""
@@ -83,6 +132,7 @@ class XmlIntake:
 
         The one copy of the XML: the buffer's own bytes, cut in place. No byte may arrive after this call.
         """
+        self.close_input()
         with self._lock:
             if self._data is None:
                 if not self.received:
