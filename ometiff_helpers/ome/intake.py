@@ -24,7 +24,7 @@ from ometiff_helpers.ome.model import OmeDocument
 from ometiff_helpers.ome.parser import OmeXmlOptions, OmeXmlParser
 from ometiff_helpers.progress import Progress, ProgressCallback
 
-_SLICE = 512 * 1024  # bytes handed to the parser at a time after the head (copied one slice at a time)
+_SLICE = 256 * 1024  # bytes handed to the parser at a time after the head (copied one slice at a time)
 _HEAD_SLICE = 64 * 1024  # ... before it: parsing stops soon after the head is complete
 _HEAD_WINDOW = 4 * 1024 * 1024  # small slices only this far (expat < 2.6 re-scans a token cut in many pieces)
 
