@@ -14,7 +14,9 @@ subprocess, one after the other:
 
 Requests, bytes and sequential rounds are counted by the server. Time is the reader's wall time after its imports;
 peak memory is the rise of the worker's resident set (Linux ``VmHWM``, reset after the imports) over its baseline.
-The time to the first answer (summary + verdict) is the whole inspect's: nothing is shown before it returns.
+Ours also gives the time to its first answer (the ``summary`` stage of ``inspect(..., on_stage=...)``: summary and
+verdict so far; the other readers show nothing before they return) and, in a run of its own under ``tracemalloc``,
+the peak of Python's allocations and what the report still holds after the inspect.
 
     .venv/bin/python benchmarks/bench_inspect.py [--latency 0.05] [--quick | --tiny] [--rois 20000] [--json]
 """
@@ -49,14 +51,21 @@ def _status_kib(name: str) -> int:
     return 0
 
 
-def _run(reader: str, url: str) -> dict[str, int]:
-    """Run one reader on ``url``; what it saw: IFDs and OME-XML bytes."""
+def _run(reader: str, url: str, t0: float) -> dict[str, float | int]:
+    """Run one reader on ``url``; what it saw: IFDs and OME-XML bytes (ours: when its summary stage came)."""
     if reader == "ometiff_helpers inspect":
-        from ometiff_helpers.report import inspect
+        from ometiff_helpers.report import Stage, inspect
 
-        report = inspect(url)
+        first: dict[str, float | int] = {}
+
+        def on_stage(stage: Stage) -> None:
+            if not first:
+                stage.report.summary()  # what the CLI prints first
+                first.update(first_answer_s=time.perf_counter() - t0, first_xml_parsed=stage.xml_parsed)
+
+        report = inspect(url, on_stage=on_stage)
         ifds = len(report.tiff.all_ifds())
-        return {"ifds": ifds, "xml": len(report.xml_bytes or b""), "findings": len(report.findings)}
+        return {"ifds": ifds, "xml": len(report.xml_bytes or b""), "findings": len(report.findings), **first}
     if reader == "seed notebook":
         from seed_reader import read_like_seed
 
@@ -97,9 +106,30 @@ def worker(reader: str, url: str) -> dict[str, float | int]:
     base = _status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     t0 = time.perf_counter()
-    seen = _run(reader, url)
+    seen = _run(reader, url, t0)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "peak_rise_kib": _status_kib("VmHWM") - base, "base_kib": base, **seen}
+
+
+def traced_worker(url: str) -> dict[str, float | int]:
+    """In a fresh process: the peak of Python's own allocations (``tracemalloc``) during our inspect of ``url``, and
+    what the report still holds after it (tracing makes the run slower: its time is not reported)."""
+    import tracemalloc
+
+    _warm("ometiff_helpers inspect")
+    from ometiff_helpers.report import inspect
+
+    gc.collect()
+    tracemalloc.start()
+    report = inspect(url)
+    gc.collect()
+    held, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "traced_peak_kib": peak // 1024,
+        "traced_held_kib": held // 1024,
+        "xml": len(report.xml_bytes or b""),
+    }
 
 
 def _cli_process(url: str) -> dict[str, Any]:
@@ -133,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rois", type=int, default=20_000, help="ROIs in the OME-XML (20,000: about 23 MB)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--worker", nargs=2, metavar=("READER", "URL"), help=argparse.SUPPRESS)
+    ap.add_argument("--traced-worker", metavar="URL", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(*args.worker)))
+        return 0
+    if args.traced_worker:
+        print(json.dumps(traced_worker(args.traced_worker)))
         return 0
 
     from bench_files import write_file
@@ -154,6 +188,16 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append({"reader": reader, **_cli_process(server.url(spec.name))})
                     _finish(rows[-1], _settled_log(server), sequential_rounds)
                     continue
+                if reader == READERS[0]:  # Python's allocations, in a run of its own (tracing slows it down)
+                    traced = subprocess.run(
+                        [sys.executable, __file__, "--traced-worker", server.url(spec.name)],
+                        capture_output=True,
+                        text=True,
+                        timeout=900,
+                        check=False,
+                    )
+                    traced_row = json.loads(traced.stdout) if traced.returncode == 0 else {}
+                    server.reset_log()
                 proc = subprocess.run(
                     [sys.executable, __file__, "--worker", reader, server.url(spec.name)],
                     capture_output=True,
@@ -172,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     row["error"] = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 else:
                     row.update(json.loads(proc.stdout))
+                if reader == READERS[0]:
+                    row.update({k: v for k, v in traced_row.items() if k != "xml"})
                 rows.append(row)
     if args.json:
         print(json.dumps({"file": facts.__dict__, "latency": args.latency, "rows": rows}, indent=1))
@@ -187,15 +233,15 @@ def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
         f"{facts.name}: {facts.size / 2**30:,.2f} GiB, {facts.ifds} IFDs, "
         f"OME-XML {xml_mib:,.2f} MiB; latency {latency * 1000:.0f} ms per request.",
         "",
-        "| reader | requests | rounds | KiB | IFDs | OME-XML read | whole inspect s (= first answer) "
-        "| peak RSS rise MiB | peak / XML |",
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| reader | requests | rounds | KiB | IFDs | OME-XML read | first answer s | whole inspect s "
+        "| peak RSS rise MiB | peak / XML | traced peak / XML | held after / XML |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "error" in r:
             lines.append(
                 f"| {r['reader']} crashed ({r['error']}) | {r['requests']} | {r['rounds']} "
-                f"| {int(r['bytes']) / 1024:,.1f} | | | | | |"
+                f"| {int(r['bytes']) / 1024:,.1f} | | | | | | | | |"
             )
             continue
         if (
@@ -203,15 +249,22 @@ def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
         ):  # the CLI process: what it read is the inspect's, its memory the whole process'
             lines.append(
                 f"| {r['reader']} | {r['requests']} | {r['rounds']} | {int(r['bytes']) / 1024:,.1f} | | "
-                f"| {float(r['seconds']):.2f} | {int(r['peak_total_kib']) / 1024:,.1f} (whole process) | |"
+                f"| | {float(r['seconds']):.2f} | {int(r['peak_total_kib']) / 1024:,.1f} (whole process) | | | |"
             )
             continue
         peak = int(r["peak_rise_kib"]) / 1024
         xml_ok = "yes" if int(r["xml"]) >= facts.ome_xml - 1 else "no"
+        first = (
+            f"{float(r['first_answer_s']):.2f}" if "first_answer_s" in r else f"= {float(r['seconds']):.2f}"
+        )
+        traced = held = ""
+        if "traced_peak_kib" in r and xml_mib:
+            traced = f"{int(r['traced_peak_kib']) / 1024 / xml_mib:.1f}"
+            held = f"{int(r['traced_held_kib']) / 1024 / xml_mib:.1f}"
         lines.append(
             f"| {r['reader']} | {r['requests']} | {r['rounds']} | {int(r['bytes']) / 1024:,.1f} "
-            f"| {r['ifds']}/{facts.ifds} | {xml_ok} | {float(r['seconds']):.2f} "
-            f"| {peak:,.1f} | {peak / xml_mib if xml_mib else 0:.1f} |"
+            f"| {r['ifds']}/{facts.ifds} | {xml_ok} | {first} | {float(r['seconds']):.2f} "
+            f"| {peak:,.1f} | {peak / xml_mib if xml_mib else 0:.1f} | {traced} | {held} |"
         )
     return "\n".join(lines)
 

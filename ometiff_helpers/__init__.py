@@ -2,7 +2,8 @@
 
 The public API, imported on first use (``import ometiff_helpers`` stays cheap):
 
-- `inspect(url_or_path, ...) -> Report`: the whole pipeline (source -> TIFF -> OME -> checks), see `report`.
+- `inspect(url_or_path, ...) -> Report`: the whole pipeline (source -> TIFF -> OME -> checks), see `report`;
+  `inspect(..., on_stage=callback)` hands over each `Stage` (the early summary, then the complete report).
 - `read_tiff(source, ...) -> TiffStructure` and `open_source(url_or_path, ...) -> ByteSource`: the TIFF structure alone.
 - `parse_ome_xml(data) -> OmeDocument` and `load_ome_xml(path_or_url) -> OmeDocument`: OME-XML alone.
 - `OmeTiffError` and its subclasses (`errors`): every failure a user can meet; `Finding` and `Severity`: what the
@@ -19,6 +20,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "inspect": "ometiff_helpers.report",
     "Report": "ometiff_helpers.report",
+    "Stage": "ometiff_helpers.report",
     "read_tiff": "ometiff_helpers.tiff.read",
     "TiffStructure": "ometiff_helpers.tiff.model",
     "open_source": "ometiff_helpers.io.open",
@@ -34,6 +36,7 @@ __all__ = [  # noqa: RUF022 (grouped by stage, as _PUBLIC)
     "__version__",
     "inspect",
     "Report",
+    "Stage",
     "read_tiff",
     "TiffStructure",
     "open_source",
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
     from ometiff_helpers.ome.load import load_ome_xml
     from ometiff_helpers.ome.model import OmeDocument
     from ometiff_helpers.ome.parser import parse_ome_xml
-    from ometiff_helpers.report import Report, inspect
+    from ometiff_helpers.report import Report, Stage, inspect
     from ometiff_helpers.tiff.model import TiffStructure
     from ometiff_helpers.tiff.read import read_tiff
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ometiff_helpers import __version__
@@ -20,7 +20,7 @@ from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.open import read_small_file
-from ometiff_helpers.report import Report, inspect
+from ometiff_helpers.report import Report, Stage, inspect
 from ometiff_helpers.urls import SecretURL, redact_text
 
 EXIT_FINDINGS = 1
@@ -139,13 +139,27 @@ def _inspect_main(argv: Sequence[str]) -> int:
 
         if is_companion(args.target):
             return _companion_main(args)
-    report = _run(args)
+    shown: dict[str, str] = {}  # the summary printed early (text output only: --json stays one object)
+
+    def on_stage(stage: Stage) -> None:
+        if stage.name == "summary" and not args.json:
+            shown.update(stage.report.summary())
+            print(summary_text(shown), flush=True)
+
+    report = _run(args, on_stage)
     if args.preview:
         _write_preview(report, args.preview)
     if args.json:
         print(report.to_json())
+    elif shown:
+        print("\n" + details_text(report, checks=args.checks))
+        final = report.summary()
+        changed = {k: v for k, v in final.items() if shown.get(k) != v}
+        if changed:  # the verdict once every check ran (and anything a late part of the OME-XML changed)
+            print("\n" + summary_text(changed, width=max(len(k) for k in final)))
     else:
         print(format_text(report, checks=args.checks))
+    if not args.json:
         set_line = _stub_set_line(report, args)
         if set_line:
             print(set_line)
@@ -154,7 +168,7 @@ def _inspect_main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> Report:
+def _run(args: argparse.Namespace, on_stage: Callable[[Stage], None] | None = None) -> Report:
     token = os.environ.get("OMETIFF_TOKEN") or None
     offsets = _load_offsets(args.offsets, token) if args.offsets else None
     if args.demo:
@@ -168,6 +182,7 @@ def _run(args: argparse.Namespace) -> Report:
                 pixels=not args.no_pixels,
                 viewer=args.viewer,
                 origin=args.origin,
+                on_stage=on_stage,
             )
     return inspect(
         args.target,
@@ -177,6 +192,7 @@ def _run(args: argparse.Namespace) -> Report:
         pixels=not args.no_pixels,
         viewer=args.viewer,
         origin=args.origin,
+        on_stage=on_stage,
     )
 
 
@@ -220,19 +236,28 @@ def _load_offsets(where: str, token: str | None) -> list[int]:
 
 def format_text(report: Report, *, checks: bool = False) -> str:
     """The readable summary: key facts, pyramid levels, top-level IFDs, findings, requests."""
-    lines = []
-    summary = report.summary()
-    width = max(len(k) for k in summary)
-    lines += [f"{k:<{width}}  {v}" for k, v in summary.items()]
+    return summary_text(report.summary()) + "\n\n" + details_text(report, checks=checks)
+
+
+def summary_text(summary: dict[str, str], *, width: int | None = None) -> str:
+    """The summary's label/value lines (labels padded to ``width``, by default the longest label's)."""
+    width = width if width is not None else max(len(k) for k in summary)
+    return redact_text("\n".join(f"{k:<{width}}  {v}" for k, v in summary.items()))
+
+
+def details_text(report: Report, *, checks: bool = False) -> str:
+    """What follows the summary: pyramid levels, top-level IFDs, findings, requests, probes, pixels, fingerprint."""
+    lines: list[str] = []
     levels = report.levels()
     if levels:
-        lines += ["", "Pyramid levels:"]
+        lines += ["Pyramid levels:"]
         for lv in levels:
             tiles = f"{lv.tile_width}x{lv.tile_height} tiles ({lv.tile_count})" if lv.tile_width else "strips"
             lines.append(
                 f"  {lv.index}: {lv.width} x {lv.height}  downsample {lv.downsample:g}  {tiles}  {lv.compression}  [{lv.path}]"
             )
-    lines += ["", f"Top-level IFDs ({len(report.tiff.ifds)}):"]
+        lines.append("")
+    lines.append(f"Top-level IFDs ({len(report.tiff.ifds)}):")
     shown = report.tiff.ifds[:50]
     for ifd in shown:
         sub = f", {len(ifd.subifds)} SubIFDs" if ifd.subifds else ""

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import CheckInput
-from ometiff_helpers.diagnose.evaluate import evaluate
+from ometiff_helpers.diagnose.evaluate import early_rules, evaluate
 from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults, check_origin, run_probes
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
@@ -22,17 +21,11 @@ from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.open import open_source
-from ometiff_helpers.ome.parser import (
-    OmeDocument,
-    OmeXmlOptions,
-    OmeXmlParser,
-    decode_description,
-    parse_ome_xml,
-    xml_payload,
-)
+from ometiff_helpers.ome.intake import XmlIntake
+from ometiff_helpers.ome.parser import OmeDocument, OmeXmlOptions, decode_description
 from ometiff_helpers.ome.tables import physical_extent_um
 from ometiff_helpers.ometiff import legacy_image_levels, pyramid_how, pyramid_levels
-from ometiff_helpers.progress import Progress, ProgressCallback
+from ometiff_helpers.progress import ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 from ometiff_helpers.urls import SecretURL, redact_text
 
@@ -68,11 +61,21 @@ class Report:
     ome: OmeDocument | None = None
     ome_error: str | None = None  # why there is no OME document (not OME, invalid XML, ...)
     ome_error_kind: str | None = None
-    xml_bytes: bytes | None = None  # IFD 0's ImageDescription as stored (terminating NULs removed)
-    xml_text: str | None = None  # the same, decoded once with the XML's own encoding (declaration / BOM)
+    xml_bytes: bytes | None = (
+        None  # IFD 0's ImageDescription as stored (terminating NULs removed): the one copy
+    )
     findings: list[Finding] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # probe results, the viewer estimate
     pixels: Any = None  # pixels.model.PixelPreview when the preview ran (inspect(..., pixels=True))
+    pending: tuple[
+        str, ...
+    ] = ()  # what is still to come, in words (an early answer: see ``Stage``); () when complete
+
+    @property
+    def xml_text(self) -> str | None:
+        """``xml_bytes`` decoded with the XML's own encoding (declaration / BOM), on each call: a 23 MB XML is not
+        kept twice (callers that need the text more than once keep it)."""
+        return decode_description(self.xml_bytes) if self.xml_bytes is not None else None
 
     # --- derived views ---------------------------------------------------------------------------------------------
 
@@ -108,14 +111,18 @@ class Report:
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
     def verdict(self) -> str:
-        """One line: what the viewer will make of this file."""
+        """One line: what the viewer will make of this file (of an early answer: so far, and what is pending)."""
         counts = {s: sum(f.severity is s for f in self.findings) for s in Severity}
         if counts[Severity.ERROR]:
             first = self.errors[0]
-            return f"will not render: {counts[Severity.ERROR]} error(s), first {first.code}"
-        if counts[Severity.WARNING]:
-            return f"renders, with {counts[Severity.WARNING]} warning(s)"
-        return "no problems found"
+            text = f"will not render: {counts[Severity.ERROR]} error(s), first {first.code}"
+        elif counts[Severity.WARNING]:
+            text = f"renders, with {counts[Severity.WARNING]} warning(s)"
+        else:
+            text = "no problems found"
+        if self.pending:
+            text += f" so far; pending: {'; '.join(self.pending)}"
+        return text
 
     def summary(self) -> dict[str, str]:
         """Label -> value, in reading order, for the Summary tab and the CLI."""
@@ -225,57 +232,35 @@ class Report:
 # --- orchestration ---------------------------------------------------------------------------------------------------
 
 
-class _DescriptionSink:
-    """Receives IFD 0's ImageDescription while it downloads: feeds the OME-XML parser and keeps the text.
+SUMMARY, COMPLETE = "summary", "complete"
+#: what an early answer may still be waiting for (``Report.pending``)
+PENDING_XML = "the OME-XML after the Images (ROIs, annotations, ID and reference checks)"
+PENDING_PROBES = "the network probes (CORS, Range, offsets.json) and the viewer estimate"
+PENDING_PIXELS = "the pixel preview and its checks"
 
-    A description that is not OME-XML (ImageJ, plain text) must not abort the TIFF walk running beside it, so
-    parser errors are caught here and reported afterwards.
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of an inspection, handed to ``inspect(..., on_stage=...)`` as soon as it is known.
+
+    ``name`` is ``"summary"`` (first: the TIFF structure, the OME-XML up to its Images, every check they allow;
+    ``report.pending`` says what is still to come and ``report.verdict()`` says "so far") or ``"complete"`` (last:
+    the report ``inspect`` returns). ``xml_parsed`` / ``xml_total``: OME-XML bytes parsed when the stage was
+    emitted / in all.
     """
 
-    def __init__(self, on_progress: ProgressCallback | None, options: OmeXmlOptions) -> None:
-        self._on_progress = on_progress
-        self._options = options
-        self._chunks: list[bytes] = []
-        self._lock = threading.Lock()
-        self._parser: OmeXmlParser | None = None
-        self.error: OmeTiffError | None = None
-        self.received = 0
-        self.total: int | None = None  # the description's bytes, once the TIFF reader has found it
-
-    def __call__(self, chunk: bytes) -> None:
-        with self._lock:
-            self._chunks.append(chunk)
-            self.received += len(chunk)
-            if self.error is None:
-                try:
-                    if self._parser is None:
-                        self._parser = OmeXmlParser(options=self._options)
-                    self._parser.feed(chunk)
-                except OmeTiffError as exc:
-                    self.error = exc
-            if self._on_progress is not None:
-                self._on_progress(Progress("xml", self.received, self.total))
-
-    def relay(self, event: Progress) -> None:
-        """The TIFF reader's progress: the description's size becomes the total of the "xml" events."""
-        if event.stage == "description":
-            self.total = event.total
-            return
-        if self._on_progress is not None:
-            self._on_progress(event)
+    name: str
+    report: Report
+    xml_parsed: int = 0
+    xml_total: int = 0
 
     @property
-    def data(self) -> bytes:
-        return b"".join(self._chunks)
+    def complete(self) -> bool:
+        """True for the last stage (the whole report)."""
+        return self.name == COMPLETE
 
-    def close(self) -> OmeDocument | None:
-        if self.error is not None or self._parser is None:
-            return None
-        try:
-            return self._parser.close()
-        except OmeTiffError as exc:
-            self.error = exc
-            return None
+
+StageCallback = Callable[[Stage], None]
 
 
 def inspect(
@@ -292,6 +277,7 @@ def inspect(
     pixel_options: Any = None,
     viewer: ViewerVersion = NEWEST,
     origin: str | None = None,
+    on_stage: StageCallback | None = None,
 ) -> Report:
     """Read the structure and OME-XML of a local or remote (OME-)TIFF and diagnose it.
 
@@ -301,10 +287,12 @@ def inspect(
     without (valid) OME-XML still gives a Report, with ``ome_error`` saying why. ``pixels``: also read the lowest
     level's pixels (``pixels.preview``, needs the ``pixels`` extra) into ``Report.pixels`` and run the pixel checks.
     ``viewer``: the Viv release the verdict is about where behaviour differs by release (default: the newest).
+    ``on_stage``: called with a ``Stage`` as soon as the summary is known (before the ROIs and annotations of a
+    large OME-XML are parsed, the probes sent and the pixels read), then with the complete report.
     """
     origin = check_origin(origin) if origin else None  # a bad origin is refused before any request
     with open_source(url_or_path, token=token, options=http_options) as source:
-        report = inspect_source(
+        return inspect_source(
             source,
             offsets=offsets,
             probes=probes,
@@ -313,10 +301,10 @@ def inspect(
             checks=checks,
             viewer=viewer,
             origin=origin,
+            pixels=pixels,
+            pixel_options=pixel_options,
+            on_stage=on_stage,
         )
-        if pixels:
-            run_pixels(report, source, pixel_options)
-        return report
 
 
 def inspect_source(
@@ -329,35 +317,47 @@ def inspect_source(
     checks: bool = True,
     viewer: ViewerVersion = NEWEST,
     origin: str | None = None,
+    pixels: bool = False,
+    pixel_options: Any = None,
+    on_stage: StageCallback | None = None,
 ) -> Report:
-    """Like ``inspect`` on an open ByteSource (the caller closes it): tiff -> ome -> probes -> estimate -> evaluate."""
+    """Like ``inspect`` on an open ByteSource (the caller closes it): tiff -> ome (up to the Images) -> [summary
+    stage] -> probes beside the rest of the ome -> estimate -> evaluate -> pixels -> [complete stage]."""
     read_options = options or ReadOptions()
     xml_options = OmeXmlOptions(max_bytes=read_options.max_description_bytes)  # one XML size limit
-    sink = _DescriptionSink(on_progress, xml_options)
-    tiff = read_tiff(
-        source, options=read_options, offsets=offsets, description_consumer=sink, on_progress=sink.relay
-    )
-    raw = (
-        tiff.image_description
-        if tiff.image_description is not None
-        else (sink.data if sink.received else None)
-    )
-    ome, error = _read_ome(tiff, sink, xml_options)
-    payload = xml_payload(raw) if raw is not None else None
+    intake = XmlIntake(on_progress, xml_options)
+    try:
+        tiff = read_tiff(
+            source,
+            options=read_options,
+            offsets=offsets,
+            description_consumer=intake,
+            on_progress=intake.relay,
+        )
+    except BaseException:
+        intake.close_input(abort=True)  # its head thread stops
+        raise
+    payload = intake.payload()
     report = Report(
         display_name=source.display_name,
         source_info=source.info,
         tiff=tiff,
         ledger=source.ledger,
-        ome=ome,
         xml_bytes=payload,
-        xml_text=decode_description(payload) if payload is not None else None,
     )
-    if ome is None:
-        report.ome_error, report.ome_error_kind = _ome_error(error, raw)
+    probing = checks and probes and source.is_open and source.info.kind == "http"
+    if on_stage is not None:
+        head = intake.head()
+        early = _early_report(
+            report, head, intake, checks=checks, probing=probing, pixels=pixels, viewer=viewer
+        )
+        on_stage(Stage(SUMMARY, early, intake.parsed, len(payload or b"")))
+    ome, probe_results = _rest_and_probes(
+        report, source, intake, origin if probing else None, probing=probing
+    )
+    _set_ome(report, ome, intake, payload)
     report.findings = list(tiff.findings) + (list(ome.findings) if ome is not None else [])
     if checks:
-        probe_results = _probe(report, source, check_origin(origin) if origin else None) if probes else None
         has_offsets = probe_results is not None and any(o.outcome == "valid" for o in probe_results.offsets)
         estimate = estimate_viewer_cost(tiff, ome, offsets_available=has_offsets)
         report.extra["viewer_estimate"] = {
@@ -368,21 +368,69 @@ def inspect_source(
             evaluate(CheckInput.from_report(report, probes=probe_results, estimate=estimate, viewer=viewer))
         )
     report.findings.sort(key=lambda f: f.severity.rank)
+    if pixels:
+        run_pixels(report, source, pixel_options)
+    if on_stage is not None:
+        on_stage(Stage(COMPLETE, report, intake.parsed, len(payload or b"")))
     return report
 
 
-def _read_ome(
-    tiff: TiffStructure, sink: _DescriptionSink, options: OmeXmlOptions
-) -> tuple[OmeDocument | None, OmeTiffError | None]:
-    """The OME document of IFD 0's description (parsed whole, or as it streamed into ``sink``), or why there is none."""
-    if tiff.image_description is not None:
-        try:
-            return parse_ome_xml(tiff.image_description, options=options), None
-        except OmeTiffError as exc:
-            return None, exc
-    if sink.received:
-        return sink.close(), sink.error
-    return None, None
+def _rest_and_probes(
+    report: Report, source: ByteSource, intake: XmlIntake, origin: str | None, *, probing: bool
+) -> tuple[OmeDocument | None, ProbeResults | None]:
+    """The rest of the OME-XML parsed here while the network probes (when ``probing``) wait on the network in a
+    thread of their own."""
+    if not probing:
+        return intake.finish(), None
+    from concurrent.futures import ThreadPoolExecutor  # a URL only: a local inspect does not import it
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probes") as pool:
+        job = pool.submit(_probe, report, source, check_origin(origin) if origin else None)
+        ome = intake.finish()
+        return ome, job.result()
+
+
+def _set_ome(report: Report, ome: OmeDocument | None, intake: XmlIntake, payload: bytes | None) -> None:
+    """The report's OME document, or why there is none."""
+    report.ome = ome
+    if ome is None:
+        report.ome_error, report.ome_error_kind = _ome_error(intake.error, payload)
+
+
+def _early_report(
+    report: Report,
+    head: OmeDocument | None,
+    intake: XmlIntake,
+    *,
+    checks: bool,
+    probing: bool,
+    pixels: bool,
+    viewer: ViewerVersion,
+) -> Report:
+    """The summary stage's report: the structure, the OME-XML up to its Images, the checks these allow, and what
+    is still pending (a new Report: the complete one is built apart)."""
+    xml_pending = head is not None and not intake.complete
+    pending = [PENDING_XML] if xml_pending else []
+    if probing:
+        pending.append(PENDING_PROBES)
+    if pixels:
+        pending.append(PENDING_PIXELS)
+    early = Report(
+        display_name=report.display_name,
+        source_info=report.source_info,
+        tiff=report.tiff,
+        ledger=report.ledger,
+        xml_bytes=report.xml_bytes,
+        pending=tuple(pending),
+    )
+    _set_ome(early, head, intake, report.xml_bytes)
+    early.findings = list(report.tiff.findings) + (list(head.findings) if head is not None else [])
+    if checks:
+        estimate = None if probing else estimate_viewer_cost(report.tiff, head, offsets_available=False)
+        inp = CheckInput.from_report(early, estimate=estimate, viewer=viewer)
+        early.findings.extend(evaluate(inp, early_rules(xml_pending=xml_pending, probes_pending=probing)))
+    early.findings.sort(key=lambda f: f.severity.rank)
+    return early
 
 
 def _probe(report: Report, source: ByteSource, origin: str | None = None) -> ProbeResults | None:

@@ -190,7 +190,7 @@ def test_bench_inspect_script_prints_its_table() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = _rows(proc.stdout, 9)
+    rows = _rows(proc.stdout, 12)
     cli = "CLI process (--no-pixels)"
     assert set(rows) == {"ometiff_helpers inspect", "seed notebook", "tifffile+fsspec", cli}
     assert rows[cli][1] == rows["ometiff_helpers inspect"][1]  # the command line sends the inspect's requests
@@ -199,7 +199,11 @@ def test_bench_inspect_script_prints_its_table() -> None:
     assert rows["tifffile+fsspec"][4] == "36/36"
     assert rows["seed notebook"][1] == "44"  # the seed's 44 sequential requests, counted by the server
     assert rows["seed notebook"][4] == "12/36"
-    assert all(float(r[7].split()[0]) >= 0 for r in rows.values())  # a peak memory was measured in every run
+    assert all(float(r[8].split()[0]) >= 0 for r in rows.values())  # a peak memory was measured in every run
+    ours = rows["ometiff_helpers inspect"]
+    assert 0 <= float(ours[6]) <= float(ours[7])  # its first answer (summary stage) came before the end
+    assert rows["seed notebook"][6].startswith("= ")  # the others answer only at the end
+    assert float(ours[10]) > 0 and float(ours[11]) > 0  # Python's allocations traced in a run of their own
 
 
 def test_bench_startup_script_prints_its_table() -> None:

@@ -164,7 +164,20 @@ def test_a_bad_origin_is_one_clear_line() -> None:
     assert "An origin is a scheme and a host" in r.stderr and "Traceback" not in r.stderr
 
 
-_HEAVY = ("requests", "urllib3", "numpy", "imagecodecs")
+# the HTTP and pixel libraries, pandas, and what xml.sax.saxutils pulled in (urllib.request: http, email): tens of
+# milliseconds of start-up a local inspect does not need
+_HEAVY = (
+    "requests",
+    "urllib3",
+    "numpy",
+    "imagecodecs",
+    "pandas",
+    "xml.sax",
+    "urllib.request",
+    "http.client",
+    "email",
+    "concurrent.futures",
+)
 _IMPORTED = "import sys; print(' '.join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)"
 
 

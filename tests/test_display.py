@@ -336,7 +336,7 @@ def test_tags_table_never_reworks_a_whole_description(monkeypatch: pytest.Monkey
     one_line = tables._one_line
     monkeypatch.setattr(tables, "_one_line", lambda text: seen.append(len(text)) or one_line(text))
     rep = report.inspect(str(demo.demo_path()))
-    rep.xml_text = rep.xml_text + " " * 3_000_000
+    rep.xml_bytes = (rep.xml_bytes or b"") + b" " * 3_000_000
     app = InspectApp()
     app._inspect = lambda location, **kwargs: rep
     app.run("demo")

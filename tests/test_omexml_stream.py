@@ -118,3 +118,34 @@ def test_many_rois_memory_is_bounded() -> None:
         tracemalloc.stop()
     assert doc.shape_count == 2_000 and {s.kind for r in doc.rois for s in r.shapes} == {"Polygon"}
     assert peak < 4 * len(data), (peak, len(data))
+
+
+_XML_VALUES = (
+    '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><!--' + "x" * 5000 + "-->"
+    "<StructuredAnnotations>"
+    '<XMLAnnotation ID="Annotation:0"><Value><Segment xmlns="" Name=\'a &amp; b "q"\'><Channel Name="x"/>'
+    "</Segment></Value></XMLAnnotation>"
+    '<XMLAnnotation ID="Annotation:1"><Value/></XMLAnnotation>'
+    '<XMLAnnotation ID="Annotation:2"><Value a=">"> text &lt; é <!-- kept --> </Value></XMLAnnotation>'
+    "</StructuredAnnotations></OME>"
+)
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, 4096, 1 << 20])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be"])
+def test_xml_annotation_values_are_the_text_as_written_whatever_the_chunks(step: int, encoding: str) -> None:
+    """An XMLAnnotation's Value is its content as written (quotes, entities, comments kept; nothing re-serialised),
+    also when its tags are cut between chunks and in UTF-16 (a first chunk of one byte, as when a description starts
+    at the last byte of the reader's first read, still tells UTF-16 from UTF-8)."""
+    from ometiff_helpers.ome.parser import OmeXmlOptions
+
+    data = (("\ufeff" if encoding != "utf-8" else "") + _XML_VALUES).encode(encoding)
+    parser = OmeXmlParser(options=OmeXmlOptions(min_feed=step))
+    for i in range(0, len(data), step):
+        parser.feed(data[i : i + step])
+    values = [a.value for a in parser.close().annotations]
+    assert values == [
+        '<Segment xmlns="" Name=\'a &amp; b "q"\'><Channel Name="x"/></Segment>',
+        "",
+        "text &lt; é <!-- kept -->",
+    ]

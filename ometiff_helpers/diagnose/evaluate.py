@@ -8,7 +8,7 @@ or slowly; info), a message with the evidence and a remedy. ``docs/checks.md`` e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ometiff_helpers.diagnose import rules_net as checks_net
 from ometiff_helpers.diagnose import rules_ome as checks_ome
@@ -102,11 +102,29 @@ __all__ = [
 ]
 
 
-def evaluate(inp: CheckInput) -> list[Finding]:
-    """Every rule's findings for ``inp``, without duplicates, errors first."""
+#: rules that need the whole OME-XML: what may follow the Images (a BinaryOnly stub, the ROI and annotation counts)
+WHOLE_XML_RULES: tuple[Rule, ...] = (check_multi_file, check_huge_xml)
+#: rules that need the network probes' answers, or the viewer estimate made with them
+PROBE_RULES: tuple[Rule, ...] = (
+    check_server_range,
+    check_cors,
+    check_auth,
+    check_offsets,
+    checks_tiff.check_eager_arrays,
+)
+
+
+def early_rules(*, xml_pending: bool, probes_pending: bool) -> tuple[Rule, ...]:
+    """The rules an early answer can run: all but those waiting for the rest of the OME-XML or for the probes."""
+    waiting = (WHOLE_XML_RULES if xml_pending else ()) + (PROBE_RULES if probes_pending else ())
+    return tuple(rule for rule in RULES if rule not in waiting)
+
+
+def evaluate(inp: CheckInput, rules: Sequence[Rule] = RULES) -> list[Finding]:
+    """The findings of ``rules`` (every rule by default) for ``inp``, without duplicates, errors first."""
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
-    for rule in RULES:
+    for rule in rules:
         for f in rule(inp):
             key = (f.code, f.message)
             if key not in seen:

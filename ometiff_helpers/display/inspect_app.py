@@ -459,7 +459,7 @@ class InspectApp:
         if len(self._xml_text) <= XML_EAGER_CHARS:
             self._xml_layout()
         else:
-            size = tables.format_bytes(len(self._xml_text.encode()))
+            size = tables.format_bytes(len(rep.xml_bytes or b""))
             self.xml_view.value = (
                 f"<p><i>The OME-XML ({html.escape(size)}) is laid out when this tab is opened …</i></p>"
             )

@@ -20,6 +20,7 @@ import pandas as pd
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
 from ometiff_helpers.io.ledger import Ledger
+from ometiff_helpers.ome.description import decode_description
 from ometiff_helpers.report import Report
 from ometiff_helpers.tiff import codes as tifftags
 from ometiff_helpers.tiff.model import IFD, Tag
@@ -348,9 +349,10 @@ def tags_table(report: Report, path: str | None = None) -> pd.DataFrame:
             continue
         for tag in ifd.tags:
             value = tag_value_text(tag)
-            if tag.value is None and tag.code == 270 and ifd is first and report.xml_text:
-                # IFD 0's description was streamed to the OME-XML parser rather than kept on the tag
-                value = f"{_one_line(report.xml_text[: _TAG_VALUE_LIMIT * 8])[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
+            if tag.value is None and tag.code == 270 and ifd is first and report.xml_bytes:
+                # IFD 0's description was streamed to the OME-XML parser rather than kept on the tag: its head only
+                head = decode_description(report.xml_bytes[: _TAG_VALUE_LIMIT * 32])[: _TAG_VALUE_LIMIT * 8]
+                value = f"{_one_line(head)[:_TAG_VALUE_LIMIT]}… (OME-XML: see Raw XML)"
             rows.append(
                 {
                     "IFD": ifd.path,

@@ -7,7 +7,7 @@ import re
 from ometiff_helpers.findings import Severity
 from ometiff_helpers.ome.model import Annotation, Roi, Shape
 from ometiff_helpers.ome.values import ValueReader
-from ometiff_helpers.ome.xmlnode import Node, inner_xml
+from ometiff_helpers.ome.xmlnode import Node
 
 #: shape element local names (every schema) -> the 2016-06 kind
 SHAPE_KINDS: dict[str, str] = {
@@ -48,14 +48,12 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 class RoiBuilder(ValueReader):
     """Records of annotations, ROIs and shapes."""
 
-    def annotation(self, n: Node) -> Annotation:
+    def annotation(self, n: Node, annotates: tuple[str, ...] = ()) -> Annotation:
         kind = n.local[: -len("Annotation")] if n.local.endswith("Annotation") else n.local
         value_node = n.child("Value")
         value: str | None = None
         pairs: tuple[tuple[str, str], ...] = ()
-        if kind == "XML" and value_node is not None:
-            value = inner_xml(value_node).strip()
-        elif kind == "Map":
+        if kind == "Map":
             holder = value_node if value_node is not None else n
             pairs = tuple((m.get("K") or "", m.text) for m in holder.iter_children("M"))
         elif value_node is not None:
@@ -73,6 +71,7 @@ class RoiBuilder(ValueReader):
             file_size=None if bf is None else self.int_(bf, "Size"),
             mime_type=None if bf is None else bf.get("MIMEType"),
             annotation_refs=self._refs(n, "AnnotationRef"),
+            annotates=annotates,
         )
 
     def roi(self, n: Node, image_refs: tuple[str, ...] = ()) -> Roi:

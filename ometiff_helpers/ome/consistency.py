@@ -43,12 +43,14 @@ def check_tiffdata(image: Image, log: FindingLog) -> None:
             )
 
 
-def check_references(refs: list[tuple[str, str, str]], ids: dict[str, str], log: FindingLog) -> None:
-    """OME_DANGLING_REF per kind of reference (``refs``: ref element, target ID, owner ID) to an ID not in ``ids``."""
+def check_references(refs: dict[str, list[str]], ids: dict[str, str], log: FindingLog) -> None:
+    """OME_DANGLING_REF per kind of reference (``refs``: ref element -> the IDs its elements point to) to an ID not in
+    ``ids`` (only the kinds in ``CHECKED_REFS``)."""
     dangling: dict[str, list[str]] = {}
-    for ref, target, _owner in refs:
-        if ref in CHECKED_REFS and target not in ids:
-            dangling.setdefault(ref, []).append(target)
+    for ref, pointed in refs.items():
+        missing = [target for target in pointed if target not in ids] if ref in CHECKED_REFS else []
+        if missing:
+            dangling[ref] = missing
     for ref, targets in dangling.items():
         shown = ", ".join(sorted(set(targets))[:5])
         log.add(

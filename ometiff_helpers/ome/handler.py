@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
+from typing import Protocol
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
-from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.findings import Finding, FindingLog, Severity
 from ometiff_helpers.ome.build import Converter
-from ometiff_helpers.ome.consistency import check_duplicate_ids, check_references, check_tiffdata
+from ometiff_helpers.ome.consistency import (
+    CHECKED_REFS,
+    check_duplicate_ids,
+    check_references,
+    check_tiffdata,
+)
 from ometiff_helpers.ome.description import NOT_OME_HINT, preview
 from ometiff_helpers.ome.model import Annotation, BinaryOnly, Image, OmeDocument, Plate, Roi
 from ometiff_helpers.ome.xmlnode import Node, split_name
@@ -38,26 +43,49 @@ KNOWN_VERSIONS = (
 _NS_VERSION = re.compile(r"^https?://www\.openmicroscopy\.org/Schemas/OME/(\d{4}-\d{2}|\d{4}-FC)/?$")
 _NS_2003FC = "http://www.openmicroscopy.org/XMLschemas/OME/FC/ome.xsd"
 
-_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP = 1, 2, 3
+_ROLE_ROOT, _ROLE_CONTAINER, _ROLE_SKIP, _ROLE_RAW = 1, 2, 3, 4
 _CONTAINERS = frozenset({"StructuredAnnotations"})
+#: top-level parts that follow the Images in schema order: when one starts, the document's head is complete
+_AFTER_IMAGES = frozenset({"StructuredAnnotations", "ROI"})
 _REF_LIKE = frozenset({"Leader", "Contact", "Pump"})  # elements whose ID attribute refers to another object
 
 
+class RawText(Protocol):
+    """The document's own text between two byte offsets (the byte intake keeps what an open capture needs)."""
+
+    def raw_begin(self, at: int) -> None: ...
+
+    def raw_end(self, at: int) -> str | None: ...
+
+
 class OmeHandler:
-    """Receives expat's element events for one document (``start``, ``end``, ``chars``); ``finish`` builds it."""
+    """Receives expat's element events for one document (``start``, ``end``, ``chars``); ``finish`` builds it.
+
+    An XMLAnnotation's Value is not OME: its elements are neither built nor checked, and its content is taken from
+    the document as written (``raw``), not re-serialised.
+    """
 
     def __init__(
-        self, log: FindingLog, parser: expat.XMLParserType, *, max_elements: int, max_depth: int
+        self,
+        log: FindingLog,
+        parser: expat.XMLParserType,
+        raw: RawText,
+        *,
+        max_elements: int,
+        max_depth: int,
     ) -> None:
         self._log = log
         self._parser = parser
+        self._raw = raw
         self._conv = Converter(log)
         self.head = b""  # the document's first bytes, for the message of a root that is not <OME>
         self._stack: list[Node] = []
         self._depth = 0
         self._elements = 0
         self.root_seen = False
-        self._foreign_depth = 0
+        self.head_done = (
+            False  # the parts before the first ROI / StructuredAnnotations (the Images) are built
+        )
         self._max_elements = max_elements
         self._max_depth = max_depth
         self._namespace: str | None = None
@@ -77,9 +105,11 @@ class OmeHandler:
         self._extra: Counter[str] = Counter()
         self._ids: dict[str, str] = {}
         self._dup_ids: Counter[str] = Counter()
-        self._refs: list[tuple[str, str, str]] = []  # (ref element, target ID, owner ID)
-        self._annotates: dict[str, list[str]] = {}  # annotation ID -> IDs of the objects referring to it
-        self._roi_images: dict[str, list[str]] = {}  # ROI ID -> Image IDs referring to it
+        self._refs: dict[str, list[str]] = {}  # checked reference element -> the IDs it points to
+        # annotation ID -> IDs of the objects referring to it; ROI ID -> Image IDs referring to it (see ``_owners``)
+        self._annotates: dict[str, tuple[str, ...] | list[str]] = {}
+        self._roi_images: dict[str, tuple[str, ...] | list[str]] = {}
+        self._single: dict[str, tuple[str]] = {}  # owner ID -> (owner ID,): one tuple shared by every record
 
     # --- expat handlers -------------------------------------------------------------------------------------------
 
@@ -94,33 +124,55 @@ class OmeHandler:
             self._root(ns, local, prefix, attrs)
             return
         parent = stack[-1]
-        node = Node(local, ns, prefix, attrs)
         prole = parent.role
+        if prole == _ROLE_RAW:  # inside an XMLAnnotation's Value: its text is taken as written at its end
+            stack.append(parent)
+            return
+        node = Node(local, ns, prefix, attrs)
         if prole == 0 or prole == _ROLE_SKIP:
             parent.children.append(node)
-        elif prole == _ROLE_ROOT and local in _CONTAINERS:
-            node.role = _ROLE_CONTAINER
+        elif prole == _ROLE_ROOT:
+            if local in _AFTER_IMAGES:
+                self.head_done = True
+            if local in _CONTAINERS:
+                node.role = _ROLE_CONTAINER
         if local == "BinData":
             node.role = _ROLE_SKIP
+        elif local == "Value" and parent.local == "XMLAnnotation":
+            node.role = _ROLE_RAW  # not OME elements: their IDs are not OME IDs
+            self._raw.raw_begin(self._parser.CurrentByteIndex)
         stack.append(node)
-        if self._foreign_depth:
-            return  # inside an XMLAnnotation's Value: not OME elements, their IDs are not OME IDs
         ident = attrs.get("ID")
         if ident is None:
-            if local == "Value" and parent.local == "XMLAnnotation":
-                self._foreign_depth = self._depth
             return
         if local in _REF_LIKE or local.endswith(("Ref", "Settings")):
-            owner = parent.attrs.get("ID", parent.local)
-            self._refs.append((local, ident, owner))
+            if local in CHECKED_REFS:
+                targets = self._refs.get(local)
+                if targets is None:
+                    self._refs[local] = [ident]
+                else:
+                    targets.append(ident)
             if local == "AnnotationRef":
-                self._annotates.setdefault(ident, []).append(owner)
+                self._add_owner(self._annotates, ident, parent.attrs.get("ID", parent.local))
             elif local == "ROIRef":
-                self._roi_images.setdefault(ident, []).append(owner)
+                self._add_owner(self._roi_images, ident, parent.attrs.get("ID", parent.local))
         elif ident in self._ids:
             self._dup_ids[ident] += 1
         else:
             self._ids[ident] = local
+
+    def _add_owner(self, owners: dict[str, tuple[str, ...] | list[str]], ident: str, owner: str) -> None:
+        """Note that ``owner`` refers to ``ident``: a shared 1-tuple for the first (most IDs have one), then a list."""
+        got = owners.get(ident)
+        if got is None:
+            one = self._single.get(owner)
+            if one is None:
+                one = self._single[owner] = (owner,)
+            owners[ident] = one
+        elif isinstance(got, tuple):
+            owners[ident] = [*got, owner]
+        else:
+            got.append(owner)
 
     def _over_limit(self) -> None:
         if self._elements > self._max_elements:
@@ -175,11 +227,13 @@ class OmeHandler:
         self._stack.append(Node(local, ns, prefix, {}, role=_ROLE_ROOT))
 
     def end(self, _name: str) -> None:
-        if self._depth == self._foreign_depth:
-            self._foreign_depth = 0
         self._depth -= 1
         stack = self._stack
         node = stack.pop()
+        if node.role == _ROLE_RAW:
+            if stack[-1] is not node:  # the Value itself ends: its content as written
+                node.text = self._raw.raw_end(self._parser.CurrentByteIndex) or ""
+            return
         if not stack or node.role == _ROLE_CONTAINER:
             return
         prole = stack[-1].role
@@ -201,14 +255,14 @@ class OmeHandler:
         local, conv = n.local, self._conv
         if in_container:
             if local.endswith("Annotation"):
-                a = conv.annotation(n)
-                self._annotations.append(replace(a, annotates=tuple(self._annotates.get(a.id or "", ()))))
+                annotates = _as_tuple(self._annotates.get(n.get("ID") or ""))
+                self._annotations.append(conv.annotation(n, annotates=annotates))
             else:
                 self._extra[local] += 1
         elif local == "Image":
             self._images.append(conv.image(n, len(self._images), self._rois))
         elif local == "ROI":
-            self._rois.append(conv.roi(n, image_refs=tuple(self._roi_images.get(n.get("ID") or "", ()))))
+            self._rois.append(conv.roi(n, image_refs=_as_tuple(self._roi_images.get(n.get("ID") or ""))))
         elif local == "Instrument":
             self._instruments.append(conv.instrument(n))
         elif local == "Experimenter":
@@ -243,19 +297,8 @@ class OmeHandler:
         check_duplicate_ids(self._dup_ids, log)
         for image in self._images:
             check_tiffdata(image, log)
-        annotates, roi_images = self._annotates, self._roi_images
-        annotations = tuple(  # references that came after the annotation / ROI
-            replace(a, annotates=tuple(annotates[a.id]))
-            if a.id in annotates and len(annotates[a.id]) != len(a.annotates)
-            else a
-            for a in self._annotations
-        )
-        rois = tuple(
-            replace(r, image_refs=tuple(roi_images[r.id]))
-            if r.id in roi_images and len(roi_images[r.id]) != len(r.image_refs)
-            else r
-            for r in self._rois
-        )
+        _late_refs(self._annotations, self._annotates, "annotates")  # references after the annotation / ROI
+        _late_refs(self._rois, self._roi_images, "image_refs")
         if self._binary_only is not None:
             log.add(
                 "OME_BINARY_ONLY",
@@ -265,6 +308,38 @@ class OmeHandler:
                 remedy="Open the companion file named by MetadataFile (multi-file OME-TIFF); the portal's "
                 "viewer cannot follow it.",
             )
+        return self._document(
+            annotations=tuple(self._annotations),
+            rois=tuple(self._rois),
+            findings=log.findings(),
+            xml_bytes=xml_bytes,
+            sha256=sha256,
+            encoding=encoding,
+        )
+
+    def snapshot(self, *, xml_bytes: int, encoding: str) -> OmeDocument:
+        """The document as parsed so far, for an answer before the end: the parts before the first ROI or
+        StructuredAnnotations (``head_done``: the Images) with the findings so far; no ROI, no annotation (their
+        references may still come), none of ``finish``'s whole-document checks, no sha256."""
+        return self._document(
+            annotations=(),
+            rois=(),
+            findings=self._log.findings(),
+            xml_bytes=xml_bytes,
+            sha256="",
+            encoding=encoding,
+        )
+
+    def _document(
+        self,
+        *,
+        annotations: tuple[Annotation, ...],
+        rois: tuple[Roi, ...],
+        findings: tuple[Finding, ...],
+        xml_bytes: int,
+        sha256: str,
+        encoding: str,
+    ) -> OmeDocument:
         return OmeDocument(
             namespace=self._namespace,
             schema_version=self._version,
@@ -280,10 +355,29 @@ class OmeHandler:
             rois=rois,
             plates=tuple(self._plates),
             binary_only=self._binary_only,
-            findings=log.findings(),
+            findings=findings,
             xml_bytes=xml_bytes,
             sha256=sha256,
             element_count=self._elements,
             encoding=encoding,
             extra=dict(self._extra),
         )
+
+
+def _as_tuple(owners: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The owner IDs as a tuple (the shared one when there is one owner)."""
+    if owners is None:
+        return ()
+    return owners if isinstance(owners, tuple) else tuple(owners)
+
+
+def _late_refs(records: list, refs: dict[str, tuple[str, ...] | list[str]], name: str) -> None:
+    """Give each record the IDs of the objects referring to it that were read after it (``refs``: ID -> IDs).
+
+    The records are the handler's own and not yet published (``finish`` hands them out), so the field is set in
+    place: a copy per annotation or ROI (``dataclasses.replace``) cost more than the rest of building it.
+    """
+    for record in records:
+        ids = refs.get(record.id) if record.id is not None else None
+        if ids is not None and len(ids) != len(getattr(record, name)):
+            object.__setattr__(record, name, _as_tuple(ids))

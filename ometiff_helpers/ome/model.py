@@ -323,7 +323,7 @@ class Image:
 # --- annotations, ROIs, plates ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
 class Annotation:
     """A structured annotation of any kind; ``value`` is the text value (inner XML for XMLAnnotation)."""
 
@@ -341,7 +341,7 @@ class Annotation:
     annotates: tuple[str, ...] = ()  # IDs of the objects whose AnnotationRef points here
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
 class Shape:
     """One ROI shape; geometry fields not used by the kind stay None. ``points`` keeps the raw string."""
 
@@ -398,7 +398,7 @@ class Shape:
         return len(_NUMBER.findall(self.points)) // 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
 class Roi:
     id: str | None
     name: str | None = None

@@ -141,13 +141,18 @@ class OmeXmlParser:
         self._doc: OmeDocument | None = None
         self._utf16 = False
         self._nul_tail = b""  # UTF-16 only: trailing NUL bytes held back (see ``_accept``)
+        self._lead = b""  # a first byte alone, held until the next tells whether the text is UTF-16
         self._encoding = "UTF-8"
 
         self._log = FindingLog()
         p = safe_expat_parser(namespace_separator=SEP)
         p.namespace_prefixes = True
+        self._prev_tail = b""  # the last bytes parsed before ``_last_chunk`` (a tag may begin there)
+        self._raw_at: int | None = None  # where the open raw capture (an XMLAnnotation's Value) starts
+        self._raw_kept: list[bytes] = []  # its bytes in chunks already parsed
+        self._raw_missing = False
         self._handler = OmeHandler(
-            self._log, p, max_elements=self.options.max_elements, max_depth=self.options.max_depth
+            self._log, p, self, max_elements=self.options.max_elements, max_depth=self.options.max_depth
         )
         p.StartElementHandler = self._handler.start
         p.EndElementHandler = self._handler.end
@@ -171,6 +176,29 @@ class OmeXmlParser:
             raise
         self._progress()
 
+    @property
+    def head_done(self) -> bool:
+        """True once the parts before the first ROI or StructuredAnnotations (the Images) are built."""
+        return self._handler.head_done
+
+    @property
+    def fed(self) -> int:
+        """Bytes given to ``feed`` so far."""
+        return self._received
+
+    @property
+    def parsed(self) -> int:
+        """Bytes expat has been given so far (the rest waits to make a large enough chunk)."""
+        return self._last_chunk_start + len(self._last_chunk)
+
+    def snapshot(self) -> OmeDocument:
+        """The document as parsed so far (see ``OmeHandler.snapshot``); ``close()`` gives the whole one."""
+        if self._doc is not None:
+            return self._doc
+        if self._failed is not None:
+            raise self._failed
+        return self._handler.snapshot(xml_bytes=self._xml_bytes, encoding=self._encoding)
+
     def close(self) -> OmeDocument:
         """Finish parsing and return the document (raises if the XML is incomplete or unsafe)."""
         if self._doc is not None:
@@ -178,6 +206,9 @@ class OmeXmlParser:
         if self._failed is not None:
             raise self._failed
         try:
+            if self._lead:  # the whole text was one byte
+                lead, self._lead = self._lead, b""
+                self._take(lead.split(b"\x00", 1)[0])
             if self._utf16 and self._xml_bytes % 2:
                 self._take(self._nul_tail[:1])  # the NUL that completes the last UTF-16 character
             if not self._started:
@@ -217,8 +248,14 @@ class OmeXmlParser:
             if chunk.strip(b"\x00"):
                 self._trailing_data = True
             return
-        if not self._started and not self._head and is_utf16(chunk):
-            self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
+        if not self._started and not self._head and not self._utf16:
+            chunk = self._lead + chunk
+            if len(chunk) < 2:  # one byte cannot tell UTF-16 (a BOM, or "<" beside a NUL) from the rest
+                self._lead = chunk
+                return
+            self._lead = b""
+            if is_utf16(chunk):
+                self._utf16 = True  # NUL bytes are part of every character: no NUL-terminated string here
         if self._utf16:
             # a TIFF ASCII tag ends in one NUL byte, which would leave UTF-16 half a character: NULs at the end of
             # what arrived so far are held back until more text follows (``close`` keeps what completes a character)
@@ -292,7 +329,7 @@ class OmeXmlParser:
         if self._utf8 is None:
             return
         start = self._xml_bytes - len(chunk)
-        step = 4 * MiB  # decode in slices: the decoded text is dropped at once, memory stays small
+        step = 256 * 1024  # decode in slices: the decoded text is dropped at once, memory stays small
         for i in range(0, len(chunk), step):
             try:
                 self._utf8.decode(chunk[i : i + step])
@@ -328,6 +365,10 @@ class OmeXmlParser:
         data = b"".join(self._pending) if len(self._pending) != 1 else self._pending[0]
         self._pending = []
         self._pending_len = 0
+        if self._raw_at is not None:  # a capture is open: keep its part of the chunk parsed last
+            self._raw_kept.append(self._last_chunk[max(0, self._raw_at - self._last_chunk_start) :])
+        tail = self._last_chunk[-_RAW_LEAD:]
+        self._prev_tail = tail if len(tail) == _RAW_LEAD else (self._prev_tail + tail)[-_RAW_LEAD:]
         self._last_chunk_start += len(self._last_chunk)
         self._last_chunk = data
         try:
@@ -340,6 +381,38 @@ class OmeXmlParser:
             raise LimitExceeded(
                 "the OME-XML is nested too deeply", name="max_depth", value=-1, limit=self.options.max_depth
             ) from None
+
+    # --- the document's own text (``OmeHandler``: an XMLAnnotation's Value) ---------------------------------------
+
+    def raw_begin(self, at: int) -> None:
+        """Start keeping the document's bytes from offset ``at`` (a start tag's ``<``, in this chunk or at the end of
+        the one before)."""
+        start = self._last_chunk_start
+        self._raw_at = at
+        self._raw_missing = at < start - len(self._prev_tail)  # a start tag longer than the lead kept
+        self._raw_kept = (
+            [self._prev_tail[max(0, len(self._prev_tail) - (start - at)) :]] if at < start else []
+        )
+
+    def raw_end(self, at: int) -> str | None:
+        """The content of the element whose start tag begins where ``raw_begin`` was called and whose end tag begins
+        at ``at``, as written (None when its start tag began too long before the chunk parsed)."""
+        begin, self._raw_at = self._raw_at, None
+        kept, self._raw_kept = self._raw_kept, []
+        if begin is None or self._raw_missing:
+            return None
+        start = self._last_chunk_start
+        data = b"".join([*kept, self._last_chunk[max(0, begin - start) : max(0, at - start)]])[: at - begin]
+        return _element_content(data.decode(self._codec(), errors="replace"))
+
+    def _codec(self) -> str:
+        """The Python codec of the document's bytes (UTF-16 with its byte order)."""
+        if self._utf16:
+            return "utf-16-be" if self._head.startswith((b"\xfe\xff", b"\x00<")) else "utf-16-le"
+        try:
+            return codecs.lookup(self._encoding).name
+        except LookupError:
+            return "utf-8"
 
     def _expat_error(self, exc: expat.ExpatError, final: bool) -> OmeXmlError:
         line, col = exc.lineno, exc.offset + 1
@@ -366,6 +439,23 @@ class OmeXmlParser:
             msg += "; the ImageDescription is UTF-16 text, which the viewer cannot read either"
             hint = "Re-write the ImageDescription as UTF-8 (OME-TIFF requires it), e.g. by re-exporting the file."
         return OmeXmlError(msg + ".", line=line, column=col, hint=hint)
+
+
+_RAW_LEAD = 64 * 1024  # bytes of the previous chunk kept for a start tag that began there
+
+
+def _element_content(text: str) -> str:
+    """What follows the start tag at the beginning of ``text`` ("" for an empty-element tag ``<x/>``)."""
+    quote = ""
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == ">":
+            return "" if text[i - 1] == "/" else text[i + 1 :]
+    return ""
 
 
 # --- entry points ----------------------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
-"""The small element tree of one OME part: ``Node`` (like ElementTree's), expat's names split, re-serialisation."""
+"""The small element tree of one OME part: ``Node`` (like ElementTree's) and expat's names split."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from xml.sax.saxutils import escape, quoteattr
 
 SEP = "\x1f"  # expat namespace separator: cannot occur in XML names or namespace URIs
 
@@ -74,35 +73,6 @@ def _split_name(name: str) -> tuple[str, str, str]:
     if len(parts) == 2:
         return parts[0], parts[1], ""
     return parts[0], parts[1], parts[2]
-
-
-def _qname(node: Node) -> str:
-    return f"{node.prefix}:{node.local}" if node.prefix else node.local
-
-
-def inner_xml(node: Node) -> str:
-    """The content of ``node`` re-serialised (prefixes kept, namespace declarations not reproduced)."""
-    out: list[str] = [escape(node.text)]
-    for c in node.children:
-        _serialise(c, out)
-    return "".join(out)
-
-
-def _serialise(node: Node, out: list[str]) -> None:
-    attrs = "".join(f" {_attr_qname(k)}={quoteattr(v)}" for k, v in node.attrs.items())
-    out.append(f"<{_qname(node)}{attrs}>")
-    out.append(escape(node.text))
-    for c in node.children:
-        _serialise(c, out)  # depth is bounded by the parser's max_depth
-    out.append(f"</{_qname(node)}>")
-    out.append(escape(node.tail))
-
-
-def _attr_qname(key: str) -> str:
-    if SEP not in key:
-        return key
-    _ns, local, prefix = split_name(key)
-    return f"{prefix}:{local}" if prefix else local
 
 
 def ref_id(node: Node, local: str) -> str | None:
