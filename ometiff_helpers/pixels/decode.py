@@ -32,26 +32,27 @@ PREDICTOR = 317
 EXTRA_SAMPLES = 338
 YCBCR_SUBSAMPLING = 530
 
-#: Compression code -> imagecodecs decoder of a byte stream (the result is bytes, reshaped by the caller)
-_BYTE_CODECS: dict[int, Any] = {
-    Compression.LZW: imagecodecs.lzw_decode,
-    Compression.ADOBE_DEFLATE: imagecodecs.zlib_decode,
-    Compression.DEFLATE: imagecodecs.zlib_decode,
-    Compression.PACKBITS: imagecodecs.packbits_decode,
-    Compression.ZSTD: imagecodecs.zstd_decode,
-    Compression.ZSTD_DEPRECATED: imagecodecs.zstd_decode,
-    Compression.LZMA: imagecodecs.lzma_decode,
+#: Compression code -> name of the imagecodecs decoder of a byte stream (the result is bytes, reshaped by the caller);
+#: looked up when a tile is decoded, so that only the codec in use loads its extension module
+_BYTE_CODECS: dict[int, str] = {
+    Compression.LZW: "lzw_decode",
+    Compression.ADOBE_DEFLATE: "zlib_decode",
+    Compression.DEFLATE: "zlib_decode",
+    Compression.PACKBITS: "packbits_decode",
+    Compression.ZSTD: "zstd_decode",
+    Compression.ZSTD_DEPRECATED: "zstd_decode",
+    Compression.LZMA: "lzma_decode",
 }
-#: Compression code -> imagecodecs decoder returning an image array
-_IMAGE_CODECS: dict[int, Any] = {
-    Compression.APERIO_JP2000_YCBC: imagecodecs.jpeg2k_decode,
-    Compression.APERIO_JP2000_RGB: imagecodecs.jpeg2k_decode,
-    Compression.JPEG2000: imagecodecs.jpeg2k_decode,
-    Compression.WEBP: imagecodecs.webp_decode,
-    Compression.WEBP_DEPRECATED: imagecodecs.webp_decode,
-    Compression.LERC: imagecodecs.lerc_decode,
-    Compression.JPEGXL: imagecodecs.jpegxl_decode,
-    Compression.PNG: imagecodecs.png_decode,
+#: Compression code -> name of the imagecodecs decoder returning an image array
+_IMAGE_CODECS: dict[int, str] = {
+    Compression.APERIO_JP2000_YCBC: "jpeg2k_decode",
+    Compression.APERIO_JP2000_RGB: "jpeg2k_decode",
+    Compression.JPEG2000: "jpeg2k_decode",
+    Compression.WEBP: "webp_decode",
+    Compression.WEBP_DEPRECATED: "webp_decode",
+    Compression.LERC: "lerc_decode",
+    Compression.JPEGXL: "jpegxl_decode",
+    Compression.PNG: "png_decode",
 }
 _JPEG = {Compression.JPEG, Compression.JPEG_LOSSY, Compression.ALT_JPEG}
 #: Compression code -> reader of the image size its stream declares (checked before the codec allocates anything)
@@ -274,7 +275,7 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     if comp in _JPEG:
         return _decode_jpeg(layout, data, rows, cols, spp)
     if comp in _IMAGE_CODECS:
-        out = np.asarray(_IMAGE_CODECS[comp](data))
+        out = np.asarray(getattr(imagecodecs, _IMAGE_CODECS[comp])(data))
         out = out.reshape(out.shape[0], out.shape[1], -1)
         if out.shape[0] < rows or out.shape[1] < cols or out.shape[2] != spp:
             raise TileDecodeError(f"decoded to {out.shape}, the tile needs {(rows, cols, spp)}")
@@ -283,7 +284,7 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     need = rows * cols * spp * itemsize
     # the output is capped at one full tile (or strip), as tifffile does: a decompression bomb fails, not fills memory
     full = layout.tile_height * cols * spp * itemsize
-    raw = data if comp == Compression.NONE else _BYTE_CODECS[comp](data, out=full)
+    raw = data if comp == Compression.NONE else getattr(imagecodecs, _BYTE_CODECS[comp])(data, out=full)
     if len(raw) < need:
         got_rows = len(raw) // (cols * spp * itemsize)
         raise TileDecodeError(f"{len(raw):,} bytes decoded, {need:,} needed ({got_rows} of {rows} rows)")

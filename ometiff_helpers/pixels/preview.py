@@ -383,12 +383,17 @@ def _stats(t: ChannelTarget, arr: Any) -> ChannelStats:
     )
 
 
+#: largest block factor averaged by strided sums (f * f array additions); larger factors take numpy's mean over axes
+_STRIDED_MAX_FACTOR = 8
+
+
 def _corr(a: Any, b: Any) -> float | None:
     """Pearson's r over the finite pairs; None when either side is constant or there are too few pixels."""
     a = np.asarray(a, np.float64).ravel()
     b = np.asarray(b, np.float64).ravel()
     ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
+    if not ok.all():  # integer samples are always finite: no copy then
+        a, b = a[ok], b[ok]
     if a.size < 16 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
     return float(np.corrcoef(a, b)[0, 1])
@@ -401,17 +406,46 @@ def _constant(a: Any) -> bool:
     return fin.size == 0 or float(np.ptp(fin)) == 0.0
 
 
+def _block_mean(plane: Any, f: int, hb: int, wb: int) -> Any:
+    """The means of the ``f`` x ``f`` blocks of ``plane``'s top-left ``hb * f`` x ``wb * f`` pixels, as float64
+    (equal to ``reshape(hb, f, wb, f).mean(axis=(1, 3))``, without converting the whole plane first)."""
+    part = plane[: hb * f, : wb * f]
+    if f > _STRIDED_MAX_FACTOR:
+        return part.astype(np.float64).reshape(hb, f, wb, f).mean(axis=(1, 3))
+    acc = np.zeros((hb, wb), np.float64)
+    for i in range(f):
+        for j in range(f):
+            acc += part[i::f, j::f]
+    return acc / (f * f)
+
+
 def _region(level: _Level, window: tuple[slice, slice], sample: int) -> Any:
     """One sample of a lowest level over ``window`` (rows, columns), as float64."""
     return level.pixels[window[0], window[1], sample].astype(np.float64)
 
 
+def _cannot_beat(r: float | None) -> bool:
+    """Whether no other channel's upper tile can be reported as a better match than ``r`` (a correlation is at
+    most 1, and a better match must exceed ``r`` by 0.3): the cross-channel comparisons are then skipped."""
+    return r is not None and r + 0.3 >= 1.0
+
+
 def _compare(
     targets: list[ChannelTarget], levels: dict[int, _Level], stats: list[ChannelStats]
 ) -> list[LevelComparison]:
-    """Each channel's lowest level against its upper tile, block-averaged to the lowest level's scale."""
+    """Each channel's lowest level against its upper tile, block-averaged to the lowest level's scale; when the two
+    disagree, also against the other channels' upper tiles (a level built from another channel)."""
     out: list[LevelComparison] = []
     lowers = {t.channel: levels[t.lower.offset] for t in targets if t.lower.offset in levels}
+    blocks: dict[tuple[int, int, int, int, int], Any] = {}  # (level offset, sample, f, hb, wb) -> block means
+
+    def block(level: _Level, sample: int, f: int, hb: int, wb: int) -> Any:
+        """An upper tile's block means, computed once per channel and scale."""
+        key = (level.ifd.offset, sample, f, hb, wb)
+        if key not in blocks:
+            blocks[key] = _block_mean(level.pixels[:, :, sample], f, hb, wb)
+        return blocks[key]
+
     for t in targets:
         if t.upper is None or t.upper.offset not in levels or t.channel not in lowers:
             continue
@@ -423,24 +457,21 @@ def _compare(
         f = round(fx)
         if f < 1 or abs(fx - f) > 0.2 * f:
             continue
-        tile = up.pixels[:, :, t.sample].astype(np.float64)
-        hb, wb = tile.shape[0] // f, tile.shape[1] // f
+        hb, wb = up.pixels.shape[0] // f, up.pixels.shape[1] // f
         if hb < 4 or wb < 4:
             continue
-        block = tile[: hb * f, : wb * f].reshape(hb, f, wb, f).mean(axis=(1, 3))
         ly, lx = round(up.origin[0] / fy), round(up.origin[1] / fx)
-
-        window = (slice(ly, ly + hb), slice(lx, lx + wb))
-        own = _region(low, window, t.sample)
+        own = _region(low, (slice(ly, ly + hb), slice(lx, lx + wb)), t.sample)
         h, w = min(own.shape[0], hb), min(own.shape[1], wb)
         if h < 4 or w < 4:
             continue
-        ub = block[:h, :w]
-        r = _corr(ub, own[:h, :w])
+        own = own[:h, :w]
+        ub = block(up, t.sample, f, hb, wb)[:h, :w]
+        r = _corr(ub, own)
         best, best_r = None, None
-        for o in (
-            targets
-        ):  # the lowest level matching another channel's upper tile: a level built from that channel
+        others = [] if _cannot_beat(r) else targets
+        # the lowest level matching another channel's upper tile: a level built from that channel
+        for o in others:
             if o.channel == t.channel or o.upper is None or o.upper.offset not in levels:
                 continue
             other = levels[o.upper.offset]
@@ -450,9 +481,7 @@ def _compare(
                 or other.pixels.shape[:2] != up.pixels.shape[:2]
             ):
                 continue
-            otile = other.pixels[: hb * f, : wb * f, o.sample].astype(np.float64)
-            oblock = otile.reshape(hb, f, wb, f).mean(axis=(1, 3))[:h, :w]
-            ro = _corr(oblock, own[:h, :w])
+            ro = _corr(block(other, o.sample, f, hb, wb)[:h, :w], own)
             if (
                 ro is not None
                 and ro > 0.8
@@ -467,7 +496,7 @@ def _compare(
                 upper_path=t.upper.path,
                 upper_tile=up.tiles[0].index,
                 correlation=r,
-                lower_constant=_constant(own[:h, :w]),
+                lower_constant=_constant(own),
                 upper_constant=_constant(ub),
                 best_channel=best,
                 best_correlation=best_r,
