@@ -214,3 +214,28 @@ def test_cli_over_http_and_with_pixels_loads_what_it_needs() -> None:
         )
         loaded = _heavy_imported(code)
     assert {"requests", "urllib3", "numpy"} <= loaded
+
+
+def _modules_after(code: str) -> set[str]:
+    """Every module a fresh interpreter has imported after running ``code``."""
+    done = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)), file=sys.stderr)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.strip().splitlines()[-1].split())
+
+
+def test_cli_with_pixels_on_a_local_file_loads_only_the_codec_in_use() -> None:
+    """The default command (pixels and their checks) on the Deflate-compressed demo: numpy and imagecodecs' zlib,
+    no other codec's extension module, no plotting, table or widget library, no HTTP library."""
+    code = f"from ometiff_helpers.__main__ import main\nassert main([{str(demo_path())!r}]) in (0, 1)"
+    loaded = _modules_after(code)
+    assert {"numpy", "imagecodecs", "imagecodecs._zlib"} <= loaded
+    codecs = {m for m in loaded if m.startswith("imagecodecs._") and not m.startswith("imagecodecs._shared")}
+    assert codecs == {"imagecodecs._zlib"}
+    tops = {m.split(".")[0] for m in loaded}
+    assert not tops & {"matplotlib", "pandas", "ipywidgets", "IPython", "PIL", "requests", "urllib3"}
+    assert "concurrent.futures" not in loaded

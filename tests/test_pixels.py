@@ -482,3 +482,130 @@ def test_request_plan_of_the_full_size_pyramid(tmp_path: Path, monkeypatch: pyte
     assert sizes == [16 * 1024] * 4 + [256 * 1024] * 4
     assert p.bytes_read == 4 * (256 + 16) * 1024  # 1.06 MiB; whole tiles above would add 2 MiB
     assert len(p.comparisons) == 4 and not p.notices
+
+
+# --- the level comparison against its plain definition -----------------------------------------------------------
+
+
+def _plain_corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson's r over the finite pairs, None when a side is constant or under 16 pairs (np.corrcoef on copies)."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size < 16 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _plain_constant(a: np.ndarray) -> bool:
+    fin = a[np.isfinite(a)]
+    return fin.size == 0 or float(np.ptp(fin)) == 0.0
+
+
+def plain_compare(targets, levels) -> list[tuple]:
+    """The comparison as defined, every channel against every other channel's upper tile, each block mean computed
+    afresh: (channel, correlation, lower constant, upper constant, best channel, best correlation, upper rows)."""
+    out = []
+    for t in targets:
+        if t.upper is None or t.upper.offset not in levels or t.lower.offset not in levels:
+            continue
+        up, low = levels[t.upper.offset], levels[t.lower.offset]
+        if up.pixels is None or low.pixels is None or not up.tiles or not low.tiles:
+            continue
+        fx, fy = up.layout.width / low.layout.width, up.layout.height / low.layout.height
+        f = round(fx)
+        if f < 1 or abs(fx - f) > 0.2 * f:
+            continue
+        tile = up.pixels[:, :, t.sample].astype(np.float64)
+        hb, wb = tile.shape[0] // f, tile.shape[1] // f
+        if hb < 4 or wb < 4:
+            continue
+        block = tile[: hb * f, : wb * f].reshape(hb, f, wb, f).mean(axis=(1, 3))
+        ly, lx = round(up.origin[0] / fy), round(up.origin[1] / fx)
+        own = low.pixels[ly : ly + hb, lx : lx + wb, t.sample].astype(np.float64)
+        h, w = min(own.shape[0], hb), min(own.shape[1], wb)
+        if h < 4 or w < 4:
+            continue
+        r = _plain_corr(block[:h, :w], own[:h, :w])
+        best, best_r = None, None
+        for o in targets:
+            if o.channel == t.channel or o.upper is None or o.upper.offset not in levels:
+                continue
+            other = levels[o.upper.offset]
+            if (
+                other.pixels is None
+                or other.origin != up.origin
+                or other.pixels.shape[:2] != up.pixels.shape[:2]
+            ):
+                continue
+            otile = other.pixels[: hb * f, : wb * f, o.sample].astype(np.float64)
+            ro = _plain_corr(otile.reshape(hb, f, wb, f).mean(axis=(1, 3))[:h, :w], own[:h, :w])
+            if (
+                ro is not None
+                and ro > 0.8
+                and (r is None or ro > r + 0.3)
+                and (best_r is None or ro > best_r)
+            ):
+                best, best_r = o.channel, ro
+        rows = (up.origin[0], up.origin[0] + h * f) if up.band else None
+        out.append(
+            (t.channel, r, _plain_constant(own[:h, :w]), _plain_constant(block[:h, :w]), best, best_r, rows)
+        )
+    return out
+
+
+def _comparison_cases(tmp_path: Path) -> list[Path]:
+    """Files whose levels agree, and the defects the comparison is there to catch, compressed and not."""
+    chans = [blobs((512, 512), s) for s in range(3)]
+    noise = np.random.default_rng(9).integers(0, 30000, (256, 256), dtype=np.uint16)
+    nan = blobs((256, 256), 1, "float32", 2.0)
+    nan[10:40, 10:40] = np.nan
+    defects = {
+        "clean": None,
+        "blank": lambda c, level, a: np.zeros_like(a) if (c, level) == (0, 1) else a,
+        "blank-lowest": lambda c, level, a: np.full_like(a, 7) if (c, level) == (1, 2) else a,
+        "swapped": lambda c, level, a: chans[1][::4, ::4] if (c, level) == (0, 2) else a,
+        "noise": lambda c, level, a: noise if (c, level) == (1, 1) else a,
+    }
+    paths = []
+    for compression in ("zlib", "none"):
+        for name, override in defects.items():
+            paths.append(tmp_path / f"{name}-{compression}.ome.tif")
+            write_pyramid(paths[-1], chans, compression=compression, override=override)
+    paths.append(tmp_path / "nan.ome.tif")
+    write_pyramid(paths[-1], [nan, blobs((256, 256), 2, "float32", 2.0)])
+    return paths
+
+
+def test_level_comparison_equals_its_plain_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview's comparison (block means once per channel, other channels only when the levels disagree) gives
+    the values of the plain definition on clean and defective files, on the demo too."""
+    from ometiff_helpers.demo import demo_path
+    from ometiff_helpers.pixels import preview as preview_module
+
+    seen: list[tuple[list, list]] = []
+    real = preview_module._compare
+
+    def both(targets, levels, stats):
+        got = real(targets, levels, stats)
+        seen.append((got, plain_compare(targets, levels)))
+        return got
+
+    monkeypatch.setattr(preview_module, "_compare", both)
+    best_found = 0
+    for path in [*_comparison_cases(tmp_path), demo_path()]:
+        seen.clear()
+        preview_of(path)
+        assert len(seen) == 1
+        got, plain = seen[0]
+        assert len(got) == len(plain) >= 2, path
+        for g, p in zip(got, plain, strict=True):
+            fields = (g.channel, g.correlation, g.lower_constant, g.upper_constant, g.best_channel,
+                      g.best_correlation, g.upper_rows)  # fmt: skip
+            same = [a == b if not isinstance(a, float) else isinstance(b, float) and abs(a - b) <= 1e-9
+                    for a, b in zip(fields, p, strict=True)]  # fmt: skip
+            assert all(same), (path.name, fields, p)
+        best_found += sum(g.best_channel is not None for g in got)
+    assert best_found == 2  # the swapped level, compressed and not, is found built from channel 1
