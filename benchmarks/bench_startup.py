@@ -5,7 +5,7 @@ machine hits every command alike); the table gives the median and the fastest ru
 tifffile's. Also lists the heavy modules each command imports (requests, urllib3, numpy, imagecodecs), read from
 ``python -X importtime``.
 
-    .venv/bin/python benchmarks/bench_startup.py [--runs 21] [--package-path DIR]
+    .venv/bin/python benchmarks/bench_startup.py [--runs 21] [--package-path DIR] [--without-demo]
 
 Bytecode is cached as for an installed package (pip compiles it at install; an editable checkout under
 ``PYTHONDONTWRITEBYTECODE=1`` would compile every module at every start, about 70 ms here): the runs use a
@@ -13,7 +13,8 @@ Bytecode is cached as for an installed package (pip compiles it at install; an e
 keeps the environment as it is.
 
 ``--package-path DIR`` puts ``DIR`` first on ``PYTHONPATH``: time another checkout's ``ometiff_helpers`` (say the one
-before a change, from ``git archive``) with the same interpreter and libraries.
+before a change, from ``git archive``) with the same interpreter and libraries. ``--without-demo`` leaves ``--demo``
+(a URL inspect: a server, the HTTP library, the probes) out of the rotation, so that only local start-ups alternate.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file", type=Path, default=DEMO, help="the local file (the bundled demo)")
     ap.add_argument("--package-path", type=Path, help="time the ometiff_helpers found in this directory")
     ap.add_argument(
+        "--without-demo", action="store_true", help="leave `--demo` (a URL inspect) out of the rotation"
+    )
+    ap.add_argument(
         "--no-bytecode-cache", action="store_true", help="keep PYTHONDONTWRITEBYTECODE if it is set"
     )
     args = ap.parse_args(argv)
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Time every command in ``env``, print the table."""
-    cmds = commands(args.file)
+    cmds = [c for c in commands(args.file) if not (args.without_demo and "--demo" in c[1])]
     times: dict[str, list[float]] = {label: [] for label, _ in cmds}
     for _label, cmd in cmds:
         time_once(cmd, env)  # warm the file cache

@@ -221,3 +221,18 @@ def test_bench_startup_script_prints_its_table() -> None:
     assert rows["`python -m tifffile --maxplots 0 FILE`"][3] == "1.00"
     assert rows["`python -c 'import ometiff_helpers.report'`"][4].startswith("none of")
     assert "requests" in rows["`python -m ometiff_helpers --demo`"][4]
+
+
+def test_bench_startup_can_leave_the_url_inspect_out() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "bench_startup.py"), "--runs", "1", "--without-demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _rows(proc.stdout, 5)
+    assert len(rows) == 5 and "`python -m ometiff_helpers --demo`" not in rows
+    assert "numpy" in rows["`python -m ometiff_helpers FILE`"][4]
