@@ -209,3 +209,34 @@ def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp
     assert len(desc) == (end - start) // (2 * 1024 * 1024) >= 4  # pieces of 2 MiB or more
     assert sequential_rounds(desc) == 1  # concurrent
     assert sum(r.nbytes for r in desc) == end - start
+
+
+def test_read_tiff_gives_the_structure_while_a_large_description_still_streams(tmp_path) -> None:
+    """``on_structure`` is called once, when every IFD is read and before the throttled description has arrived;
+    ``read_tiff`` returns the same structure once every byte has reached the consumer, in the same rounds."""
+    import numpy as np
+    import tifffile
+
+    from ometiff_helpers.tiff.read import read_tiff
+
+    text = "<OME>" + "".join(f'<ROI ID="ROI:{i}"/>' for i in range(300_000)) + "</OME>"
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), "uint8"), description=text, metadata=None)
+    got: list[bytes] = []
+    seen: list[tuple[object, int]] = []
+
+    def structure_known(structure) -> None:
+        seen.append((structure, sum(len(c) for c in got)))
+
+    with (
+        FaultServer({"big.tif": path}, latency=0.05, rate=1_000_000) as server,
+        HttpSource(server.url("big.tif")) as src,
+    ):
+        structure = read_tiff(src, description_consumer=got.append, on_structure=structure_known)
+        rounds = src.ledger.rounds
+    assert len(seen) == 1 and seen[0][0] is structure and len(structure.ifds) == 2
+    assert seen[0][1] < len(text) // 2  # the description was still arriving
+    assert b"".join(got).rstrip(b"\0") == text.encode()
+    with BytesSource(path.read_bytes()) as local:
+        assert read_tiff(local, description_consumer=lambda b: None).ifds == structure.ifds
+        assert local.ledger.rounds == rounds  # the same rounds as a read that waits for the description
