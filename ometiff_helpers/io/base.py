@@ -77,7 +77,9 @@ class HttpOptions:
     small_file_limit: int = 1 * _MIB  # a whole-file 200 answer is accepted up to this size
     max_requests: int = 5000
     max_bytes: int = 1024 * _MIB
-    consumer_chunk: int = 1 * _MIB
+    consumer_chunk: int = (
+        1 * _MIB
+    )  # the largest chunk a streamed range is passed on in (HTTP: the first are smaller)
     # a streamed range (the OME-XML) of at least 2 pieces of stream_piece_min bytes is read as up to
     # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
     stream_pieces: int = 8

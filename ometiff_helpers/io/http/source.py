@@ -570,12 +570,15 @@ class HttpSource(ByteSource):
         self._record(span, got_here, status, t0, state)
 
     def _deliver(self, state: _Attempt, chunk: bytes) -> None:
-        """Pass received bytes to the buffer, or to the consumer in large chunks."""
+        """Pass received bytes to the buffer, or to the consumer in chunks that grow from one socket read to
+        ``consumer_chunk`` (each as large as what was passed on before): the first bytes of a stream (the head of
+        an OME-XML) are not held back on a slow link, and a long stream still costs few calls."""
         if state.consumer is None:
             state.buf += chunk
             return
         state.pending += chunk
-        if len(state.pending) >= self.options.consumer_chunk:
+        passed_on = state.got - len(state.pending)
+        if len(state.pending) >= min(self.options.consumer_chunk, max(_READ_CHUNK, passed_on)):
             state.consumer(bytes(state.pending))
             state.pending.clear()
 
