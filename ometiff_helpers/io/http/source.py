@@ -125,16 +125,24 @@ class _Running(Detached):
         self._jobs = jobs
         self._lock = threading.Lock()
         self._stopped = False
+        self._error: BaseException | None = (
+            None  # the first request to fail (the others were cut because of it)
+        )
         for fut in futures:
             fut.add_done_callback(self._ended)
 
     def _ended(self, fut: Future[bytes]) -> None:
         """A request ended: when it failed, cut the others and tell the consumers at once (not only in ``wait``)."""
-        if fut.cancelled() or fut.exception() is None:
+        error = None if fut.cancelled() else fut.exception()
+        if error is None:
             return
+        with self._lock:
+            if self._error is None and not self._stopped:
+                self._error = error
         self._stop()
 
     def _stop(self) -> None:
+        """Cut every request (once): queued ones dropped, running ones cut, consumers told."""
         with self._lock:
             if self._stopped:
                 return
@@ -151,10 +159,12 @@ class _Running(Detached):
             wait(self._futures)
         finally:
             self._source._busy += time.monotonic() - started
-        for fut in self._futures:
-            error = None if fut.cancelled() else fut.exception()
-            if error is not None:
-                raise error
+        with self._lock:
+            error = self._error
+        if error is None:  # a failure whose callback has not run yet: nothing was cut because of it
+            error = next((f.exception() for f in self._futures if not f.cancelled() and f.exception()), None)
+        if error is not None:
+            raise error
 
     def cancel(self) -> None:
         """Cut every request and wait until none runs (nothing writes to the ledger after the read's error)."""
