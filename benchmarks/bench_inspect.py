@@ -18,7 +18,11 @@ Ours also gives the time to its first answer (the ``summary`` stage of ``inspect
 verdict so far; the other readers show nothing before they return) and, in a run of its own under ``tracemalloc``,
 the peak of Python's allocations and what the report still holds after the inspect.
 
-    .venv/bin/python benchmarks/bench_inspect.py [--latency 0.05] [--quick | --tiny] [--rois 20000] [--json]
+    .venv/bin/python benchmarks/bench_inspect.py [--latency 0.05] [--mbit 20] [--quick | --tiny] [--rois 20000]
+        [--json]
+
+``--mbit``: throttle every connection to that many Mbit/s (an object store's per-connection rate; 0: loopback
+speed). The first answer's cell also says how much of the OME-XML had arrived then.
 """
 
 from __future__ import annotations
@@ -57,13 +61,22 @@ def _run(reader: str, url: str, t0: float) -> dict[str, float | int]:
         from ometiff_helpers.report import Stage, inspect
 
         first: dict[str, float | int] = {}
+        received = [0]  # OME-XML bytes arrived so far
+
+        def on_progress(event: Any) -> None:
+            if event.stage == "xml":
+                received[0] = event.done
 
         def on_stage(stage: Stage) -> None:
             if not first:
                 stage.report.summary()  # what the CLI prints first
-                first.update(first_answer_s=time.perf_counter() - t0, first_xml_parsed=stage.xml_parsed)
+                first.update(
+                    first_answer_s=time.perf_counter() - t0,
+                    first_xml_parsed=stage.xml_parsed,
+                    first_xml_received=received[0],
+                )
 
-        report = inspect(url, on_stage=on_stage)
+        report = inspect(url, on_stage=on_stage, on_progress=on_progress)
         ifds = len(report.tiff.all_ifds())
         return {"ifds": ifds, "xml": len(report.xml_bytes or b""), "findings": len(report.findings), **first}
     if reader == "seed notebook":
@@ -158,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     """Write the file, serve it, run every reader in its own process, print a markdown table (or JSON)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=float, default=0.05, help="seconds added to every response (0.05)")
+    ap.add_argument("--mbit", type=float, default=0.0, help="Mbit/s per connection (0: unthrottled)")
     ap.add_argument("--quick", action="store_true", help="8192 px images, same OME-XML")
     ap.add_argument("--tiny", action="store_true", help="1024 px images, 200 ROIs (the smoke test)")
     ap.add_argument("--rois", type=int, default=20_000, help="ROIs in the OME-XML (20,000: about 23 MB)")
@@ -181,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_inspect_") as tmp:
         path = write_file(spec, Path(tmp) / spec.name)
         facts = file_facts(spec.name, path)
-        with FaultServer({spec.name: path}, latency=args.latency) as server:
+        rate = args.mbit * 1e6 / 8
+        with FaultServer({spec.name: path}, latency=args.latency, rate=rate) as server:
             for reader in (*READERS, CLI):
                 server.reset_log()
                 if reader == CLI:
@@ -220,18 +235,20 @@ def main(argv: list[str] | None = None) -> int:
                     row.update({k: v for k, v in traced_row.items() if k != "xml"})
                 rows.append(row)
     if args.json:
-        print(json.dumps({"file": facts.__dict__, "latency": args.latency, "rows": rows}, indent=1))
+        link = {"latency": args.latency, "mbit_per_connection": args.mbit}
+        print(json.dumps({"file": facts.__dict__, **link, "rows": rows}, indent=1))
         return 0
-    print(markdown(facts, rows, args.latency))
+    print(markdown(facts, rows, args.latency, args.mbit))
     return 0
 
 
-def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
+def markdown(facts: Any, rows: list[dict[str, Any]], latency: float, mbit: float = 0.0) -> str:
     """One table: a row per reader."""
     xml_mib = facts.ome_xml / 2**20
+    link = f", {mbit:g} Mbit/s per connection" if mbit else ""
     lines = [
         f"{facts.name}: {facts.size / 2**30:,.2f} GiB, {facts.ifds} IFDs, "
-        f"OME-XML {xml_mib:,.2f} MiB; latency {latency * 1000:.0f} ms per request.",
+        f"OME-XML {xml_mib:,.2f} MiB; latency {latency * 1000:.0f} ms per request{link}.",
         "",
         "| reader | requests | rounds | KiB | IFDs | OME-XML read | first answer s | whole inspect s "
         "| peak RSS rise MiB | peak / XML | traced peak / XML | held after / XML |",
@@ -257,6 +274,8 @@ def markdown(facts: Any, rows: list[dict[str, Any]], latency: float) -> str:
         first = (
             f"{float(r['first_answer_s']):.2f}" if "first_answer_s" in r else f"= {float(r['seconds']):.2f}"
         )
+        if "first_xml_received" in r and facts.ome_xml:
+            first += f" ({100 * int(r['first_xml_received']) / facts.ome_xml:.0f} % of the XML in)"
         traced = held = ""
         if "traced_peak_kib" in r and xml_mib:
             traced = f"{int(r['traced_peak_kib']) / 1024 / xml_mib:.1f}"

@@ -326,6 +326,23 @@ def inspect_source(
     read_options = options or ReadOptions()
     xml_options = OmeXmlOptions(max_bytes=read_options.max_description_bytes)  # one XML size limit
     intake = XmlIntake(on_progress, xml_options)
+    sent: list[Stage] = []  # the summary stage, once emitted
+
+    def structure_known(tiff: TiffStructure) -> None:
+        """Every IFD is read: emit the summary now if the XML is still arriving and its head is parsed."""
+        if on_stage is None or intake.total is None or intake.received >= intake.total:
+            return  # no description streaming: the summary follows the reading at once
+        head = intake.wait_head()
+        if head is None:
+            return
+        draft = Report(source.display_name, source.info, tiff, source.ledger)
+        probing = checks and probes and source.info.kind == "http"
+        early = _early_report(
+            draft, head, intake, checks=checks, probing=probing, pixels=pixels, viewer=viewer
+        )
+        sent.append(Stage(SUMMARY, early, intake.parsed, intake.total))
+        on_stage(sent[-1])
+
     try:
         tiff = read_tiff(
             source,
@@ -333,6 +350,7 @@ def inspect_source(
             offsets=offsets,
             description_consumer=intake,
             on_progress=intake.relay,
+            on_structure=structure_known,
         )
     except BaseException:
         intake.close_input(abort=True)  # its head thread stops
@@ -346,7 +364,7 @@ def inspect_source(
         xml_bytes=payload,
     )
     probing = checks and probes and source.is_open and source.info.kind == "http"
-    if on_stage is not None:
+    if on_stage is not None and not sent:
         head = intake.head()
         early = _early_report(
             report, head, intake, checks=checks, probing=probing, pixels=pixels, viewer=viewer

@@ -201,7 +201,10 @@ def test_bench_inspect_script_prints_its_table() -> None:
     assert rows["seed notebook"][4] == "12/36"
     assert all(float(r[8].split()[0]) >= 0 for r in rows.values())  # a peak memory was measured in every run
     ours = rows["ometiff_helpers inspect"]
-    assert 0 <= float(ours[6]) <= float(ours[7])  # its first answer (summary stage) came before the end
+    assert (
+        0 <= float(ours[6].split()[0]) <= float(ours[7])
+    )  # its first answer (summary stage) came before the end
+    assert ours[6].endswith("% of the XML in)")  # and how much of the XML had arrived then
     assert rows["seed notebook"][6].startswith("= ")  # the others answer only at the end
     assert float(ours[10]) > 0 and float(ours[11]) > 0  # Python's allocations traced in a run of their own
 

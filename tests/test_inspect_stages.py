@@ -157,3 +157,85 @@ def test_a_failed_read_leaves_no_parsing_thread_behind(big_xml_file: Path) -> No
     with pytest.raises(LimitExceeded):
         inspect(str(big_xml_file), options=ReadOptions(max_ifds=1))  # IFD 1 is one too many
     assert not [t for t in threading.enumerate() if t.name == "ome-xml-head"]
+
+
+def _description_span(path: Path) -> tuple[int, int]:
+    """Where IFD 0's ImageDescription lies in ``path`` (half-open), as tifffile reads it."""
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages.first.tags["ImageDescription"]
+        return tag.valueoffset, tag.valueoffset + tag.count
+
+
+def test_on_a_throttled_link_the_summary_comes_while_the_xml_still_downloads(big_xml_file: Path) -> None:
+    """1 MB/s per connection: the summary stage fires once the IFDs are read and the XML's head is parsed, while
+    most of the XML is still on its way; it says what the complete report says."""
+    from faultserver import FaultServer
+
+    received = [0]
+
+    def progress(event) -> None:
+        if event.stage == "xml":
+            received[0] = event.done
+
+    at_summary: list[int] = []
+    stages: list[Stage] = []
+
+    def on_stage(stage: Stage) -> None:
+        if stage.name == "summary":
+            at_summary.append(received[0])
+        stages.append(stage)
+
+    with FaultServer({"rois.ome.tif": big_xml_file}, latency=0.05, rate=1_000_000) as server:
+        final = inspect(server.url("rois.ome.tif"), on_stage=on_stage, on_progress=progress, probes=False)
+    total = len(final.xml_bytes or b"")
+    assert [s.name for s in stages] == ["summary", "complete"] and total > 8_000_000
+    assert at_summary[0] < total // 2  # the summary did not wait for the XML's download
+    first = stages[0]
+    assert first.xml_total == _description_span(big_xml_file)[1] - _description_span(big_xml_file)[0]
+    assert first.report.tiff is final.tiff and first.report.pending == (PENDING_XML,)
+    early, complete = first.report.summary(), final.summary()
+    assert early.pop("Verdict").endswith(f"so far; pending: {PENDING_XML}")
+    complete.pop("Verdict")
+    assert early == complete
+    assert {f.code for f in first.report.findings} <= {f.code for f in final.findings}
+
+
+def test_a_download_that_fails_after_the_summary_ends_in_one_clear_error(big_xml_file: Path) -> None:
+    """The last piece of the XML's download is cut (a TCP reset, every attempt) once the summary was given: the
+    summary came, then ``inspect`` raises one ``ProtocolError`` that says so, and nothing keeps running."""
+    import threading
+
+    from faultserver import FaultServer
+
+    from ometiff_helpers.errors import ProtocolError
+
+    desc_end = _description_span(big_xml_file)[1]
+    summary_given = threading.Event()
+
+    def cut_the_xml_tail(handler) -> bool:
+        span = handler.headers.get("Range", "")
+        if not span.endswith(f"-{desc_end - 1}"):
+            return False
+        summary_given.wait(60)
+        entry = handler.entry("rois.ome.tif")
+        s, e = handler.requested_span(entry.size)
+        handler.send_status(
+            206, {"Content-Range": f"bytes {s}-{e - 1}/{entry.size}", "Content-Length": str(e - s)}
+        )
+        handler.end_headers()
+        handler.write_body(entry.read(s, s + 1000))
+        handler.hang_up(reset=True)
+        return True
+
+    stages: list[str] = []
+
+    def on_stage(stage: Stage) -> None:
+        stages.append(stage.name)
+        summary_given.set()
+
+    with FaultServer({"rois.ome.tif": big_xml_file}, latency=0.05, rate=2_000_000) as server:
+        server.behaviour = cut_the_xml_tail
+        with pytest.raises(ProtocolError, match="kept breaking after 4 attempts"):
+            inspect(server.url("rois.ome.tif"), on_stage=on_stage, probes=False)
+    assert stages == ["summary"]
+    assert not [t for t in threading.enumerate() if t.name == "ome-xml-head"]

@@ -125,14 +125,19 @@ def test_keep_alive_reuses_one_connection(server):
     assert adapter._pool_maxsize >= src.options.max_concurrency
 
 
-def test_consumer_gets_large_chunks_and_bytes_are_not_kept(server):
+def test_consumer_gets_growing_chunks_and_bytes_are_not_kept(server):
+    """A streamed range reaches its consumer first in a socket read's worth (256 KiB: the head of an XML is not
+    held back on a slow link), then in chunks as large as what was passed on before, up to 1 MiB."""
     src = HttpSource(server.url("f.tif", token=CANARY))
     src.open(1000)
     chunks: list[bytes] = []
     out = src.fetch([(10, 20), (100_000, 2_600_000)], consumers={1: chunks.append})
     assert out == [DATA[10:20], None]
     assert b"".join(chunks) == DATA[100_000:2_600_000]
-    assert all(len(c) >= MIB for c in chunks[:-1]) and len(chunks) == 3
+    sizes = [len(c) for c in chunks]
+    assert 256 * 1024 <= sizes[0] < 512 * 1024  # the first: about one socket read, not a whole MiB
+    assert all(n >= min(MIB, max(256 * 1024, sum(sizes[:i]))) for i, n in enumerate(sizes[:-1]))  # growing
+    assert max(sizes) < MIB + 512 * 1024 and 4 <= len(chunks) <= 6
     before = src.ledger.count
     src.read(200_000, 200_100)  # streamed bytes were not cached
     assert src.ledger.count == before + 1

@@ -209,3 +209,74 @@ def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp
     assert len(desc) == (end - start) // (2 * 1024 * 1024) >= 4  # pieces of 2 MiB or more
     assert sequential_rounds(desc) == 1  # concurrent
     assert sum(r.nbytes for r in desc) == end - start
+
+
+def test_read_tiff_gives_the_structure_while_a_large_description_still_streams(tmp_path) -> None:
+    """``on_structure`` is called once, when every IFD is read and before the throttled description has arrived;
+    ``read_tiff`` returns the same structure once every byte has reached the consumer, in the same rounds."""
+    import numpy as np
+    import tifffile
+
+    from ometiff_helpers.tiff.read import read_tiff
+
+    text = "<OME>" + "".join(f'<ROI ID="ROI:{i}"/>' for i in range(300_000)) + "</OME>"
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), "uint8"), description=text, metadata=None)
+    got: list[bytes] = []
+    seen: list[tuple[object, int]] = []
+
+    def structure_known(structure) -> None:
+        seen.append((structure, sum(len(c) for c in got)))
+
+    with (
+        FaultServer({"big.tif": path}, latency=0.05, rate=1_000_000) as server,
+        HttpSource(server.url("big.tif")) as src,
+    ):
+        structure = read_tiff(src, description_consumer=got.append, on_structure=structure_known)
+        rounds = src.ledger.rounds
+    assert len(seen) == 1 and seen[0][0] is structure and len(structure.ifds) == 2
+    assert seen[0][1] < len(text) // 2  # the description was still arriving
+    assert b"".join(got).rstrip(b"\0") == text.encode()
+    with BytesSource(path.read_bytes()) as local:
+        assert read_tiff(local, description_consumer=lambda b: None).ifds == structure.ifds
+        assert local.ledger.rounds == rounds  # the same rounds as a read that waits for the description
+
+
+def test_a_detached_stream_returns_the_other_ranges_first_and_raises_the_failure_that_ended_it() -> None:
+    """``fetch_detached``: the plain range comes back while the throttled pieces still run; when the last piece
+    fails (404), the others are cut, the consumer is told (``abort``), and ``wait`` raises that 404, not a cut."""
+    from ometiff_helpers.errors import NotFound
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.got: list[bytes] = []
+            self.aborted = False
+
+        def __call__(self, data: bytes) -> None:
+            self.got.append(data)
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    last_end = END - 1
+
+    def refuse_the_last_piece(handler) -> bool:
+        if not handler.headers.get("Range", "").endswith(f"-{last_end}"):
+            return False
+        time.sleep(0.3)  # the other pieces are under way
+        handler.send_error(404)
+        return True
+
+    consumer = Consumer()
+    options = HttpOptions(stream_piece_min=100_000)
+    with FaultServer({"f.tif": DATA}, rate=100_000) as server:
+        server.behaviour = refuse_the_last_piece
+        with HttpSource(server.url("f.tif"), options=options) as src:
+            src.open(1000)
+            out, running = src.fetch_detached([(10, 20), (START, END)], consumers={1: consumer})
+            assert out == [DATA[10:20], None]
+            assert sum(len(c) for c in consumer.got) < END - START  # still streaming
+            with pytest.raises(NotFound):
+                running.wait()
+            assert consumer.aborted
+            assert src.read(0, 10) == DATA[:10]  # the source still reads

@@ -9,6 +9,7 @@ tifffile's reading of the same file.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -248,6 +249,47 @@ def test_full_size_scattered_file_meets_the_targets(full_size: dict[str, Path]) 
     assert ledger["rounds"] <= 3, ledger
     assert ledger["count"] <= 36 + 4, ledger
     assert ledger["bytes"] <= 2 * _needed(full_size["scattered"]) + 64 * KIB, (ledger, metadata)
+
+
+def _needed_places(path: Path) -> list[tuple[int, int]]:
+    """The byte ranges ``_needed`` counts (header, each IFD, its out-of-line values but the offset and byte-count
+    arrays), merged where they touch or lie within the 4 KiB coalescing gap: the fewest single-range requests."""
+    with tifffile.TiffFile(path) as tf:
+        count, entry, pointer = (8, 20, 8) if tf.is_bigtiff else (2, 12, 4)
+        spans = [(0, 2 * pointer)]
+        for page in tf.pages:
+            assert isinstance(page, tifffile.TiffPage)
+            for p in (page, *(page.pages or ())):
+                spans.append((p.offset, p.offset + count + entry * len(p.tags) + pointer))
+                spans += [
+                    (t.valueoffset, t.valueoffset + t.valuebytecount)
+                    for t in p.tags.values()
+                    if t.valuebytecount > pointer and t.code not in (273, 279, 324, 325)
+                ]
+    places: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if places and start - places[-1][1] <= 4 * KIB:
+            places[-1] = (places[-1][0], max(end, places[-1][1]))
+        else:
+            places.append((start, end))
+    return places
+
+
+def test_fewer_than_40_requests_on_the_scattered_file_would_break_the_byte_target(
+    full_size: dict[str, Path],
+) -> None:
+    """Why the scattered file takes 40 requests and not 38: its needed metadata lies in 40 places (36 IFDs and 4
+    SubIFDs arrays, each after its IFD's 144 KiB of tile arrays); one request fewer means reading through the
+    smallest gap between two places, and even a reader that read nothing else would then pass 2 x metadata + 64 KiB."""
+    path = full_size["scattered"]
+    places = _needed_places(path)
+    needed = _needed(path)
+    assert len(places) == 40 and sum(e - s for s, e in places) == needed
+    smallest_gap = min(b[0] - a[1] for a, b in itertools.pairwise(places))
+    assert smallest_gap == 144 * KIB  # a channel IFD's TileOffsets + TileByteCounts
+    assert needed + smallest_gap > 2 * needed + 64 * KIB  # 39 requests cannot keep to the target
+    _, _, ledger = _read(path)
+    assert ledger["count"] == len(places)  # the reader already needs no more than one request per place
 
 
 def test_full_size_tail_file_meets_the_targets(full_size: dict[str, Path]) -> None:

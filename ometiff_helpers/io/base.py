@@ -20,7 +20,7 @@ from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.ordered import OrderedStream, split_range
 from ometiff_helpers.io.segments import Segments
 
-__all__ = ["ByteSource", "Consumer", "HttpOptions", "Range", "SourceInfo", "coalesce"]
+__all__ = ["ByteSource", "Consumer", "Detached", "HttpOptions", "Range", "SourceInfo", "coalesce"]
 
 Range = tuple[int, int]
 Consumer = Callable[[bytes], None]
@@ -77,7 +77,9 @@ class HttpOptions:
     small_file_limit: int = 1 * _MIB  # a whole-file 200 answer is accepted up to this size
     max_requests: int = 5000
     max_bytes: int = 1024 * _MIB
-    consumer_chunk: int = 1 * _MIB
+    consumer_chunk: int = (
+        1 * _MIB
+    )  # the largest chunk a streamed range is passed on in (HTTP: the first are smaller)
     # a streamed range (the OME-XML) of at least 2 pieces of stream_piece_min bytes is read as up to
     # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
     stream_pieces: int = 8
@@ -105,6 +107,21 @@ def coalesce(spans: Iterable[Range], gap: int, max_size: int) -> list[Range]:
             s += max_size
         out.append((s, e))
     return out
+
+
+class Detached:
+    """The streamed ranges of a round that go on arriving after ``ByteSource.fetch_detached`` returned.
+
+    This one is already complete (a local source reads its streams at once); ``HttpSource`` returns one whose
+    requests still run. ``wait()`` returns when every byte was passed on, or raises the first request's error;
+    ``cancel()`` cuts what still runs (another part of the read failed) and raises nothing.
+    """
+
+    def wait(self) -> None:
+        """Return once every streamed byte was passed on; raise the first failed request's error."""
+
+    def cancel(self) -> None:
+        """Stop what still runs, without raising (the read failed elsewhere)."""
 
 
 # --- the abstract source ---------------------------------------------------------------------------------------------
@@ -200,7 +217,26 @@ class ByteSource(ABC):
             raise RuntimeError(f"{self.display_name}: source is closed")
         if not self.is_open:
             self.open()
-        consumers = consumers or {}
+        results, detached = self._fetch_round(ranges, consumers or {}, detach=False)
+        detached.wait()  # already complete
+        return results
+
+    def fetch_detached(
+        self, ranges: Sequence[Range], *, consumers: Mapping[int, Consumer]
+    ) -> tuple[list[bytes | None], Detached]:
+        """Like ``fetch`` (one round, counted and budgeted as one), but returns as soon as the ranges without a
+        consumer have arrived: the streamed ones go on in the returned ``Detached`` (call its ``wait()``, or
+        ``cancel()`` when the read fails elsewhere), so that later rounds need not wait for a large stream."""
+        if self._closed:
+            raise RuntimeError(f"{self.display_name}: source is closed")
+        if not self.is_open:
+            self.open()
+        return self._fetch_round(ranges, consumers, detach=True)
+
+    def _fetch_round(
+        self, ranges: Sequence[Range], consumers: Mapping[int, Consumer], *, detach: bool
+    ) -> tuple[list[bytes | None], Detached]:
+        """One round of ``fetch``; with ``detach`` the streamed requests run apart (``_start_detached``)."""
         size = self.size
         clamped: list[Range] = []
         for s, e in ranges:
@@ -208,7 +244,7 @@ class ByteSource(ABC):
                 raise ValueError(f"bad byte range ({s}, {e})")
             clamped.append((min(s, size), min(e, size)))
 
-        jobs: list[tuple[Range, Consumer | None]] = []
+        stream_jobs: list[tuple[Range, Consumer | None]] = []
         streamed: set[int] = set()
         plain_missing: list[Range] = []
         for i, (s, e) in enumerate(clamped):
@@ -218,15 +254,26 @@ class ByteSource(ABC):
             if i in consumers:
                 if gaps:
                     streamed.add(i)
-                    jobs.extend(self._stream_jobs(s, e, consumers[i]))
+                    stream_jobs.extend(self._stream_jobs(s, e, consumers[i]))
                 continue
             plain_missing.extend(gaps)
-        jobs.extend((span, None) for span in self._coalesce(plain_missing, len(jobs)))
+        plain_jobs: list[tuple[Range, Consumer | None]] = [
+            (span, None) for span in self._coalesce(plain_missing, len(stream_jobs))
+        ]
+        jobs = stream_jobs + plain_jobs
 
+        detached = Detached()
         if jobs:
             self._check_budget(len(jobs), sum(b - a for (a, b), _ in jobs))
             self.ledger.add_round(len(jobs))
-            results = self._run(jobs)
+            if detach and stream_jobs:
+                detached = self._start_detached(stream_jobs)
+                jobs = plain_jobs
+            try:
+                results = self._run(jobs) if jobs else []
+            except BaseException:
+                detached.cancel()
+                raise
             for ((a, _b), consumer), data in zip(jobs, results, strict=True):
                 if consumer is None:
                     self._cache.add(a, data)
@@ -239,7 +286,12 @@ class ByteSource(ABC):
                 out.append(None)
             else:
                 out.append(self._cached(s, e))
-        return out
+        return out, detached
+
+    def _start_detached(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> Detached:
+        """Start the streamed requests of a detached round; a local source reads them at once."""
+        self._run(jobs)
+        return Detached()
 
     def _forget(self) -> None:
         """Back to unopened after a failed first read: size and validators unknown, nothing cached (a web page's

@@ -5,7 +5,8 @@ such as a 23 MB OME-XML arrives sooner as several concurrent ranges. The consume
 the bytes once each, in order, one call at a time. The piece now due is passed on as it arrives; later pieces are
 held until every piece before them is complete. Held bytes are bounded (``hold_max``): past it, a later piece's
 thread waits (its connection pauses) until the consumer has caught up; the piece due never waits. ``abort()``
-(the round failed) releases the waiting threads and drops what arrives after.
+(the round failed) releases the waiting threads and drops what arrives after, and calls the consumer's own
+``abort()`` when it has one (it learns that no more bytes come).
 """
 
 from __future__ import annotations
@@ -69,13 +70,19 @@ class OrderedStream:
         return _Part(self, index)
 
     def abort(self) -> None:
-        """Stop: waiting threads return, bytes arriving later are dropped, the consumer is not called again."""
+        """Stop: waiting threads return, bytes arriving later are dropped, the consumer is not called again (a
+        consumer with an ``abort()`` of its own is told so)."""
         with self._state:
+            if self._aborted:
+                return
             self._aborted = True
             for held in self._held:
                 held.clear()
             self._held_bytes = 0
             self._state.notify_all()
+        abort = getattr(self._consumer, "abort", None)
+        if abort is not None:
+            abort()
 
     def _take(self, index: int, data: bytes) -> None:
         """Bytes of piece ``index`` arrived: hold them (waiting while too much is held, unless the piece is due),

@@ -49,6 +49,7 @@ class XmlIntake:
         self._queued = 0
         self._arrived = threading.Condition(self._lock)
         self._ended = False  # no more chunks will be queued
+        self._feeding = False  # the head thread is parsing a chunk
         self._worker: threading.Thread | None = None
         self._crash: BaseException | None = None
 
@@ -64,14 +65,23 @@ class XmlIntake:
             if self._queued < _HEAD_WINDOW and not self._ended and not self._head_complete():
                 self._queue.append(chunk)
                 self._queued += len(chunk)
-                self._arrived.notify()
+                self._arrived.notify_all()
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._parse_head, name="ome-xml-head", daemon=True)
                     self._worker.start()
             else:
                 self._ended = True  # the rest of the head, if any, is parsed from the payload
+            if self.total is not None and self.received >= self.total:
+                self._arrived.notify_all()  # every byte is here (``wait_head``)
             if self._on_progress is not None:
                 self._on_progress(Progress("xml", self.received, self.total))
+
+    def abort(self) -> None:
+        """The download failed (the reader's stream ends): no more bytes come; ``wait_head`` stops waiting."""
+        with self._lock:
+            self._ended = True
+            self._queue.clear()
+            self._arrived.notify_all()
 
     def relay(self, event: Progress) -> None:
         """The TIFF reader's progress, passed on; its "description" event (the description's size) becomes the
@@ -92,11 +102,20 @@ class XmlIntake:
                     if not self._queue:
                         return
                     chunk = self._queue.popleft()
-                self._feed_head(chunk)
+                    self._feeding = True
+                try:
+                    self._feed_head(chunk)
+                finally:
+                    with self._lock:
+                        self._feeding = False
+                        self._arrived.notify_all()
                 if self._head_complete():
                     return
         except BaseException as exc:  # a bug: raised again in the caller's thread by ``payload``
-            self._crash = exc
+            with self._lock:
+                self._crash = exc
+                self._ended = True
+                self._arrived.notify_all()
 
     def close_input(self, *, abort: bool = False) -> None:
         """No more bytes will come (call it however the reading ended): the head thread parses what is queued for
@@ -105,7 +124,7 @@ class XmlIntake:
             self._ended = True
             if abort:
                 self._queue.clear()
-            self._arrived.notify()
+            self._arrived.notify_all()
         if self._worker is not None:
             self._worker.join()
             self._worker = None
@@ -134,6 +153,25 @@ class XmlIntake:
             self._parser.feed(chunk)
         except OmeTiffError as exc:
             self.error = exc
+
+    def wait_head(self) -> OmeDocument | None:
+        """While the description still downloads: wait until the head thread has built the document up to its
+        Images and return that (its ``xml_bytes``: the description's size as stored), or None as soon as it is
+        clear the head will not come that way (not OME-XML, the download ended or failed first, the head lies past
+        the first MBs): ``head()`` after the reading says more."""
+        with self._lock:
+            while True:
+                if not self._feeding:  # the head thread is between two chunks, or done
+                    if self._head_complete():
+                        break
+                    if self._ended:
+                        return None
+                    if not self._queue and self.total is not None and self.received >= self.total:
+                        return None  # every byte parsed by the head thread, and no head: ``head()`` finishes
+                self._arrived.wait()
+        if self.error is not None or self._parser is None:
+            return None
+        return replace(self._parser.snapshot(), xml_bytes=self.total or self.received)
 
     # --- after reading (the caller's thread) ---------------------------------------------------------------------
 

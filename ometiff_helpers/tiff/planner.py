@@ -34,7 +34,7 @@ from ometiff_helpers.tiff.span import DEFAULT_SPAN, SpanTemplate, sibling_span
 from ometiff_helpers.tiff.stride import StridePredictor
 
 if TYPE_CHECKING:
-    from ometiff_helpers.io.base import ByteSource
+    from ometiff_helpers.io.base import ByteSource, Detached
 
 Range = tuple[int, int]
 
@@ -49,12 +49,15 @@ class TiffPlanner:
         offsets: Sequence[int] | None,
         description_consumer: Callable[[bytes], None] | None,
         on_progress: ProgressCallback | None,
+        on_structure: Callable[[TiffStructure], None] | None = None,
     ) -> None:
         self.source = source
         self.opt = options
         self.sidecar = list(offsets) if offsets is not None else None
         self.consumer = description_consumer
         self.on_progress = on_progress
+        self.on_structure = on_structure
+        self.detached: Detached | None = None  # IFD 0's large description, streamed beside the later rounds
         self.buf = Segments()
         self.log = FindingLog()
         self.visited: set[int] = set()
@@ -74,6 +77,22 @@ class TiffPlanner:
     # --- driving ------------------------------------------------------------------------------------------------
 
     def run(self) -> TiffStructure:
+        """Read everything; ``on_structure`` gets the structure once every IFD is read, while a large streamed
+        description may still arrive (it is complete when this returns)."""
+        try:
+            structure = self._walk()
+            if self.on_structure is not None:
+                self.on_structure(structure)
+            if self.detached is not None:
+                self.detached.wait()
+        except BaseException:
+            if self.detached is not None:
+                self.detached.cancel()  # nothing of this read still runs once its error is raised
+            raise
+        return structure
+
+    def _walk(self) -> TiffStructure:
+        """Every round of the read, until nothing is missing: the structure."""
         first = self.source.open(self.opt.first_read)
         self.size = self.source.size
         self.buf.add(0, first)
@@ -119,7 +138,10 @@ class TiffPlanner:
         ranges, consumers, kinds = fit_round(
             self.source.ledger, ranges, consumers, kinds, self.opt, self.n_parsed
         )
-        results = self.source.fetch(ranges, consumers=consumers or None)
+        if self._detach(kinds, consumers):
+            results, self.detached = self.source.fetch_detached(ranges, consumers=consumers)
+        else:
+            results = self.source.fetch(ranges, consumers=consumers or None)
         for (start, _end), kind, data in zip(ranges, kinds, results, strict=True):
             if data is None:
                 continue
@@ -131,6 +153,11 @@ class TiffPlanner:
             self.desc.done = True
         if self.on_progress is not None:
             self.on_progress(Progress("ifds", self.n_parsed))
+
+    def _detach(self, kinds: list[str], consumers: dict[int, Callable[[bytes], None]]) -> bool:
+        """Whether this round's description stream runs beside the later rounds: a streamed description too large
+        to keep (its bytes go to the consumer only, nothing of the structure waits for them)."""
+        return bool(consumers) and "desc" in kinds and self.desc.total > self.opt.small_value_bytes
 
     # --- what to read next ----------------------------------------------------------------------------------------
 

@@ -36,15 +36,22 @@ def read_tiff(
     offsets: Sequence[int] | None = None,
     description_consumer: Callable[[bytes], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    on_structure: Callable[[TiffStructure], None] | None = None,
 ) -> TiffStructure:
     """Read header, every top-level IFD and SubIFD, and IFD 0's ImageDescription from ``source``.
 
     ``offsets``: top-level IFD offsets from an offsets.json sidecar (fetched at once, verified against the chain).
-    ``description_consumer``: receives IFD 0's ImageDescription bytes in large chunks instead of keeping them.
+    ``description_consumer``: receives IFD 0's ImageDescription bytes in large chunks instead of keeping them; a
+    large one is streamed beside the later rounds (they do not wait for it).
+    ``on_structure``: called once with the structure as soon as every IFD is read, while a large streamed
+    description may still be arriving (in the caller's thread; the read waits for it, and an error it raises ends
+    the read). The structure returned is the same object, complete with its description.
     Raises ``NotATiff``/``CorruptTiff`` when IFD 0 cannot be read and ``LimitExceeded`` when a bound is hit;
     problems after that are recorded in ``TiffStructure.findings``.
     """
-    planner = TiffPlanner(source, options or ReadOptions(), offsets, description_consumer, on_progress)
+    planner = TiffPlanner(
+        source, options or ReadOptions(), offsets, description_consumer, on_progress, on_structure
+    )
     return planner.run()
 
 

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import requests
@@ -30,7 +30,7 @@ from ometiff_helpers.errors import (
     RateLimited,
 )
 from ometiff_helpers.fmt import human_bytes
-from ometiff_helpers.io.base import ByteSource, Consumer, HttpOptions, Range
+from ometiff_helpers.io.base import ByteSource, Consumer, Detached, HttpOptions, Range
 from ometiff_helpers.io.http.body import error_snippet, parse_length, sanitize_snippet
 from ometiff_helpers.io.http.checks import check_content_range, unsatisfiable_error, validators_changed
 from ometiff_helpers.io.http.retry import Retryable, body_failure, parse_retry_after, retrying
@@ -98,6 +98,78 @@ class _Round:
             self._stopped = True
             for watch in self._watches:
                 watch.fire()
+
+
+def _abort_consumers(jobs: Sequence[tuple[Range, Consumer | None]]) -> None:
+    """A round failed: a consumer waiting for its turn (the pieces of one streamed range, ``io.ordered``) stops
+    waiting, and a consumer that can be told so (``abort()``) learns that no more bytes come."""
+    for _span, consumer in jobs:
+        abort = getattr(consumer, "abort", None)
+        if abort is not None:
+            abort()
+
+
+class _Running(Detached):
+    """The streamed requests of a detached round, running in the source's pool."""
+
+    def __init__(
+        self,
+        source: HttpSource,
+        futures: list[Future[bytes]],
+        group: _Round,
+        jobs: list[tuple[Range, Consumer | None]],
+    ) -> None:
+        self._source = source
+        self._futures = futures
+        self._group = group
+        self._jobs = jobs
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._error: BaseException | None = (
+            None  # the first request to fail (the others were cut because of it)
+        )
+        for fut in futures:
+            fut.add_done_callback(self._ended)
+
+    def _ended(self, fut: Future[bytes]) -> None:
+        """A request ended: when it failed, cut the others and tell the consumers at once (not only in ``wait``)."""
+        error = None if fut.cancelled() else fut.exception()
+        if error is None:
+            return
+        with self._lock:
+            if self._error is None and not self._stopped:
+                self._error = error
+        self._stop()
+
+    def _stop(self) -> None:
+        """Cut every request (once): queued ones dropped, running ones cut, consumers told."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        for other in self._futures:
+            other.cancel()
+        self._group.stop()
+        _abort_consumers(self._jobs)
+
+    def wait(self) -> None:
+        """Wait for every request (the time counts against the source's deadline); raise the first error."""
+        started = time.monotonic()
+        try:
+            wait(self._futures)
+        finally:
+            self._source._busy += time.monotonic() - started
+        with self._lock:
+            error = self._error
+        if error is None:  # a failure whose callback has not run yet: nothing was cut because of it
+            error = next((f.exception() for f in self._futures if not f.cancelled() and f.exception()), None)
+        if error is not None:
+            raise error
+
+    def cancel(self) -> None:
+        """Cut every request and wait until none runs (nothing writes to the ledger after the read's error)."""
+        self._stop()
+        wait(self._futures)
 
 
 class HttpSource(ByteSource):
@@ -196,12 +268,7 @@ class HttpSource(ByteSource):
         dropped, the running ones cut (their watchdogs fire), and its error is raised once they have ended."""
         if len(jobs) == 1:
             return [self._get(*jobs[0])]
-        with self._state_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self.options.max_concurrency, thread_name_prefix="range"
-                )
-            pool = self._pool
+        pool = self._request_pool()
         group = _Round()
         futures = [
             pool.submit(self._request, span, consumer, first=False, group=group) for span, consumer in jobs
@@ -213,14 +280,30 @@ class HttpSource(ByteSource):
         for fut in futures:
             fut.cancel()  # the queued requests are dropped
         group.stop()  # the running ones are cut
-        for _span, consumer in jobs:
-            abort = getattr(consumer, "abort", None)  # the pieces of one streamed range (io.ordered)
-            if abort is not None:
-                abort()  # a piece waiting for its turn stops waiting
+        _abort_consumers(jobs)
         wait(futures)  # nothing of this round still runs (or writes to the ledger) once the error is raised
         first = failed[0].exception()  # the first failed request, in submission order among those done
         assert first is not None
         raise first
+
+    def _request_pool(self) -> ThreadPoolExecutor:
+        """The threads that run a round's requests, made on first use."""
+        with self._state_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.options.max_concurrency, thread_name_prefix="range"
+                )
+            return self._pool
+
+    def _start_detached(self, jobs: Sequence[tuple[Range, Consumer | None]]) -> Detached:
+        """Start the streamed requests of a detached round in the pool; they run beside the later rounds."""
+        self._begin_round()  # the source's deadline bounds them too
+        pool = self._request_pool()
+        group = _Round()
+        futures = [
+            pool.submit(self._request, span, consumer, first=False, group=group) for span, consumer in jobs
+        ]
+        return _Running(self, futures, group, list(jobs))
 
     # --- the two entry points ------------------------------------------------------------------------------------
 
@@ -497,12 +580,15 @@ class HttpSource(ByteSource):
         self._record(span, got_here, status, t0, state)
 
     def _deliver(self, state: _Attempt, chunk: bytes) -> None:
-        """Pass received bytes to the buffer, or to the consumer in large chunks."""
+        """Pass received bytes to the buffer, or to the consumer in chunks that grow from one socket read to
+        ``consumer_chunk`` (each as large as what was passed on before): the first bytes of a stream (the head of
+        an OME-XML) are not held back on a slow link, and a long stream still costs few calls."""
         if state.consumer is None:
             state.buf += chunk
             return
         state.pending += chunk
-        if len(state.pending) >= self.options.consumer_chunk:
+        passed_on = state.got - len(state.pending)
+        if len(state.pending) >= min(self.options.consumer_chunk, max(_READ_CHUNK, passed_on)):
             state.consumer(bytes(state.pending))
             state.pending.clear()
 
