@@ -167,7 +167,7 @@ def _description_span(path: Path) -> tuple[int, int]:
 
 
 def test_on_a_throttled_link_the_summary_comes_while_the_xml_still_downloads(big_xml_file: Path) -> None:
-    """1 MB/s per connection: the summary stage fires once the IFDs are read and the XML's head is parsed, while
+    """A slow link: the summary stage fires once the IFDs are read and the XML's head is parsed, while
     most of the XML is still on its way; it says what the complete report says."""
     from faultserver import FaultServer
 
@@ -185,7 +185,8 @@ def test_on_a_throttled_link_the_summary_comes_while_the_xml_still_downloads(big
             at_summary.append(received[0])
         stages.append(stage)
 
-    with FaultServer({"rois.ome.tif": big_xml_file}, latency=0.05, rate=1_000_000) as server:
+    # 400 kB/s per connection: the XML takes seconds to arrive, a margin no busy machine's scheduling eats
+    with FaultServer({"rois.ome.tif": big_xml_file}, latency=0.05, rate=400_000) as server:
         final = inspect(server.url("rois.ome.tif"), on_stage=on_stage, on_progress=progress, probes=False)
     total = len(final.xml_bytes or b"")
     assert [s.name for s in stages] == ["summary", "complete"] and total > 8_000_000

@@ -229,7 +229,7 @@ def test_read_tiff_gives_the_structure_while_a_large_description_still_streams(t
         seen.append((structure, sum(len(c) for c in got)))
 
     with (
-        FaultServer({"big.tif": path}, latency=0.05, rate=1_000_000) as server,
+        FaultServer({"big.tif": path}, latency=0.05, rate=400_000) as server,
         HttpSource(server.url("big.tif")) as src,
     ):
         structure = read_tiff(src, description_consumer=got.append, on_structure=structure_known)
