@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ometiff_helpers import __version__
-from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
+from ometiff_helpers.diagnose.origin import DEFAULT_ORIGIN
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes

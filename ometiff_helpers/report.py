@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ometiff_helpers import __version__
 from ometiff_helpers.diagnose.check_input import CheckInput
 from ometiff_helpers.diagnose.evaluate import early_rules, evaluate
-from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults, check_origin, run_probes
+from ometiff_helpers.diagnose.origin import check_origin
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
@@ -28,6 +28,9 @@ from ometiff_helpers.ometiff import legacy_image_levels, pyramid_how, pyramid_le
 from ometiff_helpers.progress import ProgressCallback
 from ometiff_helpers.tiff.read import ReadOptions, TiffStructure, read_tiff
 from ometiff_helpers.urls import SecretURL, redact_text
+
+if TYPE_CHECKING:  # the probes module is imported when a URL is probed, not for a local file
+    from ometiff_helpers.diagnose.probes import ProbeResults
 
 #: pyramid levels listed in the JSON (the rest are counted in ``levels_omitted``)
 _JSON_LEVELS = 64
@@ -460,6 +463,8 @@ def _probe(report: Report, source: ByteSource, origin: str | None = None) -> Pro
 
     if not isinstance(source, HttpSource):
         return None
+    from ometiff_helpers.diagnose.probes import ProbeOptions, run_probes  # a URL only
+
     try:
         options = ProbeOptions(origin=origin) if origin else None
         results = run_probes(source, [ifd.offset for ifd in report.tiff.ifds], options=options)

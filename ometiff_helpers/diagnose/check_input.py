@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from ometiff_helpers.diagnose.probes import ProbeResults
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 from ometiff_helpers.findings import Finding, Severity
@@ -26,6 +25,9 @@ from ometiff_helpers.ometiff import (
     pyramid_levels,
 )
 from ometiff_helpers.tiff.model import IFD, TiffStructure
+
+if TYPE_CHECKING:  # the probes module is imported when a URL is probed, not for a local file
+    from ometiff_helpers.diagnose.probes import ProbeResults
 
 #: the OME pixel types (Viv's schema accepts exactly these)
 OME_TYPES = ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float", "double", "bit", "complex",

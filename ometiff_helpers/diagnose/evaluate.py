@@ -9,12 +9,12 @@ or slowly; info), a message with the evidence and a remedy. ``docs/checks.md`` e
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ometiff_helpers.diagnose import rules_net as checks_net
 from ometiff_helpers.diagnose import rules_ome as checks_ome
 from ometiff_helpers.diagnose import rules_tiff as checks_tiff
 from ometiff_helpers.diagnose.check_input import CheckInput
-from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults
 from ometiff_helpers.diagnose.rules_net import (
     check_auth,
     check_cors,
@@ -54,6 +54,9 @@ from ometiff_helpers.diagnose.rules_tiff import (
 )
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate, estimate_viewer_cost
 from ometiff_helpers.findings import Finding
+
+if TYPE_CHECKING:  # the probes module is imported when a URL is probed, not for a local file
+    from ometiff_helpers.diagnose.probes import ProbeOptions, ProbeResults
 
 Rule = Callable[[CheckInput], list[Finding]]
 
@@ -132,3 +135,13 @@ def evaluate(inp: CheckInput, rules: Sequence[Rule] = RULES) -> list[Finding]:
                 out.append(f)
     out.sort(key=lambda f: f.severity.rank)
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """``ProbeOptions`` and ``ProbeResults``, from the probes module when first asked for (a local inspect does not
+    import it)."""
+    if name in ("ProbeOptions", "ProbeResults"):
+        from ometiff_helpers.diagnose import probes
+
+        return getattr(probes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ometiff_helpers.diagnose.origin import DEFAULT_ORIGIN as DEFAULT_ORIGIN
+from ometiff_helpers.diagnose.origin import check_origin as check_origin
 from ometiff_helpers.errors import OmeTiffError, RedirectError
 from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
@@ -38,21 +40,6 @@ _KEEP = ("content-range", "content-length", "content-type", "accept-ranges", "ac
 _SUFFIX = re.compile(r"(\.ome)?\.tiff?$|\.btf$", re.IGNORECASE)
 PORTAL_PYRAMIDS = "ometiff-pyramids"
 PORTAL_OFFSETS = "output_offsets"
-#: the Origin the CORS probes send unless told otherwise (CLI ``--origin``, the notebook's Origin field): the page the
-#: portal's viewer runs on
-DEFAULT_ORIGIN = "https://portal.hubmapconsortium.org"
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-
-
-def check_origin(origin: str) -> str:
-    """``origin`` as the Origin header sends it (``https://host[:port]``, no path); raises OmeTiffError otherwise."""
-    text = origin.strip().rstrip("/")
-    if not _ORIGIN.fullmatch(text):
-        raise OmeTiffError(
-            f"not a page origin: {text[:80]!r}. An origin is a scheme and a host, with an optional port, "
-            f"like {DEFAULT_ORIGIN}."
-        )
-    return text
 
 
 @dataclass(frozen=True)

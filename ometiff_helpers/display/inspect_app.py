@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
-from ometiff_helpers.diagnose.probes import DEFAULT_ORIGIN
+from ometiff_helpers.diagnose.origin import DEFAULT_ORIGIN
 from ometiff_helpers.display import plots, tables
 from ometiff_helpers.display.live import LiveSection
 from ometiff_helpers.display.pager import Pager, page_frame
