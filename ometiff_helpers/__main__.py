@@ -134,7 +134,7 @@ def _inspect_main(argv: Sequence[str]) -> int:
     if args.preview and args.no_pixels:
         print("error: --preview needs the pixels: drop --no-pixels", file=sys.stderr)
         return EXIT_ERROR
-    if args.target and not args.demo:
+    if args.target and not args.demo and ".companion.ome" in args.target:  # else no need to import companion
         from ometiff_helpers.companion import is_companion
 
         if is_companion(args.target):
@@ -396,11 +396,11 @@ def _records_main(argv: Sequence[str]) -> int:
 
 def _stub_set_line(report: Report, args: argparse.Namespace) -> str:
     """For a BinaryOnly stub whose companion is reachable beside it: the set's verdict, in one line."""
-    from ometiff_helpers.companion import inspect_companion, member_location
-
     stub = report.ome.binary_only if report.ome is not None else None
     if stub is None or not stub.metadata_file or args.demo:
         return ""
+    from ometiff_helpers.companion import inspect_companion, member_location  # a stub only
+
     where = member_location(args.target, stub.metadata_file)
     try:
         companion = inspect_companion(

@@ -228,6 +228,40 @@ def _modules_after(code: str) -> set[str]:
     return set(done.stderr.strip().splitlines()[-1].split())
 
 
+#: modules a local inspect does not need, imported only where they are used (a URL's probes, a companion file)
+_DEFERRED = ("ometiff_helpers.diagnose.probes", "ometiff_helpers.companion")
+
+
+@pytest.mark.parametrize("extra", [["--no-pixels"], []], ids=["no-pixels", "default"])
+def test_cli_on_a_local_file_leaves_the_url_and_companion_modules_unimported(extra: list[str]) -> None:
+    code = f"from ometiff_helpers.__main__ import main\nassert main([{str(demo_path())!r}, *{extra!r}]) in (0, 1)"
+    loaded = _modules_after(code)
+    assert "ometiff_helpers.report" in loaded
+    assert not loaded & set(_DEFERRED)
+
+
+def test_cli_over_http_imports_the_probes() -> None:
+    """The deferred probes module is still imported, and the probes still sent, when the target is a URL."""
+    with FaultServer({"demo.ome.tif": demo_path()}) as server:
+        code = (
+            "from ometiff_helpers.__main__ import main\n"
+            f"assert main([{server.url('demo.ome.tif')!r}, '--no-pixels', '--checks']) in (0, 1)"
+        )
+        loaded = _modules_after(code)
+    assert "ometiff_helpers.diagnose.probes" in loaded
+
+
+def test_evaluate_still_offers_the_probe_records() -> None:
+    """``ProbeOptions`` and ``ProbeResults`` stay importable from ``diagnose.evaluate`` (loaded on first use)."""
+    from ometiff_helpers.diagnose import evaluate, probes
+
+    assert evaluate.ProbeOptions is probes.ProbeOptions
+    assert evaluate.ProbeResults is probes.ProbeResults
+    assert probes.DEFAULT_ORIGIN == "https://portal.hubmapconsortium.org"
+    with pytest.raises(AttributeError):
+        _ = evaluate.NoSuchName  # type: ignore[attr-defined]
+
+
 def test_cli_with_pixels_on_a_local_file_loads_only_the_codec_in_use() -> None:
     """The default command (pixels and their checks) on the Deflate-compressed demo: numpy and imagecodecs' zlib,
     no other codec's extension module, no plotting, table or widget library, no HTTP library."""
