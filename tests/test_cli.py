@@ -228,8 +228,13 @@ def _modules_after(code: str) -> set[str]:
     return set(done.stderr.strip().splitlines()[-1].split())
 
 
-#: modules a local inspect does not need, imported only where they are used (a URL's probes, a companion file)
-_DEFERRED = ("ometiff_helpers.diagnose.probes", "ometiff_helpers.companion")
+#: modules a local inspect of the demo does not need, imported only where they are used (a URL's probes, a companion
+#: file, the records of plates, projects, datasets, groups and BinaryOnly stubs)
+_DEFERRED = (
+    "ometiff_helpers.diagnose.probes",
+    "ometiff_helpers.companion",
+    "ometiff_helpers.ome.model_containers",
+)
 
 
 @pytest.mark.parametrize("extra", [["--no-pixels"], []], ids=["no-pixels", "default"])

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from ometiff_helpers.ome.model import (
-    BinaryOnly,
-    Dataset,
-    Experimenter,
-    ExperimenterGroup,
-    Plate,
-    Project,
-    Well,
-    WellSample,
-)
+from typing import TYPE_CHECKING
+
+from ometiff_helpers.ome.model import Experimenter
 from ometiff_helpers.ome.values import ValueReader
 from ometiff_helpers.ome.xmlnode import Node, ref_id
+
+if TYPE_CHECKING:  # imported where first built: a file without them does not pay for their classes
+    from ometiff_helpers.ome.model_containers import BinaryOnly, Dataset, ExperimenterGroup, Plate, Project
 
 
 class ContainerBuilder(ValueReader):
@@ -30,6 +26,8 @@ class ContainerBuilder(ValueReader):
         )
 
     def group(self, n: Node) -> ExperimenterGroup:
+        from ometiff_helpers.ome.model_containers import ExperimenterGroup
+
         return ExperimenterGroup(
             id=n.get("ID") or "",
             name=self._attr_or_child(n, "Name"),
@@ -39,6 +37,8 @@ class ContainerBuilder(ValueReader):
         )
 
     def project(self, n: Node) -> Project:
+        from ometiff_helpers.ome.model_containers import Project
+
         return Project(
             id=n.get("ID") or "",
             name=n.get("Name"),
@@ -48,6 +48,8 @@ class ContainerBuilder(ValueReader):
         )
 
     def dataset(self, n: Node) -> Dataset:
+        from ometiff_helpers.ome.model_containers import Dataset
+
         return Dataset(
             id=n.get("ID") or "",
             name=n.get("Name"),
@@ -57,6 +59,8 @@ class ContainerBuilder(ValueReader):
         )
 
     def plate(self, n: Node) -> Plate:
+        from ometiff_helpers.ome.model_containers import Plate, Well, WellSample
+
         wells = []
         for w in n.iter_children("Well"):
             samples = tuple(
@@ -93,4 +97,6 @@ class ContainerBuilder(ValueReader):
 
     @staticmethod
     def binary_only(n: Node) -> BinaryOnly:
+        from ometiff_helpers.ome.model_containers import BinaryOnly
+
         return BinaryOnly(metadata_file=n.get("MetadataFile"), uuid=n.get("UUID"))

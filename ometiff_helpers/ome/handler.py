@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeXmlError
@@ -22,8 +22,11 @@ from ometiff_helpers.ome.consistency import (
     check_tiffdata,
 )
 from ometiff_helpers.ome.description import NOT_OME_HINT, preview
-from ometiff_helpers.ome.model import Annotation, BinaryOnly, Image, OmeDocument, Plate, Roi
+from ometiff_helpers.ome.model import Annotation, Image, OmeDocument, Roi
 from ometiff_helpers.ome.xmlnode import Node, split_name
+
+if TYPE_CHECKING:  # built (and their module imported) only when the document has them
+    from ometiff_helpers.ome.model_containers import BinaryOnly, Plate
 
 #: every OME schema release; the namespace is ``http://www.openmicroscopy.org/Schemas/OME/<version>``
 KNOWN_VERSIONS = (

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ometiff_helpers.findings import Finding
 from ometiff_helpers.ome.units import Quantity
+
+if TYPE_CHECKING:
+    from ometiff_helpers.ome.model_containers import (
+        BinaryOnly,
+        Dataset,
+        ExperimenterGroup,
+        Plate,
+        Project,
+        Well,
+        WellSample,
+    )
 
 __all__ = [
     "Annotation",
@@ -39,6 +51,12 @@ __all__ = [
     "WellSample",
 ]
 
+
+#: records most OME-TIFFs do not have, in a module of their own (a file without them does not pay for building their
+#: classes): loaded on first use by ``__getattr__`` below
+_CONTAINERS = frozenset(
+    {"BinaryOnly", "Dataset", "ExperimenterGroup", "Plate", "Project", "Well", "WellSample"}
+)
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -74,7 +92,7 @@ class Colour:
         return v - (1 << 32) if v >= 1 << 31 else v
 
 
-# --- people and containers -----------------------------------------------------------------------------------------
+# --- people (groups, projects and datasets: model_containers) -----------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -85,33 +103,6 @@ class Experimenter:
     email: str | None = None
     institution: str | None = None
     user_name: str | None = None
-
-
-@dataclass(frozen=True)
-class ExperimenterGroup:
-    id: str
-    name: str | None = None
-    description: str | None = None
-    leader_refs: tuple[str, ...] = ()
-    experimenter_refs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Project:
-    id: str
-    name: str | None = None
-    description: str | None = None
-    dataset_refs: tuple[str, ...] = ()
-    annotation_refs: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Dataset:
-    id: str
-    name: str | None = None
-    description: str | None = None
-    image_refs: tuple[str, ...] = ()
-    annotation_refs: tuple[str, ...] = ()
 
 
 # --- instruments ------------------------------------------------------------------------------------------------------
@@ -320,7 +311,7 @@ class Image:
     annotation_refs: tuple[str, ...] = ()
 
 
-# --- annotations, ROIs, plates ------------------------------------------------------------------------------------------
+# --- annotations, ROIs (plates: model_containers) -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
@@ -408,46 +399,6 @@ class Roi:
     image_refs: tuple[str, ...] = ()  # Images whose ROIRef points here
 
 
-@dataclass(frozen=True)
-class WellSample:
-    id: str | None
-    index: int | None = None
-    image_ref: str | None = None
-    position_x: Quantity | None = None
-    position_y: Quantity | None = None
-    timepoint: str | None = None
-
-
-@dataclass(frozen=True)
-class Well:
-    id: str | None
-    row: int | None = None
-    column: int | None = None
-    external_description: str | None = None
-    samples: tuple[WellSample, ...] = ()
-
-
-@dataclass(frozen=True)
-class Plate:
-    id: str | None
-    name: str | None = None
-    description: str | None = None
-    rows: int | None = None
-    columns: int | None = None
-    row_naming: str | None = None
-    column_naming: str | None = None
-    external_identifier: str | None = None
-    wells: tuple[Well, ...] = ()
-
-
-@dataclass(frozen=True)
-class BinaryOnly:
-    """The ImageDescription is only a pointer to the metadata held elsewhere (multi-file OME-TIFF)."""
-
-    metadata_file: str | None
-    uuid: str | None
-
-
 # --- the document ------------------------------------------------------------------------------------------------------
 
 
@@ -477,3 +428,12 @@ class OmeDocument:
     @property
     def shape_count(self) -> int:
         return sum(len(r.shapes) for r in self.rois)
+
+
+def __getattr__(name: str) -> Any:
+    """The groups, projects, datasets, plates and BinaryOnly records, from ``model_containers`` when first asked for."""
+    if name in _CONTAINERS:
+        from ometiff_helpers.ome import model_containers
+
+        return getattr(model_containers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

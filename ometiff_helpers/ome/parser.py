@@ -15,7 +15,7 @@ import codecs
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
@@ -33,7 +33,6 @@ from ometiff_helpers.ome.description import (
 from ometiff_helpers.ome.handler import KNOWN_VERSIONS, OmeHandler
 from ometiff_helpers.ome.model import (
     Annotation,
-    BinaryOnly,
     Channel,
     Colour,
     Image,
@@ -41,7 +40,6 @@ from ometiff_helpers.ome.model import (
     Pixels,
     Plane,
     PlaneRef,
-    Plate,
     Roi,
     Shape,
     TiffData,
@@ -53,6 +51,7 @@ from ometiff_helpers.ome.xmlnode import SEP
 from ometiff_helpers.progress import Progress
 
 if TYPE_CHECKING:
+    from ometiff_helpers.ome.model_containers import BinaryOnly, Plate
     from ometiff_helpers.progress import ProgressCallback
 
 __all__ = [
@@ -510,3 +509,12 @@ def check_xml_size(
         hint="Raise the limit (OmeXmlOptions.max_bytes, or ReadOptions.max_description_bytes for an "
         "ImageDescription) if you trust this file.",
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``BinaryOnly`` and ``Plate``, from ``ome.model`` (which loads them on first use)."""
+    if name in ("BinaryOnly", "Plate"):
+        from ometiff_helpers.ome import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
