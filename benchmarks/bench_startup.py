@@ -5,7 +5,7 @@ machine hits every command alike); the table gives the median and the fastest ru
 tifffile's. Also lists the heavy modules each command imports (requests, urllib3, numpy, imagecodecs), read from
 ``python -X importtime``.
 
-    .venv/bin/python benchmarks/bench_startup.py [--runs 21] [--package-path DIR] [--without-demo]
+    .venv/bin/python benchmarks/bench_startup.py [--runs 21] [--package-path DIR] [--without-demo] [--before DIR]
 
 Bytecode is cached as for an installed package (pip compiles it at install; an editable checkout under
 ``PYTHONDONTWRITEBYTECODE=1`` would compile every module at every start, about 70 ms here): the runs use a
@@ -15,6 +15,8 @@ keeps the environment as it is.
 ``--package-path DIR`` puts ``DIR`` first on ``PYTHONPATH``: time another checkout's ``ometiff_helpers`` (say the one
 before a change, from ``git archive``) with the same interpreter and libraries. ``--without-demo`` leaves ``--demo``
 (a URL inspect: a server, the HTTP library, the probes) out of the rotation, so that only local start-ups alternate.
+``--before DIR`` adds the two local ``ometiff_helpers`` commands run with ``DIR`` first on ``PYTHONPATH`` (another
+checkout, say the one before a change) to the same rotation, so that both sides meet the same load.
 """
 
 from __future__ import annotations
@@ -88,19 +90,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-bytecode-cache", action="store_true", help="keep PYTHONDONTWRITEBYTECODE if it is set"
     )
+    ap.add_argument(
+        "--before", type=Path, help="also time the local commands of the ometiff_helpers in this directory"
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_startup_") as pycache:
-        return _measure(args, _env(args.package_path, None if args.no_bytecode_cache else pycache))
+        cache = None if args.no_bytecode_cache else pycache
+        env = _env(args.package_path, cache)
+        cmds = [
+            (label, cmd, env)
+            for label, cmd in commands(args.file)
+            if not (args.without_demo and "--demo" in cmd)
+        ]
+        if args.before is not None:
+            before = _env(args.before, cache)
+            cmds += [
+                (f"before: {label}", cmd, before)
+                for label, cmd in commands(args.file)
+                if label.startswith("python -m ometiff_helpers FILE")
+            ]
+        return _measure(args, cmds)
 
 
-def _measure(args: argparse.Namespace, env: dict[str, str]) -> int:
-    """Time every command in ``env``, print the table."""
-    cmds = [c for c in commands(args.file) if not (args.without_demo and "--demo" in c[1])]
-    times: dict[str, list[float]] = {label: [] for label, _ in cmds}
-    for _label, cmd in cmds:
+def _measure(args: argparse.Namespace, cmds: list[tuple[str, list[str], dict[str, str]]]) -> int:
+    """Time every (label, argv, environment) command, print the table."""
+    times: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
+    for _label, cmd, env in cmds:
         time_once(cmd, env)  # warm the file cache
     for _ in range(args.runs):
-        for label, cmd in cmds:
+        for label, cmd, env in cmds:
             times[label].append(time_once(cmd, env))
     ref = statistics.median(times[cmds[1][0]])
     load = os.getloadavg()
@@ -111,7 +129,7 @@ def _measure(args: argparse.Namespace, env: dict[str, str]) -> int:
     print()
     print("| command | median s | fastest s | median / tifffile | imports |")
     print("|---|---:|---:|---:|---|")
-    for label, cmd in cmds:
+    for label, cmd, env in cmds:
         med = statistics.median(times[label])
         heavy = ", ".join(heavy_imports(cmd, env)) or "none of " + "/".join(HEAVY)
         print(f"| `{label}` | {med:.3f} | {min(times[label]):.3f} | {med / ref:.2f} | {heavy} |")

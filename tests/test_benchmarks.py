@@ -239,3 +239,27 @@ def test_bench_startup_can_leave_the_url_inspect_out() -> None:
     rows = _rows(proc.stdout, 5)
     assert len(rows) == 5 and "`python -m ometiff_helpers --demo`" not in rows
     assert "numpy" in rows["`python -m ometiff_helpers FILE`"][4]
+
+
+def test_bench_startup_times_another_checkout_in_the_same_rotation() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "bench_startup.py"),
+            "--runs",
+            "1",
+            "--without-demo",
+            "--before",
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = _rows(proc.stdout, 5)
+    assert len(rows) == 7
+    assert "numpy" in rows["`before: python -m ometiff_helpers FILE`"][4]
+    assert rows["`before: python -m ometiff_helpers FILE --no-pixels`"][4].startswith("none of")
