@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ometiff_helpers import __version__
@@ -103,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ometiff_helpers.audit.cli import main as audit_main
 
             return audit_main(argv[1:])
-        return _inspect_main(argv)
+        with _single_threaded_blas():
+            return _inspect_main(argv)
     except OmeTiffError as exc:
         print(f"error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
@@ -123,6 +125,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """OpenBLAS without its thread pool while an inspect runs, unless numpy is already imported or the user set
+    ``OPENBLAS_NUM_THREADS``: the pixel preview's only BLAS call is a 2 x N product per level comparison, which it
+    does not split across threads (the same results), but numpy's import starts one thread per core, which costs more
+    than the whole preview on a busy machine. OpenBLAS reads the setting when numpy loads it; it is removed after."""
+    if "numpy" in sys.modules or "OPENBLAS_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("OPENBLAS_NUM_THREADS", None)
 
 
 def _inspect_main(argv: Sequence[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -265,6 +266,38 @@ def test_evaluate_still_offers_the_probe_records() -> None:
     assert probes.DEFAULT_ORIGIN == "https://portal.hubmapconsortium.org"
     with pytest.raises(AttributeError):
         _ = evaluate.NoSuchName  # type: ignore[attr-defined]
+
+
+_BLAS_SEEN = """
+import os, sys
+seen = []
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+sys.meta_path.insert(0, Spy())
+from ometiff_helpers.__main__ import main
+assert main([{path!r}]) in (0, 1)
+print(seen, os.environ.get("OPENBLAS_NUM_THREADS"), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("given", "at_import"), [(None, "1"), ("3", "3")])
+def test_cli_loads_numpy_without_the_blas_thread_pool_unless_told(given: str | None, at_import: str) -> None:
+    """numpy is imported with OPENBLAS_NUM_THREADS=1 during an inspect (a user's own value is kept); after the
+    inspect the environment is as it was."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS_SEEN.format(path=str(demo_path()))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"[{at_import!r}] {given}"
 
 
 def test_cli_with_pixels_on_a_local_file_loads_only_the_codec_in_use() -> None:
