@@ -161,14 +161,13 @@ def lab(workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         _stop(proc)
 
 
-@pytest.fixture
-def voila(workspace: Path, tmp_path: Path) -> Iterator[str]:
-    """The Voila app (as ``./dev.sh app`` serves it) on the working copy: yields the app's URL."""
+def _serve_voila(notebook: Path, workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """Voila serving ``notebook`` (a working copy in ``workspace``) until the fixture ends: yields the page's URL."""
     port = _free_port()
     proc = _start(
         [
             sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-            str(workspace / NOTEBOOK.name),
+            str(notebook),
         ],
         workspace, tmp_path, f"http://127.0.0.1:{port}/voila/static/voila.js", tmp_path / "voila.log",
     )  # fmt: skip
@@ -176,6 +175,12 @@ def voila(workspace: Path, tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         _stop(proc)
+
+
+@pytest.fixture
+def voila(workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The Voila app (as ``./dev.sh app`` serves it) on the working copy: yields the app's URL."""
+    yield from _serve_voila(workspace / NOTEBOOK.name, workspace, tmp_path)
 
 
 def _menu(page: Page, menu: str, command: str) -> None:
@@ -446,18 +451,7 @@ def _search_count(root: ET.Element, query: str) -> int:
 @pytest.fixture
 def voila_explorer(workspace: Path, tmp_path: Path) -> Iterator[str]:
     """The explorer notebook served by Voila from its working copy: yields the page's URL."""
-    port = _free_port()
-    proc = _start(
-        [
-            sys.executable, "-m", "voila", "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-            str(workspace / EXPLORER.name),
-        ],
-        workspace, tmp_path, f"http://127.0.0.1:{port}/voila/static/voila.js", tmp_path / "voila.log",
-    )  # fmt: skip
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        _stop(proc)
+    yield from _serve_voila(workspace / EXPLORER.name, workspace, tmp_path)
 
 
 def _tree_rows(page: Page) -> list[dict[str, object]]:
