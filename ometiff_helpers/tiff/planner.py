@@ -167,13 +167,16 @@ class TiffPlanner:
         consumers: dict[int, Callable[[bytes], None]] = {}
         seen: set[Range] = set()
 
-        def want(start: int, end: int, kind: str) -> None:
+        def want(start: int, end: int, kind: str) -> bool:
+            """Add the range unless empty or already wanted; True when added."""
             start = self.buf.covered_until(start) if kind != "desc" else start
             end = min(end, self.size)
             if start < end and (start, end) not in seen:
                 seen.add((start, end))
                 ranges.append((start, end))
                 kinds.append(kind)
+                return True
+            return False
 
         for node in self.pending:
             if node.count is None:
@@ -188,9 +191,9 @@ class TiffPlanner:
                 want(start, end, "value")
         if self.desc.wanted is not None:
             start, end = self.desc.wanted
-            if self.consumer is not None:
-                consumers[len(ranges)] = self.consumer
-            want(start, end, "desc")
+            # the consumer goes with the description's own range (none when that range was not added)
+            if want(start, end, "desc") and self.consumer is not None:
+                consumers[len(ranges) - 1] = self.consumer
         for start, end in self.speculative:
             want(start, end, "spec")
         self.speculative = []
