@@ -309,6 +309,28 @@ LARGE_ARRAY_TAGS = frozenset(
     {TagCode.STRIP_OFFSETS, TagCode.STRIP_BYTE_COUNTS, TagCode.TILE_OFFSETS, TagCode.TILE_BYTE_COUNTS}
 )
 
+#: tags that describe an image without changing how it is read or shown (names, dates, the writing software, the
+#: resolution: the viewer takes the pixel size from the OME-XML): no check uses their values. IFD 0's are loaded (the
+#: report names its Software); any other IFD's only when their bytes came with a read already made, so that they
+#: never cost a request or a read through offset arrays (``load_tag_value`` loads one on demand)
+DESCRIPTIVE_TAGS = frozenset(
+    {
+        269,  # DocumentName
+        271,  # Make
+        272,  # Model
+        282,  # XResolution
+        283,  # YResolution
+        285,  # PageName
+        286,  # XPosition
+        287,  # YPosition
+        305,  # Software
+        306,  # DateTime
+        315,  # Artist
+        316,  # HostComputer
+        33432,  # Copyright
+    }
+)
+
 TAG_NAMES: dict[int, str] = {
     # TIFF 6.0 baseline and extensions
     254: "NewSubfileType",

@@ -18,7 +18,14 @@ from ometiff_helpers.findings import FindingLog, Severity
 from ometiff_helpers.io.segments import Segments
 from ometiff_helpers.progress import Progress, ProgressCallback
 from ometiff_helpers.tiff.budget import check_entries_budget, fit_round
-from ometiff_helpers.tiff.codes import FIELD_TYPES, IFD_POINTER_TYPES, LARGE_ARRAY_TAGS, TagCode, TiffFormat
+from ometiff_helpers.tiff.codes import (
+    DESCRIPTIVE_TAGS,
+    FIELD_TYPES,
+    IFD_POINTER_TYPES,
+    LARGE_ARRAY_TAGS,
+    TagCode,
+    TiffFormat,
+)
 from ometiff_helpers.tiff.description_stream import DescriptionStream
 from ometiff_helpers.tiff.ifd_checks import add_finding, check_entries, check_odd_offsets, check_sidecar
 from ometiff_helpers.tiff.model import ReadOptions, TiffStructure
@@ -388,7 +395,7 @@ class TiffPlanner:
                 )  # its size, before the first byte arrives
             self.desc.locate(idx, voff, nbytes, self.buf)
             return True
-        if not self._wants_value(e, voff, nbytes):
+        if not self._wants_value(node, e, voff, nbytes):
             return True
         if e.code == TagCode.SUB_IFDS and e.count > self.opt.max_subifds:
             raise LimitExceeded(
@@ -417,12 +424,15 @@ class TiffPlanner:
             self._set_value(node, idx, data)
         return True
 
-    def _wants_value(self, e: RawEntry, voff: int, nbytes: int) -> bool:
-        """Whether to load an out-of-line value with the IFD: small values and the SubIFDs array always, an offset
-        or byte-count array only when small and already received (it never costs a request; the pixel reader
-        loads the arrays it needs, ``load_tag_value``)."""
+    def _wants_value(self, node: IfdNode, e: RawEntry, voff: int, nbytes: int) -> bool:
+        """Whether to load an out-of-line value with the IFD: small values and the SubIFDs array always; an offset
+        or byte-count array only when small and already received, and a descriptive value (``DESCRIPTIVE_TAGS``)
+        of an IFD other than IFD 0 only when already received: neither ever costs a request (the pixel reader
+        loads the arrays it needs, ``load_tag_value`` any value)."""
         if e.code in LARGE_ARRAY_TAGS:
             return e.count <= self.opt.array_load_items and self.buf.get(voff, voff + nbytes) is not None
+        if e.code in DESCRIPTIVE_TAGS and node is not self.chain[0]:
+            return nbytes <= self.opt.small_value_bytes and self.buf.get(voff, voff + nbytes) is not None
         if e.code == TagCode.SUB_IFDS and e.type in IFD_POINTER_TYPES:
             return True
         return nbytes <= self.opt.small_value_bytes
@@ -466,7 +476,12 @@ class TiffPlanner:
     def _update_span(self, node: IfdNode) -> None:
         """Learn, from an IFD just parsed, what to read for its siblings (see ``tiff.span``)."""
         lacking = self.desc.index if node is self.chain[0] else None
-        tpl = sibling_span(self.fmt, node, node.values.keys() | node.waiting.keys(), lacking, self.opt)
+        needed = {  # what a sibling loads: not IFD 0's descriptive values (see _wants_value)
+            idx
+            for idx in node.values.keys() | node.waiting.keys()
+            if node.entries[idx].code not in DESCRIPTIVE_TAGS
+        }
+        tpl = sibling_span(self.fmt, node, needed, lacking, self.opt)
         if node.depth:
             self.sub_tpl = tpl if self.sub_tpl is None else self.sub_tpl.merged(tpl)
         else:
