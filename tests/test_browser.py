@@ -23,6 +23,7 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -268,72 +269,81 @@ def _second_server() -> FaultServer:
     return FaultServer({SECOND: demo.demo_path()}, require_token=FAKE_TOKEN).start()
 
 
+@contextmanager
+def _chromium_page(tmp_path: Path, timeout_ms: int, failure_png: str) -> Iterator[Page]:
+    """A page of Debian's headless Chromium (its profile under ``tmp_path``); on a failure inside, a screenshot of
+    the page is saved to ``OUT / failure_png`` before the error goes on; the browser is closed afterwards."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            page = browser.pages[0] if browser.pages else browser.new_page()
+            page.set_default_timeout(timeout_ms)
+            try:
+                yield page
+            except Exception:
+                page.screenshot(path=str(OUT / failure_png))
+                print(f"\nscreenshot of the failure: {OUT / failure_png}")
+                raise
+        finally:
+            browser.close()
+
+
 def test_inspect_notebook_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
     url, saved_path = lab
     server = _second_server()
     pasted = server.url(SECOND, token=FAKE_TOKEN)
     OUT.mkdir(parents=True, exist_ok=True)
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
-                page = browser.pages[0] if browser.pages else browser.new_page()
-                page.set_default_timeout(60_000)
-                page.goto(url)
-                page.locator(".jp-Notebook").first.wait_for()
-                # the kernel is started and idle (running before that would ask which kernel to use)
-                page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=60_000)
-                _menu(page, "Run", "runmenu:run-all")
-                _accept_kernel_dialog(page)
+        with _chromium_page(tmp_path, 60_000, "failure.png") as page:
+            page.goto(url)
+            page.locator(".jp-Notebook").first.wait_for()
+            # the kernel is started and idle (running before that would ask which kernel to use)
+            page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=60_000)
+            _menu(page, "Run", "runmenu:run-all")
+            _accept_kernel_dialog(page)
 
-                # the notebook loads the demo by itself; its sections below the form describe it
-                status = page.locator(".ometiff-status")
-                expect(status).to_contain_text("Inspected", timeout=90_000)
-                outputs = ".jp-Cell .jp-OutputArea"
-                expect(page.locator(outputs).last).to_contain_text("requests", timeout=90_000)
-                assert demo.DEMO_NAME in _notebook_text(page, outputs)
+            # the notebook loads the demo by itself; its sections below the form describe it
+            status = page.locator(".ometiff-status")
+            expect(status).to_contain_text("Inspected", timeout=90_000)
+            outputs = ".jp-Cell .jp-OutputArea"
+            expect(page.locator(outputs).last).to_contain_text("requests", timeout=90_000)
+            assert demo.DEMO_NAME in _notebook_text(page, outputs)
 
-                # paste a URL with a (fake) token and inspect
-                page.locator(".ometiff-url input").fill(pasted)
-                page.locator("button.ometiff-inspect").click()
-                _check_form_results(page, server, "inspect")
+            # paste a URL with a (fake) token and inspect
+            page.locator(".ometiff-url input").fill(pasted)
+            page.locator("button.ometiff-inspect").click()
+            _check_form_results(page, server, "inspect")
 
-                # one truth: no cell output shows the first file any more; they describe the second
-                deadline = time.monotonic() + 30
-                while demo.DEMO_NAME in _notebook_text(page, outputs) and time.monotonic() < deadline:
-                    time.sleep(0.3)
-                text = _notebook_text(page, outputs)
-                assert demo.DEMO_NAME not in text
-                assert SECOND in text and "Inspecting the URL given in the form" in text
+            # one truth: no cell output shows the first file any more; they describe the second
+            deadline = time.monotonic() + 30
+            while demo.DEMO_NAME in _notebook_text(page, outputs) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            text = _notebook_text(page, outputs)
+            assert demo.DEMO_NAME not in text
+            assert SECOND in text and "Inspecting the URL given in the form" in text
 
-                # ... nor in the notebook saved to disk (a working copy: nothing tracked changes)
-                before = saved_path.stat().st_mtime_ns
-                _menu(page, "File", "docmanager:save")
-                deadline = time.monotonic() + 30
-                while saved_path.stat().st_mtime_ns == before and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                assert saved_path.stat().st_mtime_ns != before, "the notebook was not saved"
+            # ... nor in the notebook saved to disk (a working copy: nothing tracked changes)
+            before = saved_path.stat().st_mtime_ns
+            _menu(page, "File", "docmanager:save")
+            deadline = time.monotonic() + 30
+            while saved_path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert saved_path.stat().st_mtime_ns != before, "the notebook was not saved"
+            saved = saved_path.read_text(encoding="utf-8")
+            while not saved.rstrip().endswith("}") and time.monotonic() < deadline:  # still being written
+                time.sleep(0.2)
                 saved = saved_path.read_text(encoding="utf-8")
-                while not saved.rstrip().endswith("}") and time.monotonic() < deadline:  # still being written
-                    time.sleep(0.2)
-                    saved = saved_path.read_text(encoding="utf-8")
-                assert FAKE_TOKEN not in saved
-                assert "widget-state" not in saved
-                assert "Pan-cytokeratin" in saved  # the saved file holds this session's outputs
-                saved_outputs = json.dumps([c.get("outputs", []) for c in json.loads(saved)["cells"]])
-                assert demo.DEMO_NAME not in saved_outputs and SECOND in saved_outputs
-            except Exception:
-                page.screenshot(path=str(OUT / "failure.png"))
-                print(f"\nscreenshot of the failure: {OUT / 'failure.png'}")
-                raise
-            finally:
-                browser.close()
+            assert FAKE_TOKEN not in saved
+            assert "widget-state" not in saved
+            assert "Pan-cytokeratin" in saved  # the saved file holds this session's outputs
+            saved_outputs = json.dumps([c.get("outputs", []) for c in json.loads(saved)["cells"]])
+            assert demo.DEMO_NAME not in saved_outputs and SECOND in saved_outputs
     finally:
         server.stop()
 
@@ -342,51 +352,35 @@ def test_inspect_app_in_voila(voila: str, tmp_path: Path) -> None:
     server = _second_server()
     OUT.mkdir(parents=True, exist_ok=True)
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
-                page = browser.pages[0] if browser.pages else browser.new_page()
-                page.set_default_timeout(60_000)
-                page.goto(voila, timeout=120_000)
-                status = page.locator(".ometiff-status")
-                expect(status).to_contain_text("Inspected", timeout=120_000)
-                # a code-free app: no code cell, no code in the page
-                body = page.inner_text("body")
-                assert page.locator(".jp-InputArea-editor, .CodeMirror, .cm-editor").count() == 0
-                assert "app.section(" not in body and "import " not in body
-                banner = page.locator(".ometiff-verdict-box .ometiff-verdict")
-                expect(banner).to_be_visible()
-                page.screenshot(path=str(OUT / "app_demo.png"))
+        with _chromium_page(tmp_path, 60_000, "failure_app.png") as page:
+            page.goto(voila, timeout=120_000)
+            status = page.locator(".ometiff-status")
+            expect(status).to_contain_text("Inspected", timeout=120_000)
+            # a code-free app: no code cell, no code in the page
+            body = page.inner_text("body")
+            assert page.locator(".jp-InputArea-editor, .CodeMirror, .cm-editor").count() == 0
+            assert "app.section(" not in body and "import " not in body
+            banner = page.locator(".ometiff-verdict-box .ometiff-verdict")
+            expect(banner).to_be_visible()
+            page.screenshot(path=str(OUT / "app_demo.png"))
 
-                page.locator(".ometiff-url input").fill(server.url(SECOND, token=FAKE_TOKEN))
-                page.locator("button.ometiff-inspect").click()
-                _check_form_results(page, server, "app")
-                # the sections below the form follow: they describe the second file, not the demo
-                outputs = ".ometiff-live"
-                expect(page.locator(outputs).first).to_contain_text(SECOND)
-                text = _notebook_text(page, outputs)
-                assert demo.DEMO_NAME not in text and SECOND in text
+            page.locator(".ometiff-url input").fill(server.url(SECOND, token=FAKE_TOKEN))
+            page.locator("button.ometiff-inspect").click()
+            _check_form_results(page, server, "app")
+            # the sections below the form follow: they describe the second file, not the demo
+            outputs = ".ometiff-live"
+            expect(page.locator(outputs).first).to_contain_text(SECOND)
+            text = _notebook_text(page, outputs)
+            assert demo.DEMO_NAME not in text and SECOND in text
 
-                # a failing inspection: the red banner, and every section says so instead of the last results
-                page.locator(".ometiff-url input").fill(server.url("missing.ome.tif"))
-                page.locator("button.ometiff-inspect").click()
-                expect(page.locator(".ometiff-verdict-box")).to_contain_text("This file could not be read.")
-                expect(page.locator(outputs).first).to_contain_text("the last inspection failed")
-                text = _notebook_text(page, outputs)
-                assert SECOND not in text and "No problems found" not in text
-                page.screenshot(path=str(OUT / "app_failed.png"))
-            except Exception:
-                page.screenshot(path=str(OUT / "failure_app.png"))
-                print(f"\nscreenshot of the failure: {OUT / 'failure_app.png'}")
-                raise
-            finally:
-                browser.close()
+            # a failing inspection: the red banner, and every section says so instead of the last results
+            page.locator(".ometiff-url input").fill(server.url("missing.ome.tif"))
+            page.locator("button.ometiff-inspect").click()
+            expect(page.locator(".ometiff-verdict-box")).to_contain_text("This file could not be read.")
+            expect(page.locator(outputs).first).to_contain_text("the last inspection failed")
+            text = _notebook_text(page, outputs)
+            assert SECOND not in text and "No problems found" not in text
+            page.screenshot(path=str(OUT / "app_failed.png"))
     finally:
         server.stop()
 
@@ -498,78 +492,62 @@ def test_explorer_at_scale_in_voila(voila_explorer: str, tmp_path: Path) -> None
     OUT.mkdir(parents=True, exist_ok=True)
     exports = tmp_path / "exports"
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000},
+        with _chromium_page(tmp_path, 120_000, "failure_explorer.png") as page:
+            page.goto(voila_explorer, timeout=180_000)
+            status = page.locator(".ometiff-explore-status")
+            expect(status).to_contain_text("elements", timeout=180_000)  # the demo, loaded on start
+
+            # every text the progress line shows while the GeoMx-like file loads
+            page.evaluate(
+                """() => {
+                  const seen = window.__progress = [];
+                  const label = document.querySelector('.ometiff-progress-label');
+                  new MutationObserver(() => seen.push(label.textContent)).observe(
+                    label, {subtree: true, childList: true, characterData: true});
+                }"""
             )
-            try:
-                page = browser.pages[0] if browser.pages else browser.new_page()
-                page.set_default_timeout(120_000)
-                page.goto(voila_explorer, timeout=180_000)
-                status = page.locator(".ometiff-explore-status")
-                expect(status).to_contain_text("elements", timeout=180_000)  # the demo, loaded on start
+            page.locator(".ometiff-explore-source input").fill(server.url(GEOMX))
+            load = page.locator("button.ometiff-explore-load")
+            load.click()
+            expect(load).to_be_disabled()
+            expect(status).to_contain_text(f"{len(tree):,} elements", timeout=180_000)
+            expect(load).to_be_enabled()
+            seen = page.evaluate("() => window.__progress")
+            assert any("MiB of" in t and "MiB/s" in t and "left" in t for t in seen), seen
+            assert "of XML loaded and indexed" in seen[-1]
 
-                # every text the progress line shows while the GeoMx-like file loads
-                page.evaluate(
-                    """() => {
-                      const seen = window.__progress = [];
-                      const label = document.querySelector('.ometiff-progress-label');
-                      new MutationObserver(() => seen.push(label.textContent)).observe(
-                        label, {subtree: true, childList: true, characterData: true});
-                    }"""
-                )
-                page.locator(".ometiff-explore-source input").fill(server.url(GEOMX))
-                load = page.locator("button.ometiff-explore-load")
-                load.click()
-                expect(load).to_be_disabled()
-                expect(status).to_contain_text(f"{len(tree):,} elements", timeout=180_000)
-                expect(load).to_be_enabled()
-                seen = page.evaluate("() => window.__progress")
-                assert any("MiB of" in t and "MiB/s" in t and "left" in t for t in seen), seen
-                assert "of XML loaded and indexed" in seen[-1]
+            # the tree: fixed-height rows, each showing its label; only a page of them in the DOM
+            page.locator(".ometiff-tree").scroll_into_view_if_needed()
+            page.screenshot(path=str(OUT / "explorer_tree.png"))
+            rows = _tree_rows(page)
+            assert len(rows) == 1 + 100 and [r["text"] for r in rows[1:]] == first_page
+            assert rows[0]["text"] == tree.label(tree.root)
+            assert all(r["height"] >= 16 and r["labelHeight"] >= 16 for r in rows), rows[:5]
+            visible = [r for r in rows if r["visible"]]
+            assert len(visible) >= 10 and all(r["shown"] for r in visible if r["inside"]), visible
+            page.locator(".ometiff-tree").evaluate("el => el.scrollTop = el.scrollHeight")
+            rows = _tree_rows(page)
+            assert [r["text"] for r in rows if r["inside"]][-1] == first_page[-1]
+            assert all(r["shown"] for r in rows if r["inside"])
+            dom = page.evaluate("() => document.documentElement.outerHTML.length")
+            assert dom < 5_000_000
 
-                # the tree: fixed-height rows, each showing its label; only a page of them in the DOM
-                page.locator(".ometiff-tree").scroll_into_view_if_needed()
-                page.screenshot(path=str(OUT / "explorer_tree.png"))
-                rows = _tree_rows(page)
-                assert len(rows) == 1 + 100 and [r["text"] for r in rows[1:]] == first_page
-                assert rows[0]["text"] == tree.label(tree.root)
-                assert all(r["height"] >= 16 and r["labelHeight"] >= 16 for r in rows), rows[:5]
-                visible = [r for r in rows if r["visible"]]
-                assert len(visible) >= 10 and all(r["shown"] for r in visible if r["inside"]), visible
-                page.locator(".ometiff-tree").evaluate("el => el.scrollTop = el.scrollHeight")
-                rows = _tree_rows(page)
-                assert [r["text"] for r in rows if r["inside"]][-1] == first_page[-1]
-                assert all(r["shown"] for r in rows if r["inside"])
-                dom = page.evaluate("() => document.documentElement.outerHTML.length")
-                assert dom < 5_000_000
+            # search and XPath: the totals shown are ElementTree's
+            page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Search").first.click()
+            page.get_by_placeholder("text to find").fill(query)
+            page.locator("button.ometiff-explore-search").click()
+            expect(page.locator(".ometiff-search-info")).to_contain_text(f"{searched:,} match(es)")
+            page.get_by_placeholder("//ROI[@ID='ROI:1']/Union/*").fill("//ROI/Union/Polygon")
+            page.locator("button.ometiff-explore-xpath").click()
+            expect(page.locator(".ometiff-xpath-info")).to_contain_text(f"{polygons:,} result(s)")
+            page.screenshot(path=str(OUT / "explorer_search.png"))
 
-                # search and XPath: the totals shown are ElementTree's
-                page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Search").first.click()
-                page.get_by_placeholder("text to find").fill(query)
-                page.locator("button.ometiff-explore-search").click()
-                expect(page.locator(".ometiff-search-info")).to_contain_text(f"{searched:,} match(es)")
-                page.get_by_placeholder("//ROI[@ID='ROI:1']/Union/*").fill("//ROI/Union/Polygon")
-                page.locator("button.ometiff-explore-xpath").click()
-                expect(page.locator(".ometiff-xpath-info")).to_contain_text(f"{polygons:,} result(s)")
-                page.screenshot(path=str(OUT / "explorer_search.png"))
-
-                # the export holds every match, not just the page shown
-                page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Export").first.click()
-                folder = page.locator(".ometiff-explore-folder input")
-                folder.fill(str(exports))
-                page.locator("button.ometiff-explore-export").click()
-                expect(page.locator(".ometiff-export-info")).to_contain_text("Wrote")
-            except Exception:
-                page.screenshot(path=str(OUT / "failure_explorer.png"))
-                print(f"\nscreenshot of the failure: {OUT / 'failure_explorer.png'}")
-                raise
-            finally:
-                browser.close()
+            # the export holds every match, not just the page shown
+            page.locator(".ometiff-explore-tabs .lm-TabBar-tab", has_text="Export").first.click()
+            folder = page.locator(".ometiff-explore-folder input")
+            folder.fill(str(exports))
+            page.locator("button.ometiff-explore-export").click()
+            expect(page.locator(".ometiff-export-info")).to_contain_text("Wrote")
     finally:
         server.stop()
     stem = GEOMX.removesuffix(".ome.tif")

@@ -111,6 +111,7 @@ def test_tags_are_decoded(rep) -> None:
     ("tag", "text"),
     [
         (Tag(code=324, type=16, count=5000, value=None, value_offset=1234, nbytes=40000), "(not fetched: 5,000 values at offset 1,234)"),
+        (Tag(code=305, type=2, count=22, value=None, value_offset=2048, nbytes=22), "(not fetched: 22 characters at offset 2,048)"),
         (Tag(code=259, type=3, count=1, value=(60000,), value_offset=None, nbytes=2), "60000 (unknown)"),
         (Tag(code=254, type=4, count=1, value=(5,), value_offset=None, nbytes=4), "5 (REDUCEDIMAGE | MASK)"),
         (Tag(code=33723, type=7, count=20, value=bytes(range(20)), value_offset=8, nbytes=20), "00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f … (20 bytes)"),

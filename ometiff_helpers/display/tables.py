@@ -312,7 +312,8 @@ def tag_value_text(tag: Tag, limit: int = _TAG_VALUE_LIMIT) -> str:
     value = tag.value
     if value is None:
         where = f" at offset {tag.value_offset:,}" if getattr(tag, "value_offset", None) is not None else ""
-        return f"(not fetched: {tag.count:,} values{where})"
+        unit = "characters" if tag.type == 2 else "values"  # ASCII: a descriptive string of a later IFD
+        return f"(not fetched: {tag.count:,} {unit}{where})"
     if isinstance(value, str):
         head = value[: limit * 8]  # a 23 MB OME-XML is cut before its whitespace is collapsed
         text = _one_line(head)
