@@ -6,17 +6,25 @@ other, on each file:
 - ``ometiff_helpers``: ``read_tiff`` over an ``HttpSource`` with IFD 0's OME-XML streamed to a consumer;
 - ``seed notebook``: the starting notebook's reading logic (``seed_reader.py``);
 - ``tifffile+fsspec``: ``tifffile.TiffFile`` over ``fsspec.open(url, block_size=...)``, every page, SubIFD and tag,
-  with fsspec's default block size and with 64 KiB blocks.
+  with fsspec's default block size and with 64 KiB blocks;
+- ``geotiff.js``, Viv's reader, in Node (``geotiff_reader.mjs``, packages from ``tests/viv/node_modules``): Viv's
+  ``loadOmeTiff`` (what the viewer reads to open the file), and every IFD and SubIFD read with geotiff.js.
 
 Requests, bytes and sequential rounds are counted by the server (`FaultServer.log`, `sequential_rounds`); our reader's
 own ledger is shown next to them. Prints one markdown table. Run from the repository root:
 
-    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick] [--geomx]
+    .venv/bin/python benchmarks/bench_reader.py [--latency 0.05] [--quick] [--geomx] [--planes] [--no-geotiff]
+
+Without ``node`` or ``tests/viv/node_modules`` (``cd tests/viv && npm ci --no-audit --no-fund``) the geotiff.js rows
+are left out and the table says why.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +52,10 @@ from ometiff_helpers.tiff.read import read_tiff
 KIB = 1024
 OFFSET_ARRAYS = frozenset({273, 279, 324, 325})  # Strip/Tile offsets and byte counts
 DEMO = Path(__file__).resolve().parents[1] / "ometiff_helpers" / "data" / "demo.ome.tif"
+GEOTIFF_SCRIPT = Path(__file__).resolve().parent / "geotiff_reader.mjs"
+VIV_MODULES = Path(__file__).resolve().parents[1] / "tests" / "viv" / "node_modules"
+GEOTIFF_PACKAGES = ("geotiff", "@vivjs/loaders", "@xmldom/xmldom")
+NODE_TIMEOUT = 900.0  # seconds for one geotiff.js run (the 540-IFD file walks its chain one round per IFD)
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,7 @@ class Outcome:
     xml_bytes: int = 0
     error: str | None = None
     ledger: dict[str, int | float] | None = None
+    seconds: float | None = None  # the reader's own timing, when it runs in another process (Node)
 
 
 @dataclass
@@ -199,6 +212,48 @@ def run_tifffile(url: str, block_size: int | None) -> Outcome:
     return Outcome(ifds, xml)
 
 
+def node_setup() -> tuple[str, dict[str, str]] | str:
+    """Node and the versions of the geotiff.js packages in tests/viv/node_modules, or why they cannot run."""
+    node = shutil.which("node")
+    if node is None:
+        return "node is not on PATH"
+    versions = {}
+    for package in GEOTIFF_PACKAGES:
+        manifest = VIV_MODULES / package / "package.json"
+        if not manifest.is_file():
+            return f"{package} is not installed in tests/viv/node_modules (cd tests/viv && npm ci --no-audit --no-fund)"
+        versions[package] = str(json.loads(manifest.read_text(encoding="utf-8")).get("version", "?"))
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    versions["node"] = version.stdout.strip() or "?"
+    return node, versions
+
+
+def run_geotiff(url: str, node: str, mode: str) -> Outcome:
+    """geotiff.js in Node on ``url``: ``mode`` "viv" (Viv's loadOmeTiff) or "structure" (every IFD and SubIFD)."""
+    proc = subprocess.run(
+        [node, str(GEOTIFF_SCRIPT), mode, url, str(VIV_MODULES)],
+        capture_output=True,
+        text=True,
+        timeout=NODE_TIMEOUT,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        return Outcome(error=f"node: {last[:120]}")
+    got = json.loads(lines[-1])
+    error = got["error"].replace("|", "/")[:120] if got["error"] else None
+    return Outcome(int(got["ifds"]), int(got["xml_bytes"]), error, seconds=float(got["seconds"]))
+
+
+def geotiff_readers(node: str) -> list[tuple[str, Callable[[str], Outcome]]]:
+    """The two geotiff.js rows: what Viv reads to open the file, and the whole structure read with geotiff.js."""
+    return [
+        ("geotiff.js: Viv loadOmeTiff", lambda url: run_geotiff(url, node, "viv")),
+        ("geotiff.js: every IFD + SubIFDs", lambda url: run_geotiff(url, node, "structure")),
+    ]
+
+
 ONE_CONNECTION = (
     "ometiff_helpers read_tiff, XML on one connection",
     lambda url: run_ours(url, HttpOptions(stream_pieces=1)),
@@ -218,7 +273,7 @@ def measure(server: FaultServer, facts: FileFacts, reader: str, run: Callable[[s
         outcome = run(server.url(facts.name))
     except Exception as exc:  # a reader that raises is a result, not a benchmark failure
         outcome = Outcome(error=_error_name(exc))
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 if outcome.seconds is None else outcome.seconds
     log = _settled_log(server)
     return Row(facts, reader, len(log), sequential_rounds(log), sum(r.nbytes for r in log), seconds, outcome)
 
@@ -269,7 +324,10 @@ def _kib(n: int) -> str:
     return f"{n / KIB:,.1f}"
 
 
-def markdown(rows: list[Row], latency: float) -> str:
+def markdown(
+    rows: list[Row], latency: float, geotiff: dict[str, str] | str = "not run (--no-geotiff)"
+) -> str:
+    """The files table, the readers table and a line on the geotiff.js rows (the versions run, or why not run)."""
     lines = [
         f"Latency {latency * 1000:.0f} ms per request. Requests, rounds and bytes are counted by the server; "
         "budget = 2 x metadata bytes + 256 KiB, metadata = everything that is not pixel data (IFDs, every "
@@ -316,11 +374,17 @@ def markdown(rows: list[Row], latency: float) -> str:
             + f" | {row.requests} | {row.rounds} | {_kib(row.nbytes)} | {row.seconds:.2f} | {covered} | {xml_ok} "
             f"| {within} | {ledger} | {_targets(row)} |"
         )
-    lines += [
-        "",
-        "geotiff.js 2.x (Viv's reader) on the 36-IFD scattered file: 38 requests, 7 rounds (reported in the issue, "
-        "not measured here).",
-    ]
+    if isinstance(geotiff, str):
+        lines += ["", f"geotiff.js rows not measured: {geotiff}."]
+    else:
+        lines += [
+            "",
+            f"geotiff.js {geotiff['geotiff']} with @vivjs/loaders {geotiff['@vivjs/loaders']} (tests/viv/node_modules) "
+            f"in Node {geotiff['node']}, over Node's fetch in 64 KiB blocks (geotiff.js's BlockedSource); its wall "
+            'times are taken inside Node (no Node start-up or module loading). "Viv loadOmeTiff" is what the '
+            'viewer reads to open the file (IFD 0 and its OME-XML); "every IFD + SubIFDs" walks the IFD chain and '
+            "reads each IFD's SubIFDs as soon as it is parsed.",
+        ]
     return "\n".join(lines)
 
 
@@ -347,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         "the OME-XML on one connection",
     )
     parser.add_argument("--only", default="", help="only the files whose name contains this")
+    parser.add_argument("--no-geotiff", action="store_true", help="leave out the geotiff.js rows (Node)")
     args = parser.parse_args(argv)
+    setup = "not run (--no-geotiff)" if args.no_geotiff else node_setup()
+    geotiff = setup if isinstance(setup, str) else setup[1]
 
     with tempfile.TemporaryDirectory(prefix="bench_reader_") as tmp:
         files: dict[str, Path] = {}
@@ -362,11 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         facts = [file_facts(name, path) for name, path in files.items()]
         rows = []
         readers = READERS[:1] + ([ONE_CONNECTION] if args.rate > 0 else []) + READERS[1:]
+        readers += [] if isinstance(setup, str) else geotiff_readers(setup[0])
         with FaultServer(files, latency=args.latency, rate=args.rate * 1e6 / 8) as server:
             for f in facts:
                 for reader, run in readers:
                     rows.append(measure(server, f, reader, run))
-    print(markdown(rows, args.latency))
+    print(markdown(rows, args.latency, geotiff))
     if args.rate > 0:
         print(f"\nEvery response throttled to {args.rate:g} Mbit/s per connection.")
     return 0

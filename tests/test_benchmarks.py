@@ -37,7 +37,10 @@ def _table(stdout: str) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
-def test_bench_reader_script_prints_its_table() -> None:
+def test_bench_reader_script_prints_its_table(bench) -> None:
+    _, bench_reader = bench
+    setup = bench_reader.node_setup()  # geotiff.js rows when node and tests/viv/node_modules are there
+    readers = 4 if isinstance(setup, str) else 6
     proc = subprocess.run(
         [sys.executable, str(BENCH / "bench_reader.py"), "--tiny", "--latency", "0"],
         capture_output=True,
@@ -50,7 +53,7 @@ def test_bench_reader_script_prints_its_table() -> None:
     rows = _table(proc.stdout)
     files = {"scattered-36ifd.ome.tif", "tail-36ifd.ome.tif", "classic-15page.ome.tif", "demo.ome.tif"}
     assert {f for f, _ in rows} == files
-    assert len(rows) == 4 * len(files)
+    assert len(rows) == readers * len(files)
 
     # the seed notebook: 2 (HEAD, header) + IFD 0 (count, entries, SubIFDs array, next) + Software + OME-XML
     # + 8 SubIFDs x 3 + 3 chain IFDs x 4 = 44 requests, counted by the server; it covers 12 of the 36 IFDs
@@ -74,6 +77,30 @@ def test_bench_reader_script_prints_its_table() -> None:
         assert count == ours[2]  # our ledger and the server agree on the number of requests
         for reader in ("tifffile+fsspec (default 5 MiB blocks)", "tifffile+fsspec (64 KiB blocks)"):
             assert rows[name, reader][6] == f"{total}/{total}"
+
+    if isinstance(setup, str):
+        assert f"geotiff.js rows not measured: {setup}." in proc.stdout
+        return
+    # geotiff.js in Node, counted by the same server: Viv opens the file with IFD 0 and its OME-XML alone; the
+    # structure run parses every IFD (the chain and each one's SubIFDs), the demo file's 16 too
+    assert f"geotiff.js {setup[1]['geotiff']} with @vivjs/loaders" in proc.stdout
+    for name, total in (
+        ("scattered-36ifd.ome.tif", 36),
+        ("tail-36ifd.ome.tif", 36),
+        ("classic-15page.ome.tif", 15),
+        ("demo.ome.tif", 16),
+    ):
+        viv = rows[name, "geotiff.js: Viv loadOmeTiff"]
+        assert viv[6] == f"1/{total}"
+        assert viv[7] == "yes"
+        whole = rows[name, "geotiff.js: every IFD + SubIFDs"]
+        assert whole[6] == f"{total}/{total}"
+        assert whole[7] == "yes"
+        assert int(whole[2]) >= int(viv[2]) >= 1  # requests the server saw
+    # the chain is walked one IFD after the other: a classic 15-page file whose IFDs are 64 KiB blocks apart needs
+    # one request per IFD, each after the previous one
+    classic = rows["classic-15page.ome.tif", "geotiff.js: every IFD + SubIFDs"]
+    assert classic[2] == classic[3] == "15"
 
 
 def test_scattered_layout_is_tifffiles(tmp_path: Path, bench) -> None:
