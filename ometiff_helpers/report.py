@@ -18,6 +18,7 @@ from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.open import open_source
@@ -38,7 +39,7 @@ _JSON_LEVELS = 64
 _JSON_CHANNELS = 1024
 
 
-@dataclass(frozen=True)
+@record
 class Level:
     """One pyramid level of the first image."""
 
@@ -242,7 +243,7 @@ PENDING_PROBES = "the network probes (CORS, Range, offsets.json) and the viewer 
 PENDING_PIXELS = "the pixel preview and its checks"
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
     """One step of an inspection, handed to ``inspect(..., on_stage=...)`` as soon as it is known.
 

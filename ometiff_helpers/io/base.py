@@ -11,11 +11,12 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 
 from ometiff_helpers.errors import LimitExceeded
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.ordered import OrderedStream, split_range
 from ometiff_helpers.io.segments import Segments
@@ -31,7 +32,7 @@ _KIB = 1024
 _MIB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class SourceInfo:
     """What a source learned about its file on `open()`."""
 
@@ -54,7 +55,7 @@ class SourceInfo:
         }
 
 
-@dataclass(frozen=True)
+@record
 class HttpOptions:
     """Transport settings and budgets. Times in seconds, sizes in bytes. Local sources use the planning fields."""
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.description import (
     NOT_OME_HINT,
     classify_description,
@@ -86,7 +86,7 @@ __all__ = [
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class OmeXmlOptions:
     """Bounds of one parse."""
 

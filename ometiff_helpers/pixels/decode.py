@@ -7,7 +7,6 @@ IFD's JPEGTables and the colour space its Photometric implies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import imagecodecs
@@ -15,6 +14,7 @@ import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.pixels.headers import (
     StreamHeaderError,
     StreamSize,
@@ -92,7 +92,7 @@ class StreamTooLarge(TileDecodeError):
         self.limit = limit
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """How one IFD's tiles or strips are laid out and encoded."""
 
