@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,6 +229,8 @@ class Report:
 
     def to_json(self, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON text."""
+        import json  # here: the text output does not load the JSON module
+
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
 
 

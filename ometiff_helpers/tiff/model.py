@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import field
@@ -294,6 +293,8 @@ class IFD:
         if len(self.tags) > len(tags):
             out["tags_omitted"] = len(self.tags) - len(tags)
         if budget is not None:
+            import json  # here: reading a file does not load the JSON module
+
             budget[0] -= len(json.dumps(out, default=str))
         subs = []
         for sub in self.subifds:
