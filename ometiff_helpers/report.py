@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from ometiff_helpers.diagnose.evaluate import early_rules, evaluate
 from ometiff_helpers.diagnose.origin import check_origin
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
+from ometiff_helpers.digest import sha256_hex
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
@@ -203,7 +203,7 @@ class Report:
         parts.append(f"ifd0={self.tiff.first_ifd_offset}")
         parts.append(f"ifds={len(self.tiff.ifds)}+{len(self.tiff.all_ifds()) - len(self.tiff.ifds)}")
         if self.xml_bytes is not None:
-            digest = hashlib.sha256(self.xml_bytes).hexdigest()[:16]
+            digest = sha256_hex(self.xml_bytes)[:16]
             parts.append(f"xml-sha256={digest}")
         return " ".join(parts)
 

@@ -230,12 +230,15 @@ def _modules_after(code: str) -> set[str]:
 
 
 #: modules a local inspect of the demo does not need, imported only where they are used (a URL's probes, a companion
-#: file, the records of plates, projects, datasets, groups and BinaryOnly stubs, the JSON module for ``--json``)
+#: file, the records of plates, projects, datasets, groups and BinaryOnly stubs, the JSON module for ``--json``,
+#: hashlib and with it OpenSSL for an OME-XML over 1 MiB)
 _DEFERRED = (
     "ometiff_helpers.diagnose.probes",
     "ometiff_helpers.companion",
     "ometiff_helpers.ome.model_containers",
     "json",
+    "hashlib",
+    "_hashlib",
 )
 
 
