@@ -231,7 +231,7 @@ def _modules_after(code: str) -> set[str]:
 
 #: modules a local inspect of the demo does not need, imported only where they are used (a URL's probes, a companion
 #: file, the records of plates, projects, datasets, groups and BinaryOnly stubs, the JSON module for ``--json``,
-#: hashlib and with it OpenSSL for an OME-XML over 1 MiB)
+#: hashlib and with it OpenSSL for an OME-XML over 1 MiB, logging for a URL or a configured log)
 _DEFERRED = (
     "ometiff_helpers.diagnose.probes",
     "ometiff_helpers.companion",
@@ -239,6 +239,7 @@ _DEFERRED = (
     "json",
     "hashlib",
     "_hashlib",
+    "logging",
 )
 
 
