@@ -113,10 +113,15 @@ def test_a_record_subclass_uses_its_own_fields_and_pickles() -> None:
     )
     assert Base(1) != Child(1)
     assert hash(Child(1, 2)) == hash((1, 2))
+    from ometiff_helpers.ome.model import Roi
     from ometiff_helpers.tiff.model import Tag
 
     tag = Tag(code=256, type=3, count=1, value=(512,), value_offset=None, nbytes=2, entry_offset=10)
-    assert pickle.loads(pickle.dumps(tag)) == tag  # noqa: S301 - our own bytes
+    roi = Roi(id="ROI:1", name="cell", annotation_refs=("Annotation:1",))  # a record with slots
+    for value in (tag, roi):
+        back = pickle.loads(pickle.dumps(value))  # noqa: S301 - our own bytes
+        assert back == value and hash(back) == hash(value) and repr(back) == repr(value)
+    assert "__dict__" not in dir(roi) and Roi.__slots__[:2] == ("id", "name")
 
 
 def test_every_frozen_record_of_the_package_is_made_by_record() -> None:
