@@ -8,7 +8,6 @@ the ``OMETIFF_TOKEN`` environment variable; it is never printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -235,6 +234,8 @@ def _load_offsets(where: str, token: str | None) -> list[int]:
     """The top-level IFD offsets listed in an offsets.json (path or URL), read as JSON, bounded in size."""
     data = read_small_file(where, token=token, limit=_MAX_OFFSETS_JSON, what="offsets.json")
     name = SecretURL(where).redacted if where.lower().startswith(("http://", "https://")) else where
+    import json  # here: a plain inspect does not load the JSON module
+
     try:
         offsets = json.loads(data)
     except ValueError:
@@ -439,6 +440,8 @@ def _companion_main(args: argparse.Namespace) -> int:
     token = os.environ.get("OMETIFF_TOKEN") or None
     report = inspect_companion(args.target, token=token, viewer=args.viewer)
     if args.json:
+        import json  # here: a plain inspect does not load the JSON module
+
         print(redact_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
     else:
         lines = [

@@ -16,6 +16,7 @@ from ometiff_helpers.diagnose.rules_tiff import VIEWER_CODECS
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.open import read_small_file
 from ometiff_helpers.ome.parser import OmeDocument, parse_ome_xml
 from ometiff_helpers.report import inspect
@@ -28,7 +29,7 @@ MAX_MEMBERS = 2000
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
 
 
-@dataclass(frozen=True)
+@record
 class MemberFile:
     """One file of the set, as read."""
 

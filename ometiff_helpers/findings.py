@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ometiff_helpers.frozen import record
+
 
 class Severity(StrEnum):
     """How bad a finding is for the portal's viewer."""
@@ -19,7 +21,7 @@ class Severity(StrEnum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """One problem: a stable upper-case code, a severity, plain words with the evidence, and the remedy."""
 

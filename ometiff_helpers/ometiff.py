@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.model import Image, OmeDocument, Pixels, PlaneRef
 from ometiff_helpers.tiff.model import IFD, TiffStructure
 
@@ -108,7 +108,7 @@ def legacy_image_levels(tiff: TiffStructure, ome: OmeDocument | None) -> tuple[I
 # --- the plane index ---------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class PlaneOrder:
     """The order of the planes: ``axes`` fastest first (e.g. "ZCT" for XYZCT) and the size of each (Z, C, T)."""
 
@@ -163,7 +163,7 @@ def plane_index(pixels: Pixels, z: int, c: int, t: int) -> int | None:
 # --- the TiffData plane mapping ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class PlaneRun:
     """The planes one TiffData maps: ``count`` planes from plane index ``start`` on, to IFDs ``ifd`` onwards."""
 
@@ -180,7 +180,7 @@ class PlaneRun:
         return self.file_name is not None or self.ifd == self.start
 
 
-@dataclass(frozen=True)
+@record
 class PlaneMapping:
     """(z, c, t) -> (file, IFD) as the TiffData elements say, kept as runs (cost: one per TiffData, not per plane)."""
 

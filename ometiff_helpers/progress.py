@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from ometiff_helpers.frozen import record
 
 
-@dataclass(frozen=True)
+@record
 class Progress:
     """``stage`` is "ifds" (IFDs read so far), "xml" (OME-XML bytes received) or "description" (sent once by the
     TIFF reader when IFD 0's out-of-line ImageDescription is found: ``done`` 0, ``total`` its bytes; `report.inspect`

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +13,11 @@ from ometiff_helpers.diagnose.evaluate import early_rules, evaluate
 from ometiff_helpers.diagnose.origin import check_origin
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import estimate_viewer_cost
+from ometiff_helpers.digest import sha256_hex
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.base import ByteSource, HttpOptions, SourceInfo
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.io.open import open_source
@@ -38,7 +38,7 @@ _JSON_LEVELS = 64
 _JSON_CHANNELS = 1024
 
 
-@dataclass(frozen=True)
+@record
 class Level:
     """One pyramid level of the first image."""
 
@@ -203,7 +203,7 @@ class Report:
         parts.append(f"ifd0={self.tiff.first_ifd_offset}")
         parts.append(f"ifds={len(self.tiff.ifds)}+{len(self.tiff.all_ifds()) - len(self.tiff.ifds)}")
         if self.xml_bytes is not None:
-            digest = hashlib.sha256(self.xml_bytes).hexdigest()[:16]
+            digest = sha256_hex(self.xml_bytes)[:16]
             parts.append(f"xml-sha256={digest}")
         return " ".join(parts)
 
@@ -229,6 +229,8 @@ class Report:
 
     def to_json(self, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON text."""
+        import json  # here: the text output does not load the JSON module
+
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
 
 
@@ -242,7 +244,7 @@ PENDING_PROBES = "the network probes (CORS, Range, offsets.json) and the viewer 
 PENDING_PIXELS = "the pixel preview and its checks"
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
     """One step of an inspection, handed to ``inspect(..., on_stage=...)`` as soon as it is known.
 

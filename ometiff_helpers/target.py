@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote_plus, urlsplit
 
 from ometiff_helpers import demo
+from ometiff_helpers.frozen import record
 from ometiff_helpers.urls import SecretURL
 
 __all__ = ["TOKEN_ENV", "URL_ENV", "Target", "has_token", "location", "resolve_target"]
@@ -27,7 +27,7 @@ _ORIGINS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """What to inspect: a URL (kept secret) or a local path, where it came from, and a note for the reader."""
 

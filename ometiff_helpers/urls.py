@@ -7,10 +7,13 @@ a ``user:pass@`` userinfo. Every secret value seen by any `SecretURL` is remembe
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = [
     "SECRET_PARAMS",
@@ -283,10 +286,15 @@ class SecretURL:
         raise TypeError("SecretURL cannot be pickled (it holds a secret)")
 
 
-class SecretFilter(logging.Filter):
-    """A logging filter that rewrites each record's message (and formatted traceback) through `redact_text`."""
+class SecretFilter:
+    """A logging filter that rewrites each record's message (and formatted traceback) through `redact_text`.
+
+    Any object with a ``filter(record)`` method is a logging filter; this one does not derive from
+    ``logging.Filter``, so that importing this module (every start of the command line) does not import ``logging``.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message, arguments, traceback and stack in place; keep the record."""
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: keep only the format string
@@ -294,6 +302,8 @@ class SecretFilter(logging.Filter):
         record.msg = redact_text(message)
         record.args = None
         if record.exc_info and not record.exc_text:
+            import logging
+
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
@@ -312,6 +322,8 @@ def install_secret_filter(*names: str) -> SecretFilter:
     (e.g. ``install_secret_filter("urllib3")`` covers ``urllib3.connectionpool``). ``""`` means the root
     logger's handlers, which do see propagated records.
     """
+    import logging
+
     for name in names or ("",):
         if name == "":
             for handler in logging.getLogger().handlers:

@@ -8,6 +8,7 @@ import logging
 import struct
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -609,3 +610,84 @@ def test_level_comparison_equals_its_plain_definition(
             assert all(same), (path.name, fields, p)
         best_found += sum(g.best_channel is not None for g in got)
     assert best_found == 2  # the swapped level, compressed and not, is found built from channel 1
+
+
+def _deflate_layout(compression: int = 8) -> Any:
+    """A 64 x 64 uint16 Deflate tile's layout."""
+    from ometiff_helpers.pixels.decode import Layout
+
+    return Layout(
+        width=64, height=64, tile_width=64, tile_height=64, tiled=True, samples=1, planar=1,
+        dtype=np.dtype("<u2"), compression=compression, predictor=1, photometric=1, extra_samples=False,
+        jpeg_tables=None,
+    )  # fmt: skip
+
+
+def _zlib_only(layout: Any, data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """What ``decode_tile`` answered when zlib alone decoded Deflate: ("ok", array) or ("error", message)."""
+    import imagecodecs
+
+    from ometiff_helpers.pixels.decode import TileDecodeError, decode_tile
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise imagecodecs.DelayedImportError("deflate")
+
+    with monkeypatch.context() as m:
+        m.setattr(imagecodecs, "deflate_decode", unavailable)
+        try:
+            return "ok", decode_tile(layout, data)
+        except TileDecodeError as exc:
+            return "error", str(exc)
+
+
+@pytest.mark.parametrize("compression", [8, 32946])
+def test_deflate_by_libdeflate_answers_as_zlib_alone(
+    compression: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deflate tiles are inflated by libdeflate when it can and by zlib otherwise: on valid, short, trailing-junk,
+    truncated, corrupted and oversized streams the array or the error is the one zlib alone gives."""
+    import zlib
+
+    import imagecodecs
+
+    from ometiff_helpers.pixels.decode import TileDecodeError, decode_tile
+
+    layout = _deflate_layout(compression)
+    pixels = np.arange(64 * 64, dtype="<u2").reshape(64, 64) * 7
+    good = zlib.compress(pixels.tobytes())
+    corrupt = bytearray(good)
+    corrupt[len(good) // 2] ^= 0xFF
+    streams = {
+        "valid": good,
+        "with trailing bytes": good + b"junk",
+        "half the rows": zlib.compress(pixels[:32].tobytes()),
+        "truncated": good[: len(good) // 2],
+        "corrupted": bytes(corrupt),
+        "larger than the tile": zlib.compress(b"\0" * (64 * 64 * 2 * 4)),
+        "bad checksum": good[:-1] + bytes([good[-1] ^ 1]),
+    }
+    used = []
+    real = imagecodecs.deflate_decode
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        used.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imagecodecs, "deflate_decode", spy)
+    answers = {}
+    for name, data in streams.items():
+        expected = _zlib_only(layout, data, monkeypatch)
+        try:
+            got: tuple[str, Any] = ("ok", decode_tile(layout, data))
+        except TileDecodeError as exc:
+            got = ("error", str(exc))
+        assert got[0] == expected[0], name
+        if got[0] == "ok":
+            np.testing.assert_array_equal(got[1], expected[1])
+        else:
+            assert got[1] == expected[1], name
+        answers[name] = got[0]
+    assert used  # libdeflate was tried
+    assert answers["valid"] == answers["with trailing bytes"] == "ok"
+    assert answers["truncated"] == answers["corrupted"] == answers["larger than the tile"] == "error"
+    assert answers["bad checksum"] == "error"

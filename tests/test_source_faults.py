@@ -828,3 +828,21 @@ def test_error_message_and_hint_are_separate_sentences() -> None:
     )
     assert str(OmeTiffError("it failed.", hint="Try again!")) == "it failed. Try again!"
     assert str(OmeTiffError('it said "no"', hint="")) == 'it said "no"'
+
+
+def test_the_first_read_is_logged_at_debug_by_its_caller_and_filtered(fault, caplog):
+    """A byte source logs its first read at DEBUG (``logging`` looked up when the record is made, not imported by the
+    module): the record names ``open`` as its origin, and the logger carries the secret filter."""
+    import logging
+
+    from ometiff_helpers.io.local import BytesSource
+    from ometiff_helpers.urls import _FILTER
+
+    enable_debug_logging(caplog)
+    HttpSource(fault.url("f.tif", token=CANARY), options=FAST).open(100)
+    BytesSource(DATA, name="local.tif").open(100)
+    records = [r for r in caplog.records if r.name == "ometiff_helpers.io.base"]
+    assert [r.funcName for r in records] == ["open", "open"]
+    assert "opened" in records[0].getMessage() and "local.tif" in records[1].getMessage()
+    assert _FILTER in logging.getLogger("ometiff_helpers.io.base").filters
+    assert CANARY not in caplog.text

@@ -11,12 +11,13 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ometiff_helpers.audit.rows import COLUMNS, display_url
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.frozen import record
 
 __all__ = ["AuditItem", "items_from_lines", "read_list"]
 
@@ -25,7 +26,7 @@ TOKEN_COLUMN = "token"  # noqa: S105 (a column name)
 URL_COLUMN = "url"
 
 
-@dataclass(frozen=True)
+@record
 class AuditItem:
     """One file to audit. ``key`` is the redacted URL (or the path): what the output's ``url`` column holds."""
 

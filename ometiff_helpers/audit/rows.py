@@ -8,11 +8,12 @@ that one hostile URL never stops a run of thousands. Every text that goes into a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.findings import Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.units import length_to_um
 from ometiff_helpers.report import HttpOptions, Report, inspect
 from ometiff_helpers.urls import SecretURL, redact_text
@@ -100,7 +101,7 @@ UNREADABLE = "could not read the file"
 PER_FILE_REQUESTS = 8  # requests of one file in flight at once during an audit
 
 
-@dataclass(frozen=True)
+@record
 class AuditSettings:
     """How each file is read: network probes or not, the wall-clock limit of one file, files in flight."""
 
@@ -123,7 +124,7 @@ class AuditSettings:
         )
 
 
-@dataclass(frozen=True)
+@record
 class FileResult:
     """What one file gave: its row (without carried-over columns) and its findings' rows."""
 

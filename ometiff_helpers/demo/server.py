@@ -12,12 +12,13 @@ import mimetypes
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+
+from ometiff_helpers.frozen import record
 
 __all__ = ["RangeRequestHandler", "RangeServer", "parse_range_header"]
 
@@ -52,7 +53,7 @@ def parse_range_header(header: str, size: int) -> tuple[int, int] | str | None:
     return (start, min(end, size))
 
 
-@dataclass(frozen=True)
+@record
 class _Entry:
     data: bytes | None
     path: Path | None

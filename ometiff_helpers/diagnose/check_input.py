@@ -7,7 +7,6 @@ Pixels, the plane index the viewer computes from DimensionOrder, the TiffData pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from urllib.parse import urlsplit
 from ometiff_helpers.diagnose.viewer import NEWEST, ViewerVersion
 from ometiff_helpers.diagnose.viewer_cost import ViewerEstimate
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.model import Image, OmeDocument, Pixels
 from ometiff_helpers.ometiff import (
     PlaneMapping,
@@ -51,7 +51,7 @@ class ReportLike(Protocol):
     def ledger(self) -> Any: ...
 
 
-@dataclass(frozen=True)
+@record
 class CheckInput:
     """Everything a rule may look at. ``probes`` is None when no network probe ran (local file, ``probes=False``)."""
 

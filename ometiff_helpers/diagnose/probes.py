@@ -12,13 +12,14 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ometiff_helpers.diagnose.origin import DEFAULT_ORIGIN as DEFAULT_ORIGIN
 from ometiff_helpers.diagnose.origin import check_origin as check_origin
 from ometiff_helpers.errors import OmeTiffError, RedirectError
+from ometiff_helpers.frozen import record
 from ometiff_helpers.urls import SecretURL, is_secret_key, redact_text
 
 if TYPE_CHECKING:  # the HTTP stack (requests, urllib3) is imported when a probe is sent, not for a local file
@@ -42,7 +43,7 @@ PORTAL_PYRAMIDS = "ometiff-pyramids"
 PORTAL_OFFSETS = "output_offsets"
 
 
-@dataclass(frozen=True)
+@record
 class ProbeOptions:
     """Bounds of the probes."""
 
@@ -54,7 +55,7 @@ class ProbeOptions:
     eof_block: int = 64 * 1024  # the straddling range: half before EOF, half after
 
 
-@dataclass(frozen=True)
+@record
 class ProbeResponse:
     """One probe request as seen: status (None when no answer), kept headers, bytes read, a redacted error."""
 
@@ -87,7 +88,7 @@ class ProbeResponse:
         }
 
 
-@dataclass(frozen=True)
+@record
 class OffsetsProbe:
     """An offsets.json location: ``outcome`` is valid, missing, wrong, error or skipped; ``detail`` says why."""
 
@@ -109,7 +110,7 @@ class OffsetsProbe:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProbeResults:
     origin: str
     range_eof: ProbeResponse | None = None

@@ -13,9 +13,10 @@ The model, from geotiff.js 2.1 and Viv's OME-TIFF loader:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.model import OmeDocument
 from ometiff_helpers.ometiff import legacy_image_levels, plane_index, pyramid_kind, pyramid_levels
 from ometiff_helpers.tiff.codes import TagCode
@@ -30,7 +31,7 @@ _ARRAY_TAGS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record
 class ViewerEstimate:
     """What geotiff.js 2.x needs before the first tile (metadata only; tile bytes are not counted)."""
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from ometiff_helpers.diagnose.viewer_cost import VIEWPORT
+from ometiff_helpers.frozen import record
 
 __all__ = ["PyramidPicture", "level_row_text", "pyramid_svg"]
 
@@ -58,7 +58,7 @@ def level_row_text(level: Any) -> str:
     )
 
 
-@dataclass(frozen=True)
+@record
 class PyramidPicture:
     """The SVG and the same facts as text lines (what a notebook without a browser shows)."""
 

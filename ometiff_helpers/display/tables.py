@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum, IntFlag
 from typing import Any
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from ometiff_helpers.findings import Finding, Severity
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.ledger import Ledger
 from ometiff_helpers.ome.description import decode_description
 from ometiff_helpers.report import Report
@@ -76,7 +77,7 @@ _TAG_ITEMS_LIMIT = 8  # items of an array tag shown before "..."
 # --- a DataFrame with an HTML rendering ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class HtmlTable:
     """A DataFrame shown as HTML with some cells rendered by us (swatches, colours); plain text is the DataFrame's.
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 
 from ometiff_helpers.display.tables import pretty_xml_lines
+from ometiff_helpers.frozen import record
 
 __all__ = ["TextLines", "xml_head"]
 
 
-@dataclass(frozen=True)
+@record
 class TextLines:
     """Lines of text shown as they are (plain text and a <pre> block)."""
 

@@ -7,10 +7,10 @@ support person reads the answer without opening a tab or scrolling inside one.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from typing import Any
 
 from ometiff_helpers.findings import Finding, Severity
+from ometiff_helpers.frozen import record
 
 __all__ = ["BANNER_LINES", "Verdict", "failure_html", "verdict", "verdict_html", "verdict_text"]
 
@@ -82,7 +82,7 @@ def failure_html(message: str, location: str) -> str:
     return _box("error", "This file could not be read.", body)
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     """The banner as a notebook output: its HTML, and the same lines as plain text."""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+
+from ometiff_helpers.frozen import record
 
 __all__ = ["Ledger", "RequestRecord"]
 
 
-@dataclass(frozen=True)
+@record
 class RequestRecord:
     """One request sent (or one read of a local file): half-open byte range, bytes received, status, times."""
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.parser import parse_ome_xml
 from ometiff_helpers.ome.units import normalise_unit
 
@@ -19,7 +19,7 @@ PUT_BACK = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class CorrectedXml:
     """The corrected document and what was changed (one line each); ``changes`` is empty when nothing needed it."""
 

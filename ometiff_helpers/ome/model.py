@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ometiff_helpers.findings import Finding
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.units import Quantity
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ _CONTAINERS = frozenset(
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-@dataclass(frozen=True)
+@record
 class Colour:
     """An OME ``Color``: a 32-bit RGBA integer (R in the top byte), stored signed in the XML (-1 is opaque white)."""
 
@@ -95,8 +96,10 @@ class Colour:
 # --- people (groups, projects and datasets: model_containers) -----------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Experimenter:
+    """An OME ``Experimenter``: a person named by the document."""
+
     id: str
     first_name: str | None = None
     last_name: str | None = None
@@ -108,16 +111,20 @@ class Experimenter:
 # --- instruments ------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Microscope:
+    """An ``Instrument``'s ``Microscope``."""
+
     manufacturer: str | None = None
     model: str | None = None
     serial_number: str | None = None
     type: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Objective:
+    """An ``Instrument``'s ``Objective``."""
+
     id: str
     manufacturer: str | None = None
     model: str | None = None
@@ -130,8 +137,10 @@ class Objective:
     working_distance: Quantity | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Detector:
+    """An ``Instrument``'s ``Detector``."""
+
     id: str
     manufacturer: str | None = None
     model: str | None = None
@@ -143,8 +152,10 @@ class Detector:
     voltage: Quantity | None = None
 
 
-@dataclass(frozen=True)
+@record
 class LightSource:
+    """An ``Instrument``'s light source of any kind (``kind`` names the element)."""
+
     id: str
     kind: str  # Laser, Arc, Filament, LightEmittingDiode, GenericExcitationSource
     manufacturer: str | None = None
@@ -156,8 +167,10 @@ class LightSource:
     laser_medium: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Filter:
+    """An ``Instrument``'s ``Filter``."""
+
     id: str
     manufacturer: str | None = None
     model: str | None = None
@@ -167,15 +180,19 @@ class Filter:
     cut_out: Quantity | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Dichroic:
+    """An ``Instrument``'s ``Dichroic``."""
+
     id: str
     manufacturer: str | None = None
     model: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Instrument:
+    """An OME ``Instrument``: microscope, objectives, detectors, light sources, filters, dichroics."""
+
     id: str
     microscope: Microscope | None = None
     objectives: tuple[Objective, ...] = ()
@@ -189,16 +206,20 @@ class Instrument:
 # --- images --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ObjectiveSettings:
+    """An ``Image``'s ``ObjectiveSettings``: the objective used and its medium."""
+
     id: str
     medium: str | None = None
     refractive_index: float | None = None
     correction_collar: float | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Channel:
+    """One ``Channel`` of a ``Pixels``."""
+
     id: str | None
     index: int
     name: str | None = None
@@ -217,8 +238,10 @@ class Channel:
     light_source_ref: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Plane:
+    """One ``Plane`` of a ``Pixels``: its (z, c, t), time, exposure and stage position."""
+
     the_z: int
     the_c: int
     the_t: int
@@ -229,7 +252,7 @@ class Plane:
     position_z: Quantity | None = None
 
 
-@dataclass(frozen=True)
+@record
 class TiffData:
     """One ``TiffData`` element, with the spec's defaults applied (``ifd_given``/``plane_count_given`` keep what was written)."""
 
@@ -245,7 +268,7 @@ class TiffData:
     plane_count_given: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class PlaneRef:
     """Where plane (z, c, t) lives: a file (None = this file) and an IFD index in it."""
 
@@ -258,8 +281,10 @@ class PlaneRef:
     tiffdata_index: int
 
 
-@dataclass(frozen=True)
+@record
 class Pixels:
+    """An ``Image``'s ``Pixels``: sizes, type, dimension order, channels, planes, TiffData."""
+
     id: str | None
     dimension_order: str | None
     type: str | None
@@ -296,8 +321,10 @@ class Pixels:
         return size_c
 
 
-@dataclass(frozen=True)
+@record
 class Image:
+    """One OME ``Image``."""
+
     id: str | None
     index: int
     name: str | None = None
@@ -314,7 +341,7 @@ class Image:
 # --- annotations, ROIs (plates: model_containers) -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
+@record(slots=True)  # tens of thousands of them in a GeoMx slide
 class Annotation:
     """A structured annotation of any kind; ``value`` is the text value (inner XML for XMLAnnotation)."""
 
@@ -332,7 +359,7 @@ class Annotation:
     annotates: tuple[str, ...] = ()  # IDs of the objects whose AnnotationRef points here
 
 
-@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
+@record(slots=True)  # tens of thousands of them in a GeoMx slide
 class Shape:
     """One ROI shape; geometry fields not used by the kind stay None. ``points`` keeps the raw string."""
 
@@ -389,8 +416,10 @@ class Shape:
         return len(_NUMBER.findall(self.points)) // 2
 
 
-@dataclass(frozen=True, slots=True)  # tens of thousands of them in a GeoMx slide
+@record(slots=True)  # tens of thousands of them in a GeoMx slide
 class Roi:
+    """One OME ``ROI`` and its shapes."""
+
     id: str | None
     name: str | None = None
     description: str | None = None
@@ -402,8 +431,10 @@ class Roi:
 # --- the document ------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class OmeDocument:
+    """A parsed OME-XML document: its images and the other top-level parts, with what reading it found."""
+
     namespace: str | None
     schema_version: str | None  # "2016-06", ..., or None when not recognised
     creator: str | None = None

@@ -5,14 +5,13 @@ first use, so that reading a file without them does not pay for building their c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.units import Quantity
 
 __all__ = ["BinaryOnly", "Dataset", "ExperimenterGroup", "Plate", "Project", "Well", "WellSample"]
 
 
-@dataclass(frozen=True)
+@record
 class ExperimenterGroup:
     id: str
     name: str | None = None
@@ -21,7 +20,7 @@ class ExperimenterGroup:
     experimenter_refs: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Project:
     id: str
     name: str | None = None
@@ -30,7 +29,7 @@ class Project:
     annotation_refs: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Dataset:
     id: str
     name: str | None = None
@@ -39,7 +38,7 @@ class Dataset:
     annotation_refs: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class WellSample:
     id: str | None
     index: int | None = None
@@ -49,7 +48,7 @@ class WellSample:
     timepoint: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Well:
     id: str | None
     row: int | None = None
@@ -58,7 +57,7 @@ class Well:
     samples: tuple[WellSample, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Plate:
     id: str | None
     name: str | None = None
@@ -71,7 +70,7 @@ class Plate:
     wells: tuple[Well, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class BinaryOnly:
     """The ImageDescription is only a pointer to the metadata held elsewhere (multi-file OME-TIFF)."""
 

@@ -12,14 +12,14 @@ ROIs cost their records, not a tree).
 from __future__ import annotations
 
 import codecs
-import hashlib
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.parsers import expat
 
+from ometiff_helpers.digest import Sha256
 from ometiff_helpers.errors import LimitExceeded, NotOmeTiff, OmeTiffError, OmeXmlError, UnsupportedOme
 from ometiff_helpers.findings import FindingLog, Severity
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.description import (
     NOT_OME_HINT,
     classify_description,
@@ -86,7 +86,7 @@ __all__ = [
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class OmeXmlOptions:
     """Bounds of one parse."""
 
@@ -123,7 +123,7 @@ class OmeXmlParser:
             self._check_size(total, known=True)
         self._received = 0  # every byte given to feed()
         self._xml_bytes = 0  # bytes before the first NUL
-        self._sha = hashlib.sha256()
+        self._sha = Sha256()
         self._head = b""  # first bytes, kept for sniffing and for excerpts
         self._started = False
         self._ended = False  # a NUL was seen: the XML string is over

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
 from xml.parsers import expat
 
 from ometiff_helpers.errors import OmeTiffError, OmeXmlError, UnsupportedOme
+from ometiff_helpers.frozen import record
 
 SCHEMA_VERSION = "2016-06"
 _NS = f"http://www.openmicroscopy.org/Schemas/OME/{SCHEMA_VERSION}"
@@ -23,7 +23,7 @@ _CLARK = re.compile(r"\{[^}]*\}")
 __all__ = ["SchemaError", "validate_ome_xml"]
 
 
-@dataclass(frozen=True)
+@record
 class SchemaError:
     """One schema violation: the line (1-based, None when unknown), the element path and the reason."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ometiff_helpers.frozen import record
 
 #: the OME ``UnitsLength`` symbols (2015-01 and later) -> micrometres per unit
 _LENGTH_UM: dict[str, float] = {
@@ -110,7 +110,7 @@ def time_to_s(value: float, unit: str) -> float | None:
     return None if factor is None else value * factor
 
 
-@dataclass(frozen=True)
+@record
 class Quantity:
     """A value with the unit the file gave (or the schema default), kept as written."""
 

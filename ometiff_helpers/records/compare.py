@@ -15,10 +15,10 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.frozen import record
 from ometiff_helpers.records.notebook import FACTS_TAG, INJECTED_TAG, nbval_options, sanitize_text, tags
 
 __all__ = ["CellChange", "align_cells", "code_differences", "compare_notebooks"]
@@ -103,7 +103,7 @@ def _short_diff(old: str, new: str) -> tuple[str, ...]:
     return tuple(lines)
 
 
-@dataclass(frozen=True)
+@record
 class CellChange:
     """One code cell whose (normalised) outputs differ; ``diff`` is a short ``-old``/``+new`` line list."""
 

@@ -11,15 +11,15 @@ import enum
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ometiff_helpers.frozen import record
 from ometiff_helpers.urls import redact_text
 
 __all__ = ["Change", "ChangeKind", "RecordFacts", "classify", "parse_facts", "record_facts"]
 
 
-@dataclass(frozen=True)
+@record
 class RecordFacts:
     """What describes the file, one ``key: value`` per line: the fingerprint first, then the facts changes show in.
 
@@ -140,7 +140,7 @@ class ChangeKind(enum.Enum):
     OUTPUTS = "outputs changed"
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """One named change in the file and its detail (``'Ki-67' -> 'Ki-68'``)."""
 

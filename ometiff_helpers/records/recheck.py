@@ -13,13 +13,14 @@ import enum
 import html
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ometiff_helpers import __version__
 from ometiff_helpers.errors import OmeTiffError
+from ometiff_helpers.frozen import record
 from ometiff_helpers.records.compare import CellChange, align_cells, code_differences, compare_notebooks
 from ometiff_helpers.records.facts import Change, ChangeKind, classify, parse_facts
 from ometiff_helpers.records.make import (
@@ -58,7 +59,7 @@ class RecheckStatus(enum.IntEnum):
     ALTERED = 3  # the record's code is not what this version's template gives: it was edited after recording
 
 
-@dataclass(frozen=True)
+@record
 class RecheckResult:
     """What a recheck found. ``str()`` is the report the CLI prints (redacted)."""
 

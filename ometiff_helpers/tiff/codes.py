@@ -8,8 +8,9 @@ specification and the private tags of common microscopy and slide writers.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+
+from ometiff_helpers.frozen import record
 
 # --- field types ------------------------------------------------------------------------------------------------------
 
@@ -37,7 +38,7 @@ class FieldType(IntEnum):
     IFD8 = 18
 
 
-@dataclass(frozen=True)
+@record
 class FieldTypeInfo:
     """How one field type is stored: struct character per item, items per value, bytes per value."""
 
@@ -88,7 +89,7 @@ def field_type_name(code: int) -> str:
 # --- file formats -----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class TiffFormat:
     """One of the four TIFF container layouts (classic/BigTIFF x little/big endian) as data."""
 

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ometiff_helpers.findings import Finding
+from ometiff_helpers.frozen import record
 from ometiff_helpers.tiff.codes import (
     TIFF_FORMATS,
     NewSubfileType,
@@ -37,7 +37,7 @@ DICT_TAGS_PER_IFD = 128
 DICT_IFDS_CHARS = 80_000
 
 
-@dataclass(frozen=True)
+@record
 class ReadOptions:
     """Bounds and tuning of ``read_tiff``. Every loop and every download is capped by one of these."""
 
@@ -75,7 +75,7 @@ class ReadOptions:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Tag:
     """One IFD entry. ``value`` is None when the value was not loaded (large array) or cannot be decoded."""
 
@@ -134,7 +134,7 @@ def _value_for_dict(value: TagValue | None) -> dict[str, Any]:
     return {"value": value.hex()}
 
 
-@dataclass(frozen=True)
+@record
 class IFD:
     """One image file directory (top-level or SubIFD) with its tags in file order and decoded summary properties."""
 
@@ -293,6 +293,8 @@ class IFD:
         if len(self.tags) > len(tags):
             out["tags_omitted"] = len(self.tags) - len(tags)
         if budget is not None:
+            import json  # here: reading a file does not load the JSON module
+
             budget[0] -= len(json.dumps(out, default=str))
         subs = []
         for sub in self.subifds:
@@ -305,7 +307,7 @@ class IFD:
         return out
 
 
-@dataclass(frozen=True)
+@record
 class TiffStructure:
     """Everything read from the TIFF container: header facts, the IFD tree, IFD 0's description and findings."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from ometiff_helpers.errors import CorruptTiff, NotATiff
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.sniff import kind_words, sniff_kind
 from ometiff_helpers.tiff.codes import (
     BIGTIFF_MAGIC,
@@ -24,8 +24,10 @@ def hex_preview(data: bytes, n: int = 8) -> str:
     return " ".join(f"{b:02x}" for b in data[:n]) or "(none)"
 
 
-@dataclass(frozen=True)
+@record
 class Header:
+    """A TIFF's 8- or 16-byte header: the format and the first IFD's offset."""
+
     format: TiffFormat
     first_ifd_offset: int
 
@@ -101,7 +103,7 @@ def check_ifd0_offset(offset: int, fmt: TiffFormat, size: int) -> None:
         )
 
 
-@dataclass(frozen=True)
+@record
 class RawEntry:
     """One undecoded IFD entry: the value slot holds the inline value or the value's offset."""
 

@@ -7,12 +7,12 @@ parsed model, so any content survives), other kinds their value.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ometiff_helpers.display.explore.xmltree import XmlTree
+from ometiff_helpers.frozen import record
 
 if TYPE_CHECKING:
     from ometiff_helpers.display.explore.loading import Explored
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class AnnotationView:
     """One annotation as shown: ``pairs`` for Map annotations, ``xml`` (pretty-printed) for XML annotations."""
 
@@ -41,7 +41,7 @@ class AnnotationView:
     xml: str | None
 
 
-@dataclass(frozen=True)
+@record
 class AnnotationSection:
     namespace: str  # "(no namespace)" when absent
     annotations: tuple[AnnotationView, ...]

@@ -17,7 +17,6 @@ redacted form.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from ometiff_helpers.display.explore.annotations import (
 from ometiff_helpers.display.explore.loading import Explored, load
 from ometiff_helpers.display.explore.xmltree import SearchField, SearchResult, XmlTree, XPathMatch
 from ometiff_helpers.errors import OmeTiffError, UnsupportedOme
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.parser import OmeDocument
 from ometiff_helpers.ome.tables import COLUMNS
 from ometiff_helpers.progress import ProgressCallback
@@ -160,7 +160,7 @@ def _image_extent(doc: OmeDocument | None) -> tuple[int, int] | None:
     return px.size_x, px.size_y
 
 
-@dataclass(frozen=True)
+@record
 class RoiSelection:
     """The ROIs and shapes that pass the Z/C/T/ROI filters (a ROI passes when one of its shapes does)."""
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import IntFlag
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
 from ometiff_helpers.display.explore.xpath import XPathError, XPathIndex, XPathMatch
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError, OmeXmlError
+from ometiff_helpers.frozen import record
 from ometiff_helpers.ome.parser import OmeXmlOptions, check_xml_size
 from ometiff_helpers.ome.safety import DtdRefused, dtd_error, safe_expat_parser
 
@@ -49,7 +49,7 @@ class SearchField(IntFlag):
     ALL = 15
 
 
-@dataclass(frozen=True)
+@record
 class NodeInfo:
     """Everything the detail pane shows about one element."""
 
@@ -65,7 +65,7 @@ class NodeInfo:
     depth: int
 
 
-@dataclass(frozen=True)
+@record
 class Page:
     """One page of an element's children: ``items`` are element indices ``start .. stop-1`` of ``total``."""
 
@@ -94,7 +94,7 @@ class Page:
         return f"{self.start + 1:,}-{self.stop:,} of {self.total:,}"
 
 
-@dataclass(frozen=True)
+@record
 class SearchHit:
     index: int
     path: str
@@ -103,7 +103,7 @@ class SearchHit:
     snippet: str  # the matching value, shortened around the match
 
 
-@dataclass(frozen=True)
+@record
 class SearchResult:
     query: str
     hits: tuple[SearchHit, ...]

@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import elementpath
 from elementpath import XPath2Parser, XPathContext
 
 from ometiff_helpers.errors import LimitExceeded, OmeTiffError
+from ometiff_helpers.frozen import record
 
 if TYPE_CHECKING:
     from ometiff_helpers.display.explore.xmltree import XmlTree
@@ -58,7 +58,7 @@ class XPathError(OmeTiffError):
     """An XPath expression that does not parse or fails to evaluate; the message says where and why."""
 
 
-@dataclass(frozen=True)
+@record
 class XPathMatch:
     """One result: an element, an attribute or text of an element, or a computed value (``index`` None)."""
 

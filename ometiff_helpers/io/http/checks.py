@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ometiff_helpers.errors import CorruptTiff, NotATiff, OmeTiffError
+from ometiff_helpers.frozen import record
 from ometiff_helpers.io.base import Range
 from ometiff_helpers.io.http.body import parse_length
 
@@ -22,7 +22,7 @@ _MULTIPART_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class RangeAnswer:
     """A 206's headers judged against the request: body bytes to read and the file size, or what is wrong."""
 
