@@ -126,7 +126,7 @@ def test_a_record_subclass_uses_its_own_fields_and_pickles() -> None:
 
 def test_every_frozen_record_of_the_package_is_made_by_record() -> None:
     """One way to declare a record: a frozen dataclass with generated comparison methods is the exception, and is
-    listed here (ordering needs the generated ``__lt__``; the planner's span template is kept as it is)."""
+    listed here (ordering needs the generated ``__lt__``)."""
     generated = []
     for info in pkgutil.walk_packages(ometiff_helpers.__path__, "ometiff_helpers."):
         if info.name.endswith("__main__"):
@@ -143,5 +143,4 @@ def test_every_frozen_record_of_the_package_is_made_by_record() -> None:
                 generated.append(f"{value.__module__}.{value.__qualname__}")
     assert sorted(generated) == [
         "ometiff_helpers.diagnose.viewer.ViewerVersion",
-        "ometiff_helpers.tiff.span.SpanTemplate",
     ]

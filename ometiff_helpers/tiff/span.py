@@ -10,8 +10,8 @@ relative to the IFD becomes a separate range of the same round (``SpanTemplate.v
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass
 
+from ometiff_helpers.frozen import record
 from ometiff_helpers.tiff.codes import LARGE_ARRAY_TAGS, TiffFormat
 from ometiff_helpers.tiff.model import ReadOptions
 from ometiff_helpers.tiff.nodes import IfdNode
@@ -23,7 +23,7 @@ _BLOCK_GAP = 64  # padding tolerated between the out-of-line values of one IFD's
 Range = tuple[int, int]
 
 
-@dataclass(frozen=True)
+@record
 class SpanTemplate:
     """What to read for a sibling at offset ``o``: ``[o, o + span)`` and each ``[o + a, o + b)`` of ``values``
     (offsets relative to the IFD, margins included)."""
