@@ -197,7 +197,13 @@ def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp
     path = tmp_path / "big.tif"
     tifffile.imwrite(path, np.zeros((8, 8), "uint8"), description=text, metadata=None)
     got: list[bytes] = []
-    with FaultServer({"big.tif": path}, latency=0.4) as server, HttpSource(server.url("big.tif")) as src:
+    split = HttpOptions(
+        stream_piece_seconds=0
+    )  # as many pieces as their size allows, whatever the link's rate
+    with (
+        FaultServer({"big.tif": path}, latency=0.4) as server,
+        HttpSource(server.url("big.tif"), options=split) as src,
+    ):
         structure = read_tiff(src, description_consumer=got.append)
         log = server.log
     xml = b"".join(got).rstrip(b"\0")
@@ -209,6 +215,41 @@ def test_read_tiff_streams_a_large_description_as_concurrent_pieces_in_order(tmp
     assert len(desc) == (end - start) // (2 * 1024 * 1024) >= 4  # pieces of 2 MiB or more
     assert sequential_rounds(desc) == 1  # concurrent
     assert sum(r.nbytes for r in desc) == end - start
+
+
+@pytest.mark.parametrize("rate", [0.0, 1_000_000.0])
+def test_a_description_is_split_only_when_one_connection_would_be_slow(tmp_path, rate: float) -> None:
+    """The first read measures one connection's rate: a 3 MB description that one connection delivers within
+    ``stream_piece_seconds`` (the unthrottled loopback, even on a busy machine) is one request; at 1 MB/s per
+    connection it is split into pieces that each take about that long."""
+    import numpy as np
+    import tifffile
+
+    from ometiff_helpers.tiff.read import read_tiff
+
+    text = "<OME>" + "".join(f'<ROI ID="ROI:{i}"/>' for i in range(150_000)) + "</OME>"
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, np.zeros((8, 8), "uint8"), description=text, metadata=None)
+    options = HttpOptions(stream_piece_min=256 * 1024, stream_piece_seconds=1.0)
+    got: list[bytes] = []
+    with (
+        FaultServer({"big.tif": path}, latency=0.05, rate=rate) as server,
+        HttpSource(server.url("big.tif"), options=options) as src,
+    ):
+        structure = read_tiff(src, description_consumer=got.append)
+        measured = src.ledger.connection_rate()
+        log = server.log
+    assert b"".join(got).rstrip(b"\0") == text.encode()
+    tag = structure.ifds[0].tag(270)
+    assert tag is not None and tag.value_offset is not None
+    start, end = 64 * 1024, tag.value_offset + tag.nbytes  # the description's rest after the first read
+    desc = [r for r in log if r.range and start <= int(r.range.split("=")[1].split("-")[0]) < end]
+    assert measured is not None and sum(r.nbytes for r in desc) > 2_900_000
+    if rate:
+        assert measured < 2 * rate  # the throttle bounds what the first read can measure
+        assert 2 <= len(desc) <= 8 and sequential_rounds(desc) == 1
+    else:
+        assert len(desc) == 1
 
 
 def test_read_tiff_gives_the_structure_while_a_large_description_still_streams(tmp_path) -> None:

@@ -84,6 +84,10 @@ class HttpOptions:
     # stream_pieces concurrent ranges, passed on in order (a link that throttles each connection)
     stream_pieces: int = 8
     stream_piece_min: int = 2 * _MIB
+    # ... and only as many as make each piece last about this long on one connection at the rate the first read
+    # measured (a fast link reads it on one: each piece costs a connection, and its thread's buffers memory);
+    # 0, or no rate measured: as many as the two above allow
+    stream_piece_seconds: float = 0.5
     stream_hold_max: int = 4 * _MIB  # bytes of later pieces held at once; past it their connections pause
     follow_cross_host_redirects: bool = True
     user_agent: str = "ometiff-inspect"
@@ -353,11 +357,16 @@ class ByteSource(ABC):
 
     def _stream_pieces(self, nbytes: int) -> int:
         """How many concurrent requests read a streamed range of ``nbytes``: up to ``stream_pieces`` (never more
-        than ``max_concurrency``) of at least ``stream_piece_min`` bytes each over HTTP, one for a local source."""
+        than ``max_concurrency``) of at least ``stream_piece_min`` bytes each over HTTP, no more than take
+        ``stream_piece_seconds`` each at the measured rate of one connection; one for a local source."""
         opts = self.options
         if not self.splits_streams or opts.stream_piece_min <= 0:
             return 1
-        return max(1, min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min))
+        n = min(opts.stream_pieces, opts.max_concurrency, nbytes // opts.stream_piece_min)
+        rate = self.ledger.connection_rate() if opts.stream_piece_seconds > 0 else None
+        if rate is not None:
+            n = min(n, -(-nbytes // max(1, int(rate * opts.stream_piece_seconds))))
+        return max(1, n)
 
     def _coalesce(self, spans: list[Range], streamed: int) -> list[Range]:
         """``spans`` merged across gaps of ``coalesce_gap`` bytes; when that leaves more requests (with the

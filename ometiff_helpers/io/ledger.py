@@ -81,13 +81,27 @@ class Ledger:
         """Bytes the link delivers in one round trip's latency, measured on the first request (its latency to the
         headers, its bytes over the time after them): what an extra round costs, in bytes. None when unknown
         (a local source, or too little data to time)."""
+        timed = self._first_timed()
+        if timed is None:
+            return None
+        latency, rate = timed
+        return int(rate * latency)
+
+    def connection_rate(self) -> float | None:
+        """Bytes per second one connection delivers, measured on the first request (its bytes over the time after
+        its headers; a TCP connection still in slow start gives a low estimate). None when unknown."""
+        timed = self._first_timed()
+        return None if timed is None else timed[1]
+
+    def _first_timed(self) -> tuple[float, float] | None:
+        """The first request's latency to its headers and its body's rate; None without one of 16 KiB or more."""
         with self._lock:
             first = self._records[0] if self._records else None
         if first is None or first.t_headers is None or first.nbytes < 16 * 1024:
             return None
         latency = max(0.0, first.t_headers - first.t_start)
         transfer = max(first.t_end - first.t_headers, 1e-4)  # a loopback burst: at least 0.1 ms
-        return int(first.nbytes / transfer * latency)
+        return latency, first.nbytes / transfer
 
     def as_dict(self) -> dict[str, int | float]:
         """The totals as a JSON-ready dict."""

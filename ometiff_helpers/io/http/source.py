@@ -589,8 +589,9 @@ class HttpSource(ByteSource):
         state.pending += chunk
         passed_on = state.got - len(state.pending)
         if len(state.pending) >= min(self.options.consumer_chunk, max(_READ_CHUNK, passed_on)):
-            state.consumer(bytes(state.pending))
-            state.pending.clear()
+            data = bytes(state.pending)
+            state.pending.clear()  # before the call: a consumer may block (a piece held back waits its turn)
+            state.consumer(data)
 
     def _whole_file(
         self,
