@@ -361,6 +361,7 @@ def inspect_source(
         intake.close_input(abort=True)  # its head thread stops
         raise
     payload = intake.payload()
+    source.release_threads()  # the parse of the rest, the probes and the checks need none of the reading's threads
     report = Report(
         display_name=source.display_name,
         source_info=source.info,

@@ -103,6 +103,32 @@ def test_over_http_the_probes_are_pending_in_the_summary(range_server) -> None:
     assert first.report.summary()["Dimensions"] == final.summary()["Dimensions"]
 
 
+def test_the_reading_threads_end_before_the_rest_of_the_xml_is_parsed(
+    range_server, big_xml_file: Path
+) -> None:
+    """After the read, the request pool's threads (up to 64, each with its stack and allocator arena) are let go:
+    the long parse of a large OME-XML, the probes and the checks run without them; a later read makes new ones."""
+    import threading
+
+    from ometiff_helpers.io.http.source import HttpSource
+
+    server = range_server({"big.ome.tif": big_xml_file})
+    alive: list[list[str]] = []
+
+    def on_stage(stage: Stage) -> None:
+        if stage.name == "complete":
+            alive.append([t.name for t in threading.enumerate() if t.name.startswith("range")])
+
+    inspect(server.url("big.ome.tif"), on_stage=on_stage, probes=False)
+    assert alive == [[]]
+    with HttpSource(server.url("big.ome.tif")) as src:
+        src.open(1024)
+        first = src.fetch([(0, 10), (100_000, 100_010)])
+        src.release_threads()
+        assert not [t for t in threading.enumerate() if t.name.startswith("range")]
+        assert src.fetch([(0, 10), (100_000, 100_010)]) == first  # a new pool for the next round
+
+
 def test_the_report_keeps_the_xml_once(big_xml_file: Path) -> None:
     """The bytes are the one copy (the text is decoded when asked); a whole inspect peaks under 3x the XML."""
     inspect(str(demo_path()), probes=False)  # modules imported on first use are not the inspect's memory

@@ -329,6 +329,12 @@ class ByteSource(ABC):
         """Bytes ``[start, end)`` (clamped to the file)."""
         return self.fetch([(start, end)])[0] or b""
 
+    def release_threads(self) -> None:
+        """Let the threads that ran earlier rounds end (a later round makes new ones): called once a read is done,
+        so that a long step after it (parsing a large OME-XML) does not hold their stacks and buffers. A source
+        without threads of its own has nothing to release."""
+        return None
+
     def close(self) -> None:
         """Refuse further reads (subclasses also release connections)."""
         self._closed = True

@@ -228,6 +228,14 @@ class HttpSource(ByteSource):
                 self._session = new_session(self.options)
             return self._session
 
+    def release_threads(self) -> None:
+        """End the request pool's idle threads (up to ``max_concurrency`` of them); the next round makes a pool
+        again. Waits for a round still running in it (a detached stream)."""
+        with self._state_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     def close(self) -> None:
         """Stop the request pool and close the session's connections."""
         super().close()
