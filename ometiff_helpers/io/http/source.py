@@ -172,6 +172,14 @@ class _Running(Detached):
         wait(self._futures)
 
 
+def _pass_on(state: _Attempt, consumer: Consumer) -> None:
+    """Hand the request's pending bytes to its consumer, the buffer emptied first: a consumer may block (a piece held
+    back waits its turn) and the copy it holds is then the only one."""
+    data = bytes(state.pending)
+    state.pending.clear()
+    consumer(data)
+
+
 class HttpSource(ByteSource):
     """A remote file read with HTTP range requests (GET only) through one keep-alive `requests.Session`."""
 
@@ -355,8 +363,7 @@ class HttpSource(ByteSource):
                 deadline_error=lambda why, hint: self._deadline_error(state, why, hint),
             )
         if consumer is not None and state.pending:
-            consumer(bytes(state.pending))
-            state.pending.clear()
+            _pass_on(state, consumer)
         return done
 
     def watchdog(self, seconds: float) -> contextlib.AbstractContextManager[Watch]:
@@ -597,9 +604,7 @@ class HttpSource(ByteSource):
         state.pending += chunk
         passed_on = state.got - len(state.pending)
         if len(state.pending) >= min(self.options.consumer_chunk, max(_READ_CHUNK, passed_on)):
-            data = bytes(state.pending)
-            state.pending.clear()  # before the call: a consumer may block (a piece held back waits its turn)
-            state.consumer(data)
+            _pass_on(state, state.consumer)
 
     def _whole_file(
         self,
